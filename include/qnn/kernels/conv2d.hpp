@@ -1,0 +1,165 @@
+// Conv2D entry points: quantized (int8/uint8/int16 activations × int8 weights), fp32 and bf16.
+//
+// A layer is prepared once — weights copied (the caller's tensor is never touched) and packed for
+// the fast CPU path, shapes and quantization validated, the accumulator bound checked against the
+// real weights, requantization factors made — and then run on any batch size. run() takes the fast
+// path (kernels/cpu/, bit-exact with the reference for integers) for dense tensors with 8-bit
+// activations, and the scalar reference otherwise or when `reference` is set. The typed constructor is where quantization
+// schemes meet: activations and outputs must be PerTensor (a static_assert says so), weights are
+// PerTensor or PerChannel along axis 0, and the storage types are constrained (8- or 16-bit
+// activations, 8-bit weights).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "qnn/core/error.hpp"
+#include "qnn/core/quant_params.hpp"
+#include "qnn/core/tensor.hpp"
+#include "qnn/kernels/cpu/conv.hpp"
+#include "qnn/kernels/cpu/exec.hpp"
+#include "qnn/kernels/geometry.hpp"
+#include "qnn/kernels/ref/arith.hpp"
+#include "qnn/kernels/ref/conv2d.hpp"
+#include "qnn/kernels/weights.hpp"
+#include "qnn/numerics/requantize.hpp"
+
+namespace qnn {
+
+struct ConvOptions {
+  Window2D window;  // strides, dilations, pads; the kernel size comes from the weights
+  std::int64_t groups = 1;
+  RequantPolicy policy = RequantPolicy::onnx_float;
+  ActivationClamp activation;  // fused ReLU / Clip
+  bool reference = false;       // always run the scalar reference kernel
+};
+
+template <QuantStorage TIn, Int8Storage TW, QuantStorage TOut>
+class QuantizedConv2D {
+ public:
+  using Acc = ref::accumulator_t<TIn>;
+
+  template <QuantParams XQ, QuantParams WQ, QuantParams YQ>
+  QuantizedConv2D(const XQ& xq, QView<const TW, WQ> w, std::span<const std::int32_t> bias, const YQ& yq,
+                  const ConvOptions& opt)
+      : opt_(opt), weights_(dense_copy(w.data)), arith_(make_arith(xq, w.quant, bias, yq)) {
+    std::visit([&](const auto& a) {
+      packed_ = cpu::pack_conv_weights_i16(std::as_const(weights_).view<TW>(), std::span<const std::int32_t>(a.w_zp), opt_.groups);
+      if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
+        for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
+    }, arith_);
+    static_assert(!XQ::per_channel, "conv2d: activations must be quantized per tensor");
+    static_assert(!YQ::per_channel, "conv2d: outputs must be quantized per tensor");
+    static_assert(std::same_as<typename XQ::storage_type, TIn>, "conv2d: input scheme and storage type differ");
+    static_assert(std::same_as<typename YQ::storage_type, TOut>, "conv2d: output scheme and storage type differ");
+  }
+
+  ConvGeometry geometry(const Shape& x) const {
+    return make_conv_geometry(x, weights_.shape(), opt_.window, opt_.groups);
+  }
+
+  void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex) const {
+    const ConvGeometry g = geometry(x.shape());
+    check(y.shape() == g.output_shape(), "conv2d: output ", y.shape(), " should be ", g.output_shape());
+    const bool fast = !opt_.reference && std::same_as<Acc, std::int32_t> && x.contiguous() && y.contiguous();
+    std::visit([&](const auto& arith) {
+      if constexpr (std::same_as<Acc, std::int32_t>) {
+        if (fast) {
+          cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_, y.data(), ex);
+          return;
+        }
+      }
+      ref::conv2d(g, x, weights_.view<TW>(), y, arith);
+    }, arith_);
+  }
+  void run(TensorView<const TIn> x, TensorView<TOut> y) const {
+    cpu::LocalExec local;
+    run(x, y, local.exec());
+  }
+
+ private:
+  using ArithVariant = std::variant<ref::QuantizedArith<TIn, OnnxFloat, TOut>,
+                                    ref::QuantizedArith<TIn, TfliteDoubleRound, TOut>,
+                                    ref::QuantizedArith<TIn, TfliteSingleRound, TOut>,
+                                    ref::QuantizedArith<TIn, NpuPow2, TOut>>;
+  template <QuantParams XQ, QuantParams WQ, QuantParams YQ>
+  ArithVariant make_arith(const XQ& xq, const WQ& wq, std::span<const std::int32_t> bias, const YQ& yq) const {
+    check(weights_.shape().rank() == 4, "conv2d: weight must be 4-D (M,C/groups,KH,KW), got ", weights_.shape());
+    const std::int64_t m = weights_.shape()[0];
+    const auto per_channel = weight_channel_params(wq, 0, m, "conv2d weight");
+    check(bias.empty() || static_cast<std::int64_t>(bias.size()) == m, "conv2d: bias has ", bias.size(),
+          " values for ", m, " output channels");
+    const std::vector<Acc> wide_bias(bias.begin(), bias.end());
+    return with_context("conv2d (" + std::string(name_of(opt_.policy)) + ")", [&] {
+      return visit_policy(opt_.policy, [&](auto policy) -> ArithVariant {
+        using P = decltype(policy);
+        auto stage = make_output_stage<P, TOut>(xq.scale_at(0), per_channel.scales, yq.scale_at(0),
+                                                yq.zero_point_at(0), opt_.activation);
+        const std::int64_t bound = ref::accumulator_bound<TIn, TW>(weights_.view<TW>(), 0, xq.zero_point_at(0),
+                                                                  per_channel.zero_points);
+        return ref::QuantizedArith<TIn, P, TOut>(bound, xq.zero_point_at(0), per_channel.zero_points,
+                                                 wide_bias, std::move(stage));
+      });
+    });
+  }
+
+  ConvOptions opt_;
+  Tensor weights_;
+  ArithVariant arith_;
+  cpu::PackedConvWeights<std::int32_t> packed_;
+  std::vector<float> onnx_mult_;  // the onnx_float multipliers, for the vectorized epilogue
+};
+
+// fp32 activations and weights, or bf16 ones (T = bf16: weights rounded to bf16 once, products exact
+// in fp32, fp32 accumulation, fp32 output).
+template <class T>
+  requires std::same_as<T, float> || std::same_as<T, bf16>
+class FloatConv2D {
+ public:
+  FloatConv2D(TensorView<const float> w, std::span<const float> bias, const ConvOptions& opt)
+      : opt_(opt), weights_(converted_copy<T>(w)) {
+    check(w.rank() == 4, "conv2d: weight must be 4-D (M,C/groups,KH,KW), got ", w.shape());
+    packed_ = cpu::pack_conv_weights_f32(std::as_const(weights_).view<T>(), opt.groups);
+    check(bias.empty() || static_cast<std::int64_t>(bias.size()) == w.dim(0), "conv2d: bias has ",
+          bias.size(), " values for ", w.dim(0), " output channels");
+    arith_.bias.assign(bias.begin(), bias.end());
+    if (opt.activation.kind != FusedActivation::none) {
+      arith_.lo = opt.activation.min;
+      arith_.hi = opt.activation.max;
+    }
+  }
+
+  ConvGeometry geometry(const Shape& x) const {
+    return make_conv_geometry(x, weights_.shape(), opt_.window, opt_.groups);
+  }
+  void run(TensorView<const T> x, TensorView<float> y, const cpu::Exec& ex) const {
+    const ConvGeometry g = geometry(x.shape());
+    check(y.shape() == g.output_shape(), "conv2d: output ", y.shape(), " should be ", g.output_shape());
+    if (!opt_.reference && x.contiguous() && y.contiguous())
+      cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, y.data(), ex);
+    else
+      ref::conv2d(g, x, weights_.view<T>(), y, arith_);
+  }
+  void run(TensorView<const T> x, TensorView<float> y) const {
+    cpu::LocalExec local;
+    run(x, y, local.exec());
+  }
+
+ private:
+  ConvOptions opt_;
+  Tensor weights_;
+  ref::FloatArith<float> arith_;
+  cpu::PackedConvWeights<float> packed_;
+};
+
+// One-shot forms: prepare and run.
+template <class TIn, class XQ, class TW, class WQ, class TOut, class YQ>
+void conv2d(QView<const TIn, XQ> x, QView<const TW, WQ> w, std::span<const std::int32_t> bias,
+            QView<TOut, YQ> y, const ConvOptions& opt) {
+  QuantizedConv2D<TIn, TW, TOut>(x.quant, w, bias, y.quant, opt).run(x.data, y.data);
+}
+
+}  // namespace qnn

@@ -1,0 +1,110 @@
+// Fast CPU fully connected layer / GEMM with constant weights: the weights are the lane operand
+// (packed once, output columns across lanes), activation rows the broadcast operand (packed per
+// run), so each block row is a contiguous run of one output row. Integer operands are packed as
+// int16 differences from their zero points, exactly as in conv.hpp. Threads split the output
+// columns (lane panels); every element is computed identically whatever the split.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+
+#include "qnn/core/aligned_buffer.hpp"
+#include "qnn/core/tensor.hpp"
+#include "qnn/kernels/cpu/conv.hpp"
+#include "qnn/kernels/cpu/exec.hpp"
+#include "qnn/kernels/cpu/gemm.hpp"
+#include "qnn/kernels/cpu/pack.hpp"
+
+namespace qnn::cpu {
+
+template <class Elem>  // std::int16_t or float
+struct PackedLanes {
+  LaneLayout lay;
+  AlignedBuffer data;
+  const Elem* get() const { return reinterpret_cast<const Elem*>(data.data()); }
+};
+
+// b: the weight view already oriented K×N (the caller undoes trans_b with a permuted view).
+template <class TW>
+PackedLanes<std::int16_t> pack_fc_weights_i16(TensorView<const TW> b, std::span<const std::int32_t> zp) {
+  PackedLanes<std::int16_t> p;
+  p.lay.rows = b.dim(1);
+  p.lay.k = b.dim(0);
+  p.lay.nr = panel_lanes();
+  p.lay.ksteps = (p.lay.k + 1) / 2;
+  p.data = AlignedBuffer(static_cast<std::size_t>(p.lay.panels() * p.lay.panel_elems(2)) * 2);
+  pack_lanes_i16(reinterpret_cast<std::int16_t*>(p.data.data()), p.lay, [&](std::int64_t n, std::int64_t k) {
+    return static_cast<std::int32_t>(b(k, n)) - zp[zp.size() == 1 ? 0 : static_cast<std::size_t>(n)];
+  });
+  return p;
+}
+
+template <class TW>
+PackedLanes<float> pack_fc_weights_f32(TensorView<const TW> b) {
+  PackedLanes<float> p;
+  p.lay.rows = b.dim(1);
+  p.lay.k = b.dim(0);
+  p.lay.nr = panel_lanes();
+  p.lay.ksteps = p.lay.k;
+  p.data = AlignedBuffer(static_cast<std::size_t>(p.lay.panels() * p.lay.panel_elems(1)) * 4);
+  pack_lanes_f32(reinterpret_cast<float*>(p.data.data()), p.lay,
+                 [&](std::int64_t n, std::int64_t k) { return static_cast<float>(b(k, n)); });
+  return p;
+}
+
+// c[i][n] = stage(Σ_k (a[i][k] − zx)(b[k][n] − zb[n]) + bias[n]); a is M×K (any strides), c M×N
+// contiguous.
+template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
+void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<std::int16_t>& w,
+            std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult, TOut* c,
+            const Exec& ex) {
+  const std::int64_t m = a.dim(0);
+  const std::int64_t ks = w.lay.ksteps;
+  // Activation rows are packed once, by the calling thread, into the first workspace.
+  Workspace& w0 = (*ex.workspaces)[0];
+  const std::size_t act_bytes = static_cast<std::size_t>(m * ks) * 4;
+  auto* rows = reinterpret_cast<std::int32_t*>(w0.get(act_bytes + gemm_scratch_bytes()));
+  pack_bcast_i16(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
+    return static_cast<std::int32_t>(a(i, k)) - zx;
+  });
+  const std::int64_t n = w.lay.rows;
+  ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
+    auto* scratch = &ws == &w0 ? reinterpret_cast<std::int32_t*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
+                               : ws.get<std::int32_t>(gemm_scratch_bytes() / 4);
+    gemm_i16(w.get(), w.lay, rows, m, scratch,
+             [&](std::int64_t s0, std::int64_t nrows, std::int64_t l0, std::int64_t cols, const std::int32_t* acc,
+                 std::int64_t stride) {
+               requantize_block(acc, stride, nrows, cols, l0, bias, stage, onnx_mult, c + s0 * n + l0, n, false);
+             },
+             pb, pe);
+  }, 1);
+}
+
+template <class TIn>
+void fc_float(TensorView<const TIn> a, const PackedLanes<float>& w, std::span<const float> bias, float lo, float hi,
+              float* c, const Exec& ex) {
+  const std::int64_t m = a.dim(0);
+  const std::int64_t k = w.lay.k;
+  Workspace& w0 = (*ex.workspaces)[0];
+  const std::size_t act_bytes = static_cast<std::size_t>(m * k) * 4;
+  auto* rows = reinterpret_cast<float*>(w0.get(act_bytes + gemm_scratch_bytes()));
+  pack_bcast_f32(rows, m, k, [&](std::int64_t i, std::int64_t j) { return static_cast<float>(a(i, j)); });
+  const std::int64_t n = w.lay.rows;
+  ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
+    auto* scratch = &ws == &w0 ? reinterpret_cast<float*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
+                               : ws.get<float>(gemm_scratch_bytes() / 4);
+    gemm_f32(w.get(), w.lay, rows, m, scratch,
+             [&](std::int64_t s0, std::int64_t nrows, std::int64_t l0, std::int64_t cols, const float* acc,
+                 std::int64_t stride) {
+               for (std::int64_t r = 0; r < nrows; ++r)
+                 for (std::int64_t j = 0; j < cols; ++j) {
+                   const float bj = bias.empty() ? 0.0f : bias[static_cast<std::size_t>(l0 + j)];
+                   c[(s0 + r) * n + l0 + j] = std::min(std::max(acc[r * stride + j] + bj, lo), hi);
+                 }
+             },
+             pb, pe);
+  }, 1);
+}
+
+}  // namespace qnn::cpu

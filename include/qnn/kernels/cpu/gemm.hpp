@@ -1,0 +1,126 @@
+// The CPU GEMM driver: blocking over the packed operands, the per-target block kernels from the
+// dispatch table (or their portable equivalents), and an epilogue applied to each block while it is
+// in L1.
+//
+// Block size: 16 broadcast rows × 8 lane panels (64 lanes on AVX2, 128 on AVX-512): a 4 KiB int32
+// (or float) block that the epilogue reads straight back from L1; the lane panels of one block
+// (8 panels × K) are reused by all 16 rows.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "qnn/kernels/cpu/pack.hpp"
+#include "qnn/kernels/dispatch.hpp"
+#include "qnn/kernels/simd/gemm_args.hpp"
+
+namespace qnn::cpu {
+
+inline constexpr std::int64_t kBlockRows = 16;
+inline constexpr std::int64_t kBlockPanels = 8;
+
+// Panel width for packing: the SIMD lane count, or 8 for the portable loops.
+inline std::int64_t panel_lanes() {
+  const simd::KernelTable* t = simd::kernel_table();
+  return t ? static_cast<std::int64_t>(t->lanes) : 8;
+}
+
+// The portable block kernels: the same layouts and the same integer sums as the SIMD ones.
+inline void gemm_block_i16_portable(const simd::GemmI16Args& a, std::int64_t nr) {
+  for (std::int64_t s = 0; s < a.rows; ++s)
+    for (std::int64_t p = 0; p < a.panels; ++p) {
+      const std::int16_t* lp = a.lanes + p * a.panel_stride;
+      const std::int32_t* bp = a.bcast + s * a.bcast_stride;
+      for (std::int64_t r = 0; r < nr; ++r) {
+        std::uint32_t acc = 0;  // wraps like the SIMD lanes; the bound check keeps it exact
+        for (std::int64_t q = 0; q < a.ksteps; ++q) {
+          const auto w = static_cast<std::uint32_t>(bp[q]);
+          const auto b0 = static_cast<std::int16_t>(w & 0xFFFFu);
+          const auto b1 = static_cast<std::int16_t>(w >> 16);
+          const std::int16_t* l = lp + (q * nr + r) * 2;
+          acc += static_cast<std::uint32_t>(std::int32_t{l[0]} * b0 + std::int32_t{l[1]} * b1);
+        }
+        a.out[s * a.out_stride + p * nr + r] = static_cast<std::int32_t>(acc);
+      }
+    }
+}
+
+inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr) {
+  for (std::int64_t s = 0; s < a.rows; ++s)
+    for (std::int64_t p = 0; p < a.panels; ++p) {
+      const float* lp = a.lanes + p * a.panel_stride;
+      const float* bp = a.bcast + s * a.bcast_stride;
+      for (std::int64_t r = 0; r < nr; ++r) {
+        float acc = 0.0f;
+        for (std::int64_t k = 0; k < a.ksteps; ++k) acc += lp[k * nr + r] * bp[k];
+        a.out[s * a.out_stride + p * nr + r] = acc;
+      }
+    }
+}
+
+// C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
+// (all panels by default), block by block:
+// epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums.
+// `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
+template <class Epilogue>
+void gemm_i16(const std::int16_t* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
+              std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
+  const simd::KernelTable* t = simd::kernel_table();
+  const std::int64_t nr = lay.nr;
+  const std::int64_t panel = lay.panel_elems(2);
+  const std::int64_t stride = kBlockPanels * nr;
+  const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
+  for (std::int64_t p0 = panel_begin; p0 < pend; p0 += kBlockPanels) {
+    const std::int64_t np = std::min(kBlockPanels, pend - p0);
+    for (std::int64_t s0 = 0; s0 < rows; s0 += kBlockRows) {
+      simd::GemmI16Args a;
+      a.lanes = lanes + p0 * panel;
+      a.panel_stride = panel;
+      a.panels = np;
+      a.bcast = bcast + s0 * lay.ksteps;
+      a.bcast_stride = lay.ksteps;
+      a.rows = std::min(kBlockRows, rows - s0);
+      a.ksteps = lay.ksteps;
+      a.out = scratch;
+      a.out_stride = stride;
+      if (t) t->gemm_i16(a);
+      else gemm_block_i16_portable(a, nr);
+      epilogue(s0, a.rows, p0 * nr, std::min(np * nr, lay.rows - p0 * nr), scratch, stride);
+    }
+  }
+}
+
+template <class Epilogue>
+void gemm_f32(const float* lanes, const LaneLayout& lay, const float* bcast, std::int64_t rows, float* scratch,
+              Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
+  const simd::KernelTable* t = simd::kernel_table();
+  const std::int64_t nr = lay.nr;
+  const std::int64_t panel = lay.panel_elems(1);
+  const std::int64_t stride = kBlockPanels * nr;
+  const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
+  for (std::int64_t p0 = panel_begin; p0 < pend; p0 += kBlockPanels) {
+    const std::int64_t np = std::min(kBlockPanels, pend - p0);
+    for (std::int64_t s0 = 0; s0 < rows; s0 += kBlockRows) {
+      simd::GemmF32Args a;
+      a.lanes = lanes + p0 * panel;
+      a.panel_stride = panel;
+      a.panels = np;
+      a.bcast = bcast + s0 * lay.ksteps;
+      a.bcast_stride = lay.ksteps;
+      a.rows = std::min(kBlockRows, rows - s0);
+      a.ksteps = lay.ksteps;
+      a.out = scratch;
+      a.out_stride = stride;
+      if (t) t->gemm_f32(a);
+      else gemm_block_f32_portable(a, nr);
+      epilogue(s0, a.rows, p0 * nr, std::min(np * nr, lay.rows - p0 * nr), scratch, stride);
+    }
+  }
+}
+
+inline std::size_t gemm_scratch_bytes() {
+  return static_cast<std::size_t>(kBlockRows * kBlockPanels * panel_lanes()) * 4;
+}
+
+}  // namespace qnn::cpu

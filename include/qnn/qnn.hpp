@@ -1,0 +1,46 @@
+// qnn — quantized neural-network inference, header-only.
+//
+// Everything a CPU user needs: tensors and quantization types, the numerics, the kernels (scalar
+// reference and fast CPU), ONNX import and export, graph passes, sessions, post-training
+// quantization, and the I/O helpers (npy, IDX, PNG). The XRT NPU backend is not included: it needs
+// XRT's headers and libraries (include qnn/backends/npu/xrt.hpp and link qnn::xrt).
+#pragma once
+
+#include "qnn/config.hpp"
+
+#include "qnn/core/aligned_buffer.hpp"
+#include "qnn/core/dtype.hpp"
+#include "qnn/core/error.hpp"
+#include "qnn/core/quant_params.hpp"
+#include "qnn/core/shape.hpp"
+#include "qnn/core/tensor.hpp"
+
+#include "qnn/numerics/quantize.hpp"
+#include "qnn/numerics/requantize.hpp"
+#include "qnn/numerics/rounding.hpp"
+
+#include "qnn/kernels/conv2d.hpp"
+#include "qnn/kernels/dispatch.hpp"
+#include "qnn/kernels/gemm.hpp"
+#include "qnn/kernels/geometry.hpp"
+#include "qnn/kernels/ref/activation.hpp"
+#include "qnn/kernels/ref/concat.hpp"
+#include "qnn/kernels/ref/eltwise.hpp"
+#include "qnn/kernels/ref/pool.hpp"
+#include "qnn/kernels/ref/quantize_linear.hpp"
+#include "qnn/kernels/ref/softmax.hpp"
+
+#include "qnn/graph/describe.hpp"
+#include "qnn/graph/graph.hpp"
+#include "qnn/onnx/export.hpp"
+#include "qnn/onnx/import.hpp"
+#include "qnn/runtime/evaluate.hpp"
+#include "qnn/runtime/session.hpp"
+
+#include "qnn/quantize/quantize.hpp"
+#include "qnn/quantize/report.hpp"
+
+#include "qnn/io/idx.hpp"
+#include "qnn/io/json.hpp"
+#include "qnn/io/npy.hpp"
+#include "qnn/io/png.hpp"

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Builds a libFuzzer target from tests/fuzz/ with clang++ and runs it for a while.
+#
+#   tests/fuzz/run_fuzz.sh TARGET SECONDS      e.g. tests/fuzz/run_fuzz.sh fuzz_onnx_proto 300
+#
+# The binary, the corpus and any crash artifacts live in a temporary work directory (printed at the
+# start; kept afterwards so a crash can be replayed with `$WORK/TARGET $WORK/crash-...`), never in
+# the repository. The seed corpus depends on the target:
+#   fuzz_onnx_proto  the ~100 smallest ONNX conformance models (/usr/share/libonnx-testdata, if
+#                    installed), a few conformance .pb tensors and tests/data/onnx/*.onnx
+#   fuzz_npy         tests/data/io/*.npy, and .npy/IDX variants written by python3 (and NumPy if
+#                    python3 has it)
+#   fuzz_gunzip      tests/data/io/*.{gz,zz,deflate}, and gzip/zlib/raw streams written by python3's
+#                    zlib at several levels and strategies. Built with -DQNN_FUZZ_ZLIB -lz when
+#                    zlib.h is installed, so that the target also cross-checks against zlib.
+# Environment: CXX (default clang++-14, else clang++), WORK (work directory).
+set -eu
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 TARGET SECONDS   (TARGET names tests/fuzz/TARGET.cpp)" >&2
+  exit 2
+fi
+target=$1
+seconds=$2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+source="$root/tests/fuzz/$target.cpp"
+[[ -f "$source" ]] || { echo "no such target: $source" >&2; exit 2; }
+
+cxx=${CXX:-$(command -v clang++-14 || command -v clang++)}
+work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/qnn_fuzz_${target}.XXXXXX")}
+mkdir -p "$work/corpus"
+echo "work directory: $work"
+
+extra_flags=()
+if [[ $target == fuzz_gunzip && -f /usr/include/zlib.h ]]; then
+  extra_flags=(-DQNN_FUZZ_ZLIB -lz)
+fi
+"$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=undefined -I"$root/include" "$source" -o "$work/$target" \
+  ${extra_flags[@]+"${extra_flags[@]}"}
+
+seed_onnx_proto() {
+  local testdata=/usr/share/libonnx-testdata/data/node
+  if [[ -d "$testdata" ]]; then
+    # The smallest models first: libFuzzer mutates small inputs faster.
+    find "$testdata" -name model.onnx -printf '%s %p\n' | sort -n | head -n 100 |
+      while read -r _ path; do
+        cp "$path" "$work/corpus/$(basename "$(dirname "$path")").onnx"
+      done
+    find "$testdata" -name '*.pb' -size -4k -printf '%s %p\n' | sort -n | awk 'NR % 40 == 0' |
+      while read -r _ path; do
+        test_name=$(basename "$(dirname "$(dirname "$path")")")
+        cp "$path" "$work/corpus/${test_name}_$(basename "$path")"
+      done
+  fi
+  cp "$root"/tests/data/onnx/*.onnx "$work/corpus/" 2>/dev/null || true
+}
+
+seed_npy() {
+  cp "$root"/tests/data/io/*.npy "$work/corpus/" 2>/dev/null || true
+  python3 - "$work/corpus" <<'PY' || echo "warning: python3 seed generation failed" >&2
+import os, struct, sys
+out = sys.argv[1]
+
+def npy(name, descr, shape, data, version=1, fortran=False):
+    dims = ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "")
+    h = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (descr, fortran, dims)
+    pre = 10 if version == 1 else 12
+    h += " " * ((-(pre + len(h) + 1)) % 64) + "\n"
+    length = struct.pack("<H" if version == 1 else "<I", len(h))
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(b"\x93NUMPY" + bytes([version, 0]) + length + h.encode() + data)
+
+def idx(name, code, dims, data):
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(bytes([0, 0, code, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims) + data)
+
+npy("seed_f4.npy", "<f4", (2, 3), struct.pack("<6f", *range(6)))
+npy("seed_f8.npy", "<f8", (3,), struct.pack("<3d", 0.1, 1e300, -2.5))
+npy("seed_b1.npy", "|b1", (4,), bytes([1, 0, 1, 1]))
+npy("seed_i8.npy", "<i8", (), struct.pack("<q", -5))
+npy("seed_u2_v2.npy", "<u2", (2, 1), struct.pack("<2H", 1, 65535), version=2)
+npy("seed_i2_v3.npy", "<i2", (0, 4), b"", version=3)
+npy("seed_u1_8d.npy", "|u1", (1, 1, 1, 1, 1, 1, 2, 1), bytes([3, 4]))
+npy("seed_fortran.npy", "<f4", (1, 2), struct.pack("<2f", 1, 2), fortran=True)
+idx("seed_u8.idx", 0x08, (2, 2, 2), bytes(range(8)))
+idx("seed_i16.idx", 0x0B, (3,), struct.pack(">3h", -1, 0, 300))
+idx("seed_f32.idx", 0x0D, (1, 2), struct.pack(">2f", 1.5, -2))
+try:
+    import numpy as np
+    np.save(os.path.join(out, "np_i32.npy"), np.arange(12, dtype=np.int32).reshape(3, 4))
+    np.save(os.path.join(out, "np_f4_scalar.npy"), np.float32(3.5))
+except ImportError:
+    pass
+PY
+}
+
+seed_gunzip() {
+  cp "$root"/tests/data/io/*.gz "$root"/tests/data/io/*.zz "$root"/tests/data/io/*.deflate \
+    "$work/corpus/" 2>/dev/null || true
+  python3 - "$work/corpus" <<'PY' || echo "warning: python3 seed generation failed" >&2
+import gzip, os, random, sys, zlib
+out = sys.argv[1]
+rng = random.Random(1)
+texts = [b"", b"a", b"abcabcabcabc", bytes(rng.randrange(256) for _ in range(300)),
+         b" ".join(rng.choice([b"qnn", b"int8", b"scale", b"zero"]) for _ in range(400)),
+         bytes(rng.choice(b"\x00\x00\x00\x01\xff") for _ in range(3000))]
+for i, t in enumerate(texts):
+    for level in (0, 1, 6, 9):
+        with open(os.path.join(out, "seed_%d_%d.gz" % (i, level)), "wb") as f:
+            f.write(gzip.compress(t, level, mtime=0))
+    for strategy in (zlib.Z_DEFAULT_STRATEGY, zlib.Z_FILTERED, zlib.Z_HUFFMAN_ONLY, zlib.Z_RLE,
+                     zlib.Z_FIXED):
+        co = zlib.compressobj(9, zlib.DEFLATED, -15, 8, strategy)
+        with open(os.path.join(out, "seed_%d_s%d.deflate" % (i, strategy)), "wb") as f:
+            f.write(co.compress(t) + co.flush())
+    with open(os.path.join(out, "seed_%d.zz" % i), "wb") as f:
+        f.write(zlib.compress(t, 9))
+PY
+}
+
+case $target in
+  fuzz_onnx_proto) seed_onnx_proto ;;
+  fuzz_npy) seed_npy ;;
+  fuzz_gunzip) seed_gunzip ;;
+  *) echo "no seed corpus for $target: starting from an empty corpus" ;;
+esac
+echo "corpus: $(ls "$work/corpus" | wc -l) seed files"
+
+cd "$work"
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+  "./$target" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+  -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus"

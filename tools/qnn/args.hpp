@@ -1,0 +1,81 @@
+// A small command-line parser: positional arguments and --options (repeatable, with or without a
+// value). Unknown options and missing values are qnn::errors, so `qnn run --inptu x.npy` fails with
+// "unknown option --inptu" rather than being ignored.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "qnn/core/error.hpp"
+
+namespace qnn::cli {
+
+class Args {
+ public:
+  // `valued`: options that take a value; `flags`: options that do not.
+  Args(int argc, char** argv, int first, const std::set<std::string>& valued, const std::set<std::string>& flags) {
+    for (int i = first; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a.rfind("--", 0) == 0 && a.size() > 2) {
+        std::string name = a.substr(2);
+        std::string value;
+        const auto eq = name.find('=');
+        const bool has_eq = eq != std::string::npos;
+        if (has_eq) {
+          value = name.substr(eq + 1);
+          name = name.substr(0, eq);
+        }
+        if (flags.count(name)) {
+          check(!has_eq, "option --", name, " takes no value");
+          options_[name].push_back("");
+        } else if (valued.count(name)) {
+          if (!has_eq) {
+            check(i + 1 < argc, "option --", name, " needs a value");
+            value = argv[++i];
+          }
+          options_[name].push_back(value);
+        } else {
+          fail("unknown option --", name);
+        }
+      } else {
+        positional_.push_back(a);
+      }
+    }
+  }
+  const std::vector<std::string>& positional() const { return positional_; }
+  bool has(const std::string& name) const { return options_.count(name) != 0; }
+  std::vector<std::string> all(const std::string& name) const {
+    auto it = options_.find(name);
+    return it == options_.end() ? std::vector<std::string>{} : it->second;
+  }
+  std::string get(const std::string& name, const std::string& def = "") const {
+    auto it = options_.find(name);
+    if (it == options_.end()) return def;
+    check(it->second.size() == 1, "option --", name, " given more than once");
+    return it->second.front();
+  }
+  int get_int(const std::string& name, int def) const {
+    const std::string v = get(name, "");
+    if (v.empty()) return def;
+    try {
+      std::size_t used = 0;
+      const int n = std::stoi(v, &used);
+      check(used == v.size(), "");
+      return n;
+    } catch (...) {
+      fail("option --", name, " needs an integer, got '", v, "'");
+    }
+  }
+  std::string require_positional(std::size_t i, const char* what) const {
+    check(i < positional_.size(), "missing ", what);
+    return positional_[i];
+  }
+
+ private:
+  std::vector<std::string> positional_;
+  std::map<std::string, std::vector<std::string>> options_;
+};
+
+}  // namespace qnn::cli

@@ -1,0 +1,71 @@
+// qnn — the command-line tool.
+//
+//   qnn run MODEL.onnx --input X.npy ... --output Y.npy ...   run a model on NumPy inputs
+//   qnn inspect MODEL.onnx [--json]                           show the prepared graph
+//   qnn quantize MODEL.onnx --calib X.npy|--calib-idx DIR -o OUT.onnx ...   post-training quantization
+//   qnn eval MODEL.onnx --idx DIR                             classifier accuracy on an IDX dataset
+//   qnn compare FLOAT.onnx QUANT.onnx --input X.npy           per-layer error report
+//   qnn compare QUANT.onnx --as-written --input X.npy         as-written vs fused, element by element
+//
+// Any failure prints one line, "qnn: error: ...", naming the file, node or tensor and the reason,
+// and exits with status 1 (2 for usage errors); no output file is left half written.
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "cmd_compare.hpp"
+#include "cmd_eval.hpp"
+#include "cmd_inspect.hpp"
+#include "cmd_quantize.hpp"
+#include "cmd_run.hpp"
+
+namespace {
+
+const char* kUsage =
+    "usage: qnn <command> [arguments]\n"
+    "  run MODEL.onnx --input X.npy [--input X2.npy ...] --output Y.npy [--output Y2.npy ...]\n"
+    "      [--threads N] [--backend cpu] [--precision bf16] [--requant POLICY] [--no-optimize]\n"
+    "  inspect MODEL.onnx [--json] [--backend cpu]\n"
+    "  quantize MODEL.onnx (--calib CALIB.npy | --calib-idx DIR) -o OUT.onnx\n"
+    "      [--config u8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]\n"
+    "      [--per-channel|--per-tensor] [--percentile P] [--calib-per-class N] [--exclude NODE]\n"
+    "      [--exclude-op TYPE] [--cle] [--bias-correction] [--finetune] [--threads N] [--log FILE]\n"
+    "  eval MODEL.onnx --idx DIR [--split t10k|train] [--json]\n"
+    "  compare FLOAT.onnx QUANT.onnx --input X.npy [--json]\n"
+    "  compare QUANT.onnx --as-written --input X.npy [--json] [--list N]\n";
+
+int dispatch(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "run") return qnn::cli::cmd_run(argc, argv);
+  if (cmd == "inspect") return qnn::cli::cmd_inspect(argc, argv);
+  if (cmd == "quantize") return qnn::cli::cmd_quantize(argc, argv);
+  if (cmd == "eval") return qnn::cli::cmd_eval(argc, argv);
+  if (cmd == "compare") return qnn::cli::cmd_compare(argc, argv);
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << "qnn: error: unknown command '" << cmd << "'\n" << kUsage;
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const qnn::error& e) {
+    std::cerr << "qnn: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "qnn: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "qnn: error: internal: " << e.what() << "\n";
+    return 1;
+  }
+}
