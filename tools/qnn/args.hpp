@@ -18,8 +18,10 @@ class Args {
   Args(int argc, char** argv, int first, const std::set<std::string>& valued, const std::set<std::string>& flags) {
     for (int i = first; i < argc; ++i) {
       const std::string a = argv[i];
-      if (a.rfind("--", 0) == 0 && a.size() > 2) {
-        std::string name = a.substr(2);
+      // A one-letter option "-x" is "--x" (qnn quantize's "-o OUT.onnx"); "-" alone stays positional.
+      const bool is_short = a.size() == 2 && a[0] == '-' && a[1] != '-';
+      if ((a.rfind("--", 0) == 0 && a.size() > 2) || is_short) {
+        std::string name = a.substr(is_short ? 1 : 2);
         std::string value;
         const auto eq = name.find('=');
         const bool has_eq = eq != std::string::npos;

@@ -36,9 +36,9 @@ inline PreparedGemm make_gemm(TensorView<const float> b, std::span<const float> 
     g.emplace<FloatGemm<float>>(b, bias, opt);
   return g;
 }
-inline void run_gemm(const PreparedGemm& g, TensorView<const float> a, TensorView<float> c) {
-  if (const auto* f = std::get_if<FloatGemm<float>>(&g)) f->run(a, c);
-  if (const auto* f = std::get_if<FloatGemm<bf16>>(&g)) f->run(bf16_scratch(a), c);
+inline void run_gemm(const PreparedGemm& g, TensorView<const float> a, TensorView<float> c, const cpu::Exec& ex) {
+  if (const auto* f = std::get_if<FloatGemm<float>>(&g)) f->run(a, c, ex);
+  if (const auto* f = std::get_if<FloatGemm<bf16>>(&g)) f->run(bf16_scratch(a), c, ex);
 }
 inline void apply_clamp(TensorView<float> y, const ActivationClamp& act) {
   if (act.kind != FusedActivation::none) ref::activation_float<float>(y, y, ref::Activation::clip(act.min, act.max));
@@ -81,6 +81,7 @@ class GemmKernel final : public OpKernel {
     GemmOptions opt;
     opt.trans_a = trans_a_;
     opt.trans_b = trans_b_;
+    opt.reference = n.options().reference_kernels;
     if (c_in_bias_) opt.activation = act_;  // else the clamp follows the addition of C
     k_ = b->shape()[trans_b_ ? 1 : 0];
     n_ = nn;
@@ -100,7 +101,7 @@ class GemmKernel final : public OpKernel {
       check(k == k_, "A (input 0) ", a.shape(), " has K = ", k, ", the weights have K = ", k_);
       const TensorRef& y = ctx.output(0, DType::f32, Shape{m, n_});
       const auto yv = y.mut<float>();
-      internal::run_gemm(gemm_, a, yv);
+      internal::run_gemm(gemm_, a, yv, ctx.exec());
       if (!c_in_bias_) {
         ref::gemm_add_c(yv, 1.0f, c, beta_);
         internal::apply_clamp(yv, act_);
@@ -153,6 +154,7 @@ class MatMulKernel final : public OpKernel {
     check_dtype(b->dtype(), kFloat32, "B (input 1)");
     GemmOptions opt;
     opt.activation = act_;
+    opt.reference = n.options().reference_kernels;
     k_ = b->shape()[0];
     n_ = b->shape()[1];
     gemm_ = internal::make_gemm(b->view<float>(), {}, opt, n.options().precision == Precision::bf16);
@@ -175,7 +177,7 @@ class MatMulKernel final : public OpKernel {
       out.push_back(n_);
       const TensorRef& y = ctx.output(0, DType::f32, out);
       internal::run_gemm(gemm_, TensorView<const float>(a.span<float>().data(), Shape{rows, k}),
-                         TensorView<float>(y.mut<float>().data(), Shape{rows, n_}));
+                         TensorView<float>(y.mut<float>().data(), Shape{rows, n_}), ctx.exec());
       return;
     }
     const TensorRef& b = ctx.in(1);

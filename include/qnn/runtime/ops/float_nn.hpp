@@ -86,6 +86,7 @@ class ConvKernel final : public OpKernel {
     check(groups_ >= 1, "group ", groups_, " must be positive");
     opt_.groups = groups_;
     opt_.activation = read_fused_activation(n.attrs());
+    opt_.reference = n.options().reference_kernels;
     bf16_ = n.options().precision == Precision::bf16;
     const Tensor* w = n.constant_input(1);
     const Tensor* b = n.constant_input(2);
@@ -136,8 +137,8 @@ class ConvKernel final : public OpKernel {
     const TensorView<float> yv(y.mut<float>().data(), g.output_shape());
 
     if (prepared_.index() != 0 && internal::same_window(opt.window, opt_.window)) {
-      if (const auto* c = std::get_if<FloatConv2D<float>>(&prepared_)) c->run(xv, yv);
-      if (const auto* c = std::get_if<FloatConv2D<bf16>>(&prepared_)) c->run(bf16_scratch(xv), yv);
+      if (const auto* c = std::get_if<FloatConv2D<float>>(&prepared_)) c->run(xv, yv, ctx.exec());
+      if (const auto* c = std::get_if<FloatConv2D<bf16>>(&prepared_)) c->run(bf16_scratch(xv), yv, ctx.exec());
       return;
     }
     if (weights_) {  // constant weights, an input size the prepared layer was not made for
@@ -253,7 +254,8 @@ class PoolKernel final : public OpKernel {
     const TensorRef& y = ctx.output(0, x.dtype, from_4d(g.output_shape(), sp));
     visit_dtype(x.dtype, [&](auto t) {
       using T = decltype(t);
-      if constexpr (std::same_as<T, float> || std::same_as<T, std::int8_t> || std::same_as<T, std::uint8_t>) {
+      if constexpr (std::same_as<T, float> || std::same_as<T, std::int8_t> || std::same_as<T, std::uint8_t> ||
+                    std::same_as<T, std::int16_t>) {
         const TensorView<const T> xv(x.view<T>().data(), x4);
         const TensorView<T> yv(y.mut<T>().data(), g.output_shape());
         if (max_)
@@ -265,7 +267,9 @@ class PoolKernel final : public OpKernel {
   }
 
  private:
-  DTypeSet types() const { return max_ ? DTypeSet{DType::f32, DType::i8, DType::u8} : kFloat32; }
+  // MaxPool commutes with any monotone quantization, so lowered QDQ models run it on the integers
+  // (int16 for A16W8 activations).
+  DTypeSet types() const { return max_ ? DTypeSet{DType::f32, DType::i8, DType::u8, DType::i16} : kFloat32; }
   bool max_;
   internal::Window window_;
   bool count_include_pad_ = false;
