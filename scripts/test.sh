@@ -10,3 +10,11 @@ build="$QNN_ROOT/build"
 cmake -S "$QNN_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQNN_WERROR=ON >/dev/null
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+
+# The XRT NPU backend (docs/backends_xrt.md): a second build with QNN_WITH_XRT=ON that builds only
+# the XRT tests and runs them against XRT's noop shim; tests that need a device report "Skipped".
+xrt_build="$QNN_ROOT/build-xrt"
+cmake -S "$QNN_ROOT" -B "$xrt_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQNN_WERROR=ON -DQNN_WITH_XRT=ON \
+      -DQNN_BUILD_TOOLS=OFF -DQNN_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$xrt_build" -j "$(nproc)" --target qnn_xrt_tests
+ctest --test-dir "$xrt_build" -L xrt --output-on-failure -j "$(nproc)"

@@ -36,7 +36,11 @@
 #include "qnn/onnx/import.hpp"
 #include "qnn/runtime/evaluate.hpp"
 #include "qnn/runtime/session.hpp"
+#include "qnn/backends/backends.hpp"
+#include "qnn/runtime/async.hpp"
 
+#include "qnn/quantize/as_written.hpp"
+#include "qnn/quantize/bf16.hpp"
 #include "qnn/quantize/quantize.hpp"
 #include "qnn/quantize/report.hpp"
 

@@ -2,6 +2,10 @@
 # Builds a libFuzzer target from tests/fuzz/ with clang++ and runs it for a while.
 #
 #   tests/fuzz/run_fuzz.sh TARGET SECONDS      e.g. tests/fuzz/run_fuzz.sh fuzz_onnx_proto 300
+#   tests/fuzz/run_fuzz.sh --build TARGET OUTPUT [DEPFILE]
+#                                              only compile TARGET to OUTPUT (and write a make-style
+#                                              dependency file); CMake builds the CTest fuzz runs'
+#                                              binaries this way (tests/CMakeLists.txt)
 #
 # The binary, the corpus and any crash artifacts live in a temporary work directory (printed at the
 # start; kept afterwards so a crash can be replayed with `$WORK/TARGET $WORK/crash-...`), never in
@@ -13,31 +17,59 @@
 #   fuzz_gunzip      tests/data/io/*.{gz,zz,deflate}, and gzip/zlib/raw streams written by python3's
 #                    zlib at several levels and strategies. Built with -DQNN_FUZZ_ZLIB -lz when
 #                    zlib.h is installed, so that the target also cross-checks against zlib.
-# Environment: CXX (default clang++-14, else clang++), WORK (work directory).
+# Environment: CXX (default clang++-14, else clang++), WORK (work directory), BINARY (a binary built
+# with --build: run it instead of compiling again).
 set -eu
 
-if [[ $# -ne 2 ]]; then
+usage() {
   echo "usage: $0 TARGET SECONDS   (TARGET names tests/fuzz/TARGET.cpp)" >&2
+  echo "       $0 --build TARGET OUTPUT [DEPFILE]" >&2
   exit 2
+}
+build_only=0
+if [[ $# -ge 1 && $1 == --build ]]; then
+  [[ $# -eq 3 || $# -eq 4 ]] || usage
+  build_only=1
+  target=$2
+  output=$3
+  depfile=${4:-}
+else
+  [[ $# -eq 2 ]] || usage
+  target=$1
+  seconds=$2
 fi
-target=$1
-seconds=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source="$root/tests/fuzz/$target.cpp"
 [[ -f "$source" ]] || { echo "no such target: $source" >&2; exit 2; }
-
 cxx=${CXX:-$(command -v clang++-14 || command -v clang++)}
+
+# The one place the fuzzers' compile flags are written down.
+build() {  # OUTPUT [DEPFILE]
+  local extra_flags=()
+  if [[ $target == fuzz_gunzip && -f /usr/include/zlib.h ]]; then
+    extra_flags=(-DQNN_FUZZ_ZLIB -lz)
+  fi
+  if [[ -n ${2:-} ]]; then
+    extra_flags+=(-MD -MF "$2" -MT "$1")
+  fi
+  "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined -I"$root/include" "$source" -o "$1" \
+    ${extra_flags[@]+"${extra_flags[@]}"}
+}
+
+if [[ $build_only == 1 ]]; then
+  build "$output" "$depfile"
+  exit 0
+fi
+
 work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/qnn_fuzz_${target}.XXXXXX")}
 mkdir -p "$work/corpus"
 echo "work directory: $work"
-
-extra_flags=()
-if [[ $target == fuzz_gunzip && -f /usr/include/zlib.h ]]; then
-  extra_flags=(-DQNN_FUZZ_ZLIB -lz)
+if [[ -n ${BINARY:-} ]]; then
+  cp "$BINARY" "$work/$target"
+else
+  build "$work/$target"
 fi
-"$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -I"$root/include" "$source" -o "$work/$target" \
-  ${extra_flags[@]+"${extra_flags[@]}"}
 
 seed_onnx_proto() {
   local testdata=/usr/share/libonnx-testdata/data/node

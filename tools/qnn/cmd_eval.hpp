@@ -1,4 +1,4 @@
-// qnn eval MODEL.onnx --idx DIR [--split t10k|train] [--batch N] [--threads N] [--json]
+// qnn eval MODEL.onnx --idx DIR [--split t10k|train] [--batch N] [--threads N] [--backend B] [--json]
 // Top-1 accuracy, per-class accuracy and the confusion matrix of an image classifier on an IDX
 // dataset (Fashion-MNIST layout: <split>-images-idx3-ubyte[.gz], <split>-labels-idx1-ubyte[.gz]),
 // images scaled to [0, 1].
@@ -27,9 +27,11 @@ inline int cmd_eval(int argc, char** argv) {
   const std::string model = a.require_positional(0, "MODEL.onnx");
   check(a.has("idx"), "--idx DIR is required");
   const io::IdxDataset ds = io::load_fashion_mnist(a.get("idx"), a.get("split", "t10k"));
-  const Session s(onnx::load_graph(model), session_options(a));
   const auto t0 = std::chrono::steady_clock::now();
-  const ClassificationReport r = evaluate_classifier(s, ds.images, ds.labels, a.get_int("batch", 250));
+  // --backend npu-emu: the accuracy the NPU would give (backends/npu/emulator.hpp).
+  const ClassificationReport r = with_session(a, onnx::load_graph(model), [&](const auto& s) {
+    return evaluate_classifier(s, ds.images, ds.labels, a.get_int("batch", 250));
+  });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (a.has("json")) {
     json::Value per = json::Value::array();

@@ -1,6 +1,9 @@
-// qnn inspect MODEL.onnx [--json] [session options]: the model's inputs and outputs, and every
-// node of the prepared graph with its op (and fused activation), output dtype and shape, the
-// quantization of its operands, and the device that runs it.
+// qnn inspect MODEL.onnx [--json] [--backend cpu|cpu-ref|npu-emu|xrt] [session options]: the
+// model's inputs and outputs, and every node of the prepared graph with its op (and fused
+// activation), output dtype and shape, the quantization of its operands, and the device that runs
+// it; then the partition report (backends/partition.hpp): for each node that falls back to the CPU
+// the exact reason, and nodes and MACs per device. Nothing is run on a device: placement is decided
+// when the session is prepared.
 #pragma once
 
 #include <iomanip>
@@ -17,21 +20,13 @@
 
 namespace qnn::cli {
 
-inline std::string op_label(const Node& n) {
-  std::string s = (n.domain.empty() ? "" : n.domain + ".") + n.op_type;
-  if (n.attrs.all().count("qnn_activation")) s += "+" + n.attrs.get_string("qnn_activation");
-  return s;
-}
+inline std::string op_label(const Node& n) { return backends::op_label(n); }
 
-inline int cmd_inspect(int argc, char** argv) {
-  auto flags = kSessionFlags;
-  flags.insert("json");
-  const Args a(argc, argv, 2, kSessionValued, flags);
-  const std::string path = a.require_positional(0, "MODEL.onnx");
-  const onnx::ModelProto m = onnx::load_model(path);
+template <class S>
+int print_inspect(const Args& a, const std::string& path, const onnx::ModelProto& m, const S& s) {
   const std::size_t file_nodes = m.graph.node.size();
-  const Session s(with_context(path, [&] { return onnx::import_model(m); }), session_options(a));
   const Graph& g = s.graph();
+  const backends::Partition& part = s.partition();
 
   if (a.has("json")) {
     json::Value root = json::Value::object();
@@ -65,9 +60,14 @@ inline int cmd_inspect(int argc, char** argv) {
         for (auto z : q.zero_points) zps.push(z);
         quant.push(json::Value::object().set("role", q.role).set("tensor", q.value).set("storage", std::string(name_of(q.storage))).set("scales", scales).set("zero_points", zps));
       }
-      nodes.push(json::Value::object().set("name", n.name).set("op", op_label(n)).set("outputs", outs).set("quantization", quant).set("device", "cpu"));
+      const std::size_t i = static_cast<std::size_t>(&n - g.nodes.data());
+      json::Value node = json::Value::object();
+      node.set("name", n.name).set("op", op_label(n)).set("outputs", outs).set("quantization", quant).set("device", part.nodes[i].device);
+      if (!part.nodes[i].reason.empty()) node.set("reason", part.nodes[i].reason);
+      nodes.push(std::move(node));
     }
     root.set("nodes", nodes);
+    root.set("partition", backends::partition_json(part));
     std::cout << root.dump();
     return 0;
   }
@@ -84,7 +84,7 @@ inline int cmd_inspect(int argc, char** argv) {
   }
   std::cout << "nodes   " << g.nodes.size() << " prepared (" << file_nodes << " in the file)\n\n";
   std::cout << std::left << std::setw(4) << "#" << std::setw(28) << "node" << std::setw(34) << "op" << std::setw(9)
-            << "dtype" << std::setw(18) << "output shape" << std::setw(6) << "dev" << "quantization\n";
+            << "dtype" << std::setw(18) << "output shape" << std::setw(9) << "device" << "quantization\n";
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     const Value& v = g.value(n.outputs[0]);
@@ -92,10 +92,21 @@ inline int cmd_inspect(int argc, char** argv) {
     for (const auto& q : operand_quantization(g, n)) quant += (quant.empty() ? "" : "  ") + format_quant(q);
     std::string name = n.name.size() > 27 ? n.name.substr(n.name.size() - 27) : n.name;
     std::cout << std::left << std::setw(4) << i << std::setw(28) << name << std::setw(34) << op_label(n) << std::setw(9)
-              << (v.dtype ? name_of(*v.dtype) : "?") << std::setw(18) << format_dims(v) << std::setw(6) << "cpu"
-              << quant << "\n";
+              << (v.dtype ? name_of(*v.dtype) : "?") << std::setw(18) << format_dims(v) << std::setw(9)
+              << part.nodes[i].device << quant << "\n";
   }
+  std::cout << "\n" << backends::format_partition(part);
   return 0;
+}
+
+inline int cmd_inspect(int argc, char** argv) {
+  auto flags = kSessionFlags;
+  flags.insert("json");
+  const Args a(argc, argv, 2, kSessionValued, flags);
+  const std::string path = a.require_positional(0, "MODEL.onnx");
+  const onnx::ModelProto m = onnx::load_model(path);
+  return with_session(a, with_context(path, [&] { return onnx::import_model(m); }),
+                      [&](const auto& s) { return print_inspect(a, path, m, s); });
 }
 
 }  // namespace qnn::cli

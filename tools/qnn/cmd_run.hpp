@@ -1,5 +1,5 @@
 // qnn run MODEL.onnx --input X.npy [--input X2.npy ...] --output Y.npy [--output Y2.npy ...]
-//        [--threads N] [--backend cpu] [--precision bf16] [--no-optimize]
+//        [--threads N] [--backend cpu|cpu-ref|npu-emu] [--precision bf16] [--no-optimize]
 #pragma once
 
 #include <iostream>
@@ -23,21 +23,22 @@ inline int cmd_run(int argc, char** argv) {
   const auto inputs = a.all("input");
   const auto outputs = a.all("output");
   check(!outputs.empty(), "--output Y.npy is required");
-  const Session session(onnx::load_graph(model), session_options(a));
-  check(inputs.size() == session.input_names().size(), model, ": the model has ", session.input_names().size(),
-        " inputs, ", inputs.size(), " --input files given");
-  check(outputs.size() <= session.output_names().size(), model, ": the model has ", session.output_names().size(),
-        " outputs, ", outputs.size(), " --output files given");
-  std::vector<Tensor> xs;
-  for (const auto& f : inputs) xs.push_back(io::load_npy(f));
-  for (std::size_t i = 0; i < xs.size(); ++i)
-    with_context("input '" + session.input_names()[i] + "' (" + inputs[i] + ")", [&] {
-      const Value& v = session.graph().value(session.input_names()[i]);
-      if (v.dtype) check(xs[i].dtype() == *v.dtype, "the model expects ", *v.dtype, ", the file holds ", xs[i].dtype());
-    });
-  const auto ys = session.run(std::span<const Tensor>(xs));
-  for (std::size_t i = 0; i < outputs.size(); ++i) io::save_npy(outputs[i], ys[i]);
-  return 0;
+  return with_session(a, onnx::load_graph(model), [&](const auto& session) {
+    check(inputs.size() == session.input_names().size(), model, ": the model has ", session.input_names().size(),
+          " inputs, ", inputs.size(), " --input files given");
+    check(outputs.size() <= session.output_names().size(), model, ": the model has ", session.output_names().size(),
+          " outputs, ", outputs.size(), " --output files given");
+    std::vector<Tensor> xs;
+    for (const auto& f : inputs) xs.push_back(io::load_npy(f));
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      with_context("input '" + session.input_names()[i] + "' (" + inputs[i] + ")", [&] {
+        const Value& v = session.graph().value(session.input_names()[i]);
+        if (v.dtype) check(xs[i].dtype() == *v.dtype, "the model expects ", *v.dtype, ", the file holds ", xs[i].dtype());
+      });
+    const auto ys = session.run(std::span<const Tensor>(xs));
+    for (std::size_t i = 0; i < outputs.size(); ++i) io::save_npy(outputs[i], ys[i]);
+    return 0;
+  });
 }
 
 }  // namespace qnn::cli

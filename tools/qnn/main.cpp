@@ -24,13 +24,13 @@ namespace {
 const char* kUsage =
     "usage: qnn <command> [arguments]\n"
     "  run MODEL.onnx --input X.npy [--input X2.npy ...] --output Y.npy [--output Y2.npy ...]\n"
-    "      [--threads N] [--backend cpu] [--precision bf16] [--requant POLICY] [--no-optimize]\n"
-    "  inspect MODEL.onnx [--json] [--backend cpu]\n"
+    "      [--threads N] [--backend cpu|cpu-ref|npu-emu] [--precision bf16] [--requant POLICY] [--no-optimize]\n"
+    "  inspect MODEL.onnx [--json] [--backend cpu|cpu-ref|npu-emu]   (nodes, devices, fallback reasons)\n"
     "  quantize MODEL.onnx (--calib CALIB.npy | --calib-idx DIR) -o OUT.onnx\n"
     "      [--config u8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]\n"
     "      [--per-channel|--per-tensor] [--percentile P] [--calib-per-class N] [--exclude NODE]\n"
     "      [--exclude-op TYPE] [--cle] [--bias-correction] [--finetune] [--threads N] [--log FILE]\n"
-    "  eval MODEL.onnx --idx DIR [--split t10k|train] [--json]\n"
+    "  eval MODEL.onnx --idx DIR [--split t10k|train] [--backend cpu|cpu-ref|npu-emu] [--json]\n"
     "  compare FLOAT.onnx QUANT.onnx --input X.npy [--json]\n"
     "  compare QUANT.onnx --as-written --input X.npy [--json] [--list N]\n";
 

@@ -38,15 +38,17 @@ struct ClassificationReport {
 
 // Runs uint8 N×H×W images (scaled to [0,1], as io::images_to_float does) through a one-input,
 // one-output classifier in batches; the class is the argmax of the output row (first on ties).
-inline ClassificationReport evaluate_classifier(const Session& s, const Tensor& images, const Tensor& labels,
-                                                std::int64_t batch = 250, int classes = 10) {
+// `S` is a Session or any BasicSession<Backend> (the NPU emulator predicts the device's accuracy).
+template <class S>
+ClassificationReport evaluate_classifier(const S& s, const Tensor& images, const Tensor& labels,
+                                         std::int64_t batch = 250, int classes = 10) {
   check(s.input_names().size() == 1, "the classifier must have one input, it has ", s.input_names().size());
   check(labels.dtype() == DType::u8 && labels.shape().rank() == 1 && labels.shape()[0] == images.shape()[0],
         "labels must be uint8 with one entry per image");
   ClassificationReport r;
   r.classes = classes;
   r.confusion.assign(static_cast<std::size_t>(classes * classes), 0);
-  RunContext ctx;
+  typename S::Context ctx;
   std::vector<Tensor> out;
   const std::int64_t n = images.shape()[0];
   const auto y = labels.span<std::uint8_t>();

@@ -96,17 +96,26 @@ struct SessionOptions {
   RequantPolicy requant = RequantPolicy::onnx_float;   // policy of lowered integer kernels
   Precision precision = Precision::as_written;         // bf16: float Conv/Gemm/MatMul run in bf16
   bool probe = true;                                   // a batch-1 dry run when the session is made
+  bool reference_kernels = false;                      // scalar reference kernels only (the cpu-ref
+                                                       // backend sets it; backends/cpu/cpu.hpp)
 };
 
-// What a kernel factory may look at: the node, the values it touches, the session options.
+class KernelRegistry;
+
+// What a kernel factory (or a backend deciding whether it takes a node) may look at: the node, the
+// values it touches, the session options, and the registry of CPU kernels the session was given.
 class NodeInfo {
  public:
-  NodeInfo(const Node& node, const Graph& graph, const SessionOptions& options)
-      : node_(node), graph_(graph), options_(options) {}
+  NodeInfo(const Node& node, const Graph& graph, const SessionOptions& options,
+           const KernelRegistry* registry = nullptr)
+      : node_(node), graph_(graph), options_(options), registry_(registry) {}
 
   const Node& node() const { return node_; }
+  const Graph& graph() const { return graph_; }
   const Attributes& attrs() const { return node_.attrs; }
   const SessionOptions& options() const { return options_; }
+  // The session's CPU kernel registry; nullptr outside a session (then the built-in one applies).
+  const KernelRegistry* registry() const { return registry_; }
   std::int64_t opset() const { return graph_.opset(node_.domain == "ai.onnx" ? "" : node_.domain); }
   std::size_t num_inputs() const { return node_.inputs.size(); }
   std::size_t num_outputs() const { return node_.outputs.size(); }
@@ -130,11 +139,22 @@ class NodeInfo {
     auto it = graph_.values.find(node_.inputs[i]);
     return it == graph_.values.end() ? std::nullopt : it->second.dims;
   }
+  std::optional<DType> output_dtype(std::size_t i) const {
+    if (i >= node_.outputs.size() || node_.outputs[i].empty()) return std::nullopt;
+    auto it = graph_.values.find(node_.outputs[i]);
+    return it == graph_.values.end() ? std::nullopt : it->second.dtype;
+  }
+  std::optional<std::vector<std::int64_t>> output_dims(std::size_t i) const {
+    if (i >= node_.outputs.size() || node_.outputs[i].empty()) return std::nullopt;
+    auto it = graph_.values.find(node_.outputs[i]);
+    return it == graph_.values.end() ? std::nullopt : it->second.dims;
+  }
 
  private:
   const Node& node_;
   const Graph& graph_;
   const SessionOptions& options_;
+  const KernelRegistry* registry_;
 };
 
 using KernelFactory = std::function<std::unique_ptr<OpKernel>(const NodeInfo&)>;

@@ -9,18 +9,35 @@
 // all through the run() overload that takes the outputs to fill).
 //
 // Inputs are only read: a caller's tensor is never modified, and never aliased by an output.
+//
+// Backends. A session is instantiated on a backend type: BasicSession<B> for any B satisfying
+// backends::Backend (backends/backend.hpp), and `Session` = BasicSession<backends::cpu::SimdBackend>,
+// the CPU, which is what every existing caller gets. A template parameter rather than a run-time
+// choice because a backend brings its own kernel and ticket types (an XRT run handle, the emulator's
+// kernels) that the session stores and calls without virtual dispatch or type erasure, and because a
+// backend the program does not name is not compiled in (the XRT headers stay out of CPU builds).
+// When the session is prepared it asks B once per node whether it takes it; declined nodes are
+// prepared by the fallback backend (the CPU) and the reason is kept in partition(). Running never
+// revisits that decision. Nodes on B are started with B::submit and waited for just before the first
+// node that reads their outputs or reuses their buffers, so a device with queues overlaps independent
+// nodes with host work; everything is complete when run() returns.
 #pragma once
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "qnn/backends/backend.hpp"
+#include "qnn/backends/cpu/cpu.hpp"
+#include "qnn/backends/partition.hpp"
 #include "qnn/core/aligned_buffer.hpp"
 #include "qnn/core/error.hpp"
 #include "qnn/core/tensor.hpp"
@@ -34,45 +51,67 @@
 
 namespace qnn {
 
-class Session;
+template <backends::Backend B>
+class BasicSession;
+
+using Session = BasicSession<backends::cpu::SimdBackend>;
+
 inline std::optional<ShapeProbe> probe_graph(const Graph& g, const SessionOptions& options,
                                              const KernelRegistry& registry);
 
-// Per-thread state of a session: the buffers and the run-time tensor table.
-class RunContext {
+// Per-thread state of a session: the buffers, the run-time tensor table and the backend's tickets.
+template <backends::Backend B>
+class BasicRunContext {
  public:
-  RunContext() = default;
+  BasicRunContext() = default;
 
  private:
-  friend class Session;
+  friend class BasicSession<B>;
   std::unique_ptr<ThreadPool> pool_;           // worker threads of this context (threads > 1)
   std::vector<cpu::Workspace> workspaces_;     // one scratch area per thread
   std::vector<AlignedBuffer> slots_;
   std::vector<TensorRef> refs_;      // one per value id
   std::vector<bool> present_;        // value ids holding data in this run
+  std::vector<typename B::Ticket> tickets_;  // one per step
+  std::vector<int> slot_user_;       // per buffer: the last step submitted to B that reads or writes it
 };
 
-class Session {
+using RunContext = BasicRunContext<backends::cpu::SimdBackend>;
+
+template <backends::Backend B>
+class BasicSession {
  public:
-  explicit Session(Graph graph, SessionOptions options = {}, const KernelRegistry& registry = builtin_registry())
-      : graph_(std::move(graph)), options_(options) {
+  using backend_type = B;
+  using fallback_type = typename backends::fallback_of<B, backends::cpu::SimdBackend>::type;
+  using Context = BasicRunContext<B>;
+  static_assert(backends::Backend<fallback_type>, "the fallback of a backend must itself be a backend");
+
+  explicit BasicSession(Graph graph, SessionOptions options = {}, const KernelRegistry& registry = builtin_registry())
+    requires std::default_initializable<B>
+      : BasicSession(std::move(graph), options, registry, B{}) {}
+
+  BasicSession(Graph graph, SessionOptions options, const KernelRegistry& registry, B backend)
+      : graph_(std::move(graph)), options_(options), backend_(std::move(backend)) {
     optimize_graph(graph_, options_, registry,
                    [&](const Graph& g) { return probe_graph(g, options_, registry); });
     build(registry);
     if (options_.probe) probe();
   }
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  BasicSession(const BasicSession&) = delete;
+  BasicSession& operator=(const BasicSession&) = delete;
 
   const Graph& graph() const { return graph_; }
   const SessionOptions& options() const { return options_; }
   const std::vector<std::string>& input_names() const { return graph_.inputs; }
   const std::vector<std::string>& output_names() const { return graph_.outputs; }
   std::size_t num_steps() const { return steps_.size(); }
+  const B& backend() const { return backend_; }
+  // Where each node runs and why (backends/partition.hpp), decided when the session was prepared.
+  const backends::Partition& partition() const { return partition_; }
 
   // Runs on the caller's context, filling `outputs` (resized; tensors of the right dtype and shape
   // are reused in place).
-  void run(RunContext& ctx, std::span<const Tensor> inputs, std::vector<Tensor>& outputs) const {
+  void run(Context& ctx, std::span<const Tensor> inputs, std::vector<Tensor>& outputs) const {
     execute(ctx, inputs);
     outputs.resize(output_ids_.size());
     for (std::size_t i = 0; i < output_ids_.size(); ++i) {
@@ -85,7 +124,7 @@ class Session {
 
   // Thread-safe convenience form: borrows a context from the session's pool.
   std::vector<Tensor> run(std::span<const Tensor> inputs) const {
-    std::unique_ptr<RunContext> ctx = acquire();
+    std::unique_ptr<Context> ctx = acquire();
     std::vector<Tensor> out;
     try {
       run(*ctx, inputs, out);
@@ -103,7 +142,8 @@ class Session {
  private:
   struct Step {
     const Node* node = nullptr;
-    std::unique_ptr<OpKernel> kernel;
+    std::unique_ptr<OpKernel> kernel;  // a B::Kernel when on_backend, else a fallback_type::Kernel
+    bool on_backend = false;
     std::vector<int> in;   // value ids, -1 for omitted inputs
     std::vector<int> out;  // value ids, -1 for omitted outputs
   };
@@ -112,11 +152,12 @@ class Session {
     Kind kind = Kind::intermediate;
     int index = -1;  // input position, or slot number
     const Tensor* constant = nullptr;
+    int producer = -1;  // step writing it (intermediates)
   };
 
   class StepContext final : public KernelContext {
    public:
-    StepContext(const Session& s, RunContext& ctx, const Step& step) : s_(s), ctx_(ctx), step_(step) {}
+    StepContext(const BasicSession& s, Context& ctx, const Step& step) : s_(s), ctx_(ctx), step_(step) {}
     std::size_t num_inputs() const override { return step_.in.size(); }
     const TensorRef* input(std::size_t i) const override {
       const int id = step_.in[i];
@@ -137,8 +178,8 @@ class Session {
     cpu::Exec exec() override { return cpu::Exec{ctx_.pool_.get(), &ctx_.workspaces_}; }
 
    private:
-    const Session& s_;
-    RunContext& ctx_;
+    const BasicSession& s_;
+    Context& ctx_;
     const Step& step_;
   };
 
@@ -156,6 +197,7 @@ class Session {
     return id;
   }
 
+  // Places each node: on B when B supports it, else on the fallback with B's reason.
   void build(const KernelRegistry& registry) {
     std::map<std::string, int> ids;
     for (std::size_t i = 0; i < graph_.inputs.size(); ++i) {
@@ -163,16 +205,54 @@ class Session {
       slots_[static_cast<std::size_t>(id)].kind = Kind::input;
       slots_[static_cast<std::size_t>(id)].index = static_cast<int>(i);
     }
+    partition_.backend = std::string(B::name);
+    partition_.fallback = std::string(fallback_type::name);
     for (const Node& n : graph_.nodes) {
       Step s;
       s.node = &n;
-      s.kernel = registry.make(NodeInfo(n, graph_, options_));
+      const NodeInfo info(n, graph_, options_, &registry);
+      backends::NodePlacement place{n.name, backends::op_label(n), std::string(B::name), "", -1};
+      const backends::Support sup = with_context(n.where(), [&] { return backend_.supports(info); });
+      if (sup) {
+        s.kernel = with_context(n.where(), [&] { return std::unique_ptr<OpKernel>(backend_.prepare(info)); });
+        s.on_backend = true;
+      } else {
+        s.kernel = std::unique_ptr<OpKernel>(fallback_.prepare(info));
+        place.device = std::string(fallback_type::name);
+        place.reason = sup.reason();
+      }
+      check(s.kernel != nullptr, n.where(), ": backend ", place.device, " prepared no kernel");
       for (const auto& name : n.inputs) s.in.push_back(name.empty() ? -1 : id_of(ids, name));
       for (const auto& name : n.outputs) s.out.push_back(name.empty() ? -1 : id_of(ids, name));
+      for (int id : s.out)
+        if (id >= 0 && slots_[static_cast<std::size_t>(id)].kind == Kind::intermediate)
+          slots_[static_cast<std::size_t>(id)].producer = static_cast<int>(steps_.size());
       steps_.push_back(std::move(s));
+      partition_.nodes.push_back(std::move(place));
     }
     for (const auto& name : graph_.outputs) output_ids_.push_back(id_of(ids, name));
     plan_memory();
+    count_subgraphs();
+  }
+
+  // Connected sets of nodes on B (an edge: one reads a value the other produces).
+  void count_subgraphs() {
+    std::vector<int> root(steps_.size());
+    std::iota(root.begin(), root.end(), 0);
+    auto find = [&](int x) {
+      while (root[static_cast<std::size_t>(x)] != x) x = root[static_cast<std::size_t>(x)] = root[static_cast<std::size_t>(root[static_cast<std::size_t>(x)])];
+      return x;
+    };
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      if (!steps_[i].on_backend) continue;
+      for (int id : steps_[i].in) {
+        const int p = id < 0 ? -1 : slots_[static_cast<std::size_t>(id)].producer;
+        if (p >= 0 && steps_[static_cast<std::size_t>(p)].on_backend) root[static_cast<std::size_t>(find(p))] = find(static_cast<int>(i));
+      }
+    }
+    partition_.subgraphs = 0;
+    for (std::size_t i = 0; i < steps_.size(); ++i)
+      partition_.subgraphs += steps_[i].on_backend && find(static_cast<int>(i)) == static_cast<int>(i);
   }
 
   // Greedy slot assignment in execution order: a value takes a free slot when produced and returns
@@ -212,7 +292,8 @@ class Session {
     }
   }
 
-  void execute(RunContext& ctx, std::span<const Tensor> inputs) const {
+  // `macs`, when given, receives each step's multiply-accumulates on these inputs.
+  void execute(Context& ctx, std::span<const Tensor> inputs, std::vector<std::int64_t>* macs = nullptr) const {
     check(inputs.size() == graph_.inputs.size(), "the model has ", graph_.inputs.size(), " inputs, got ",
           inputs.size());
     if (ctx.refs_.size() != slots_.size()) {
@@ -220,9 +301,12 @@ class Session {
       ctx.present_.assign(slots_.size(), false);
       ctx.slots_.resize(static_cast<std::size_t>(num_buffers_));
       ctx.workspaces_.resize(static_cast<std::size_t>(options_.threads));
+      ctx.tickets_.resize(steps_.size());
+      ctx.slot_user_.resize(static_cast<std::size_t>(num_buffers_));
       if (options_.threads > 1 && !ctx.pool_) ctx.pool_ = std::make_unique<ThreadPool>(options_.threads);
     }
     std::fill(ctx.present_.begin(), ctx.present_.end(), false);
+    std::fill(ctx.slot_user_.begin(), ctx.slot_user_.end(), -1);
     for (std::size_t id = 0; id < slots_.size(); ++id) {
       const ValueSlot& vs = slots_[id];
       if (vs.kind == Kind::constant) {
@@ -235,15 +319,63 @@ class Session {
         ctx.present_[id] = true;
       }
     }
-    for (const Step& s : steps_) {
-      StepContext sc(*this, ctx, s);
-      with_context(s.node->where(), [&] {
-        for (int id : s.in)
-          check(id < 0 || ctx.present_[static_cast<std::size_t>(id)], "an input was not computed");
-        s.kernel->run(sc);
-        for (std::size_t i = 0; i < s.out.size(); ++i)
-          check(s.out[i] < 0 || ctx.present_[static_cast<std::size_t>(s.out[i])], "output ", i, " was not written");
-      });
+    // Steps [0, done) have completed; steps on B in [done, submitted) may still be in flight.
+    std::size_t done = 0, submitted = 0;
+    auto complete_through = [&](int last) {
+      while (static_cast<int>(done) <= last) {
+        const std::size_t j = done++;  // advanced first: a failed wait is not retried below
+        if (steps_[j].on_backend) with_context(steps_[j].node->where(), [&] { backend_.wait(ctx.tickets_[j]); });
+      }
+    };
+    try {
+      for (std::size_t i = 0; i < steps_.size(); ++i) {
+        const Step& s = steps_[i];
+        // Wait for the in-flight producers of this step's inputs, and for in-flight steps still
+        // using a buffer this step is about to write.
+        int need = -1;
+        for (int id : s.in) {
+          if (id < 0) continue;
+          const int p = slots_[static_cast<std::size_t>(id)].producer;
+          if (p >= static_cast<int>(done)) need = std::max(need, p);
+        }
+        for (int id : s.out) {
+          if (id < 0) continue;
+          const int u = ctx.slot_user_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(id)].index)];
+          if (u >= static_cast<int>(done)) need = std::max(need, u);
+        }
+        complete_through(need);
+        StepContext sc(*this, ctx, s);
+        with_context(s.node->where(), [&] {
+          for (int id : s.in)
+            check(id < 0 || ctx.present_[static_cast<std::size_t>(id)], "an input was not computed");
+          if (s.on_backend) {
+            ctx.tickets_[i] = backend_.submit(static_cast<const typename B::Kernel&>(*s.kernel), sc);
+            submitted = i + 1;
+            for (int id : s.in)
+              if (id >= 0 && slots_[static_cast<std::size_t>(id)].kind == Kind::intermediate)
+                ctx.slot_user_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(id)].index)] = static_cast<int>(i);
+            for (int id : s.out)
+              if (id >= 0) ctx.slot_user_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(id)].index)] = static_cast<int>(i);
+          } else {
+            fallback_.run(static_cast<const typename fallback_type::Kernel&>(*s.kernel), sc);
+          }
+          for (std::size_t o = 0; o < s.out.size(); ++o)
+            check(s.out[o] < 0 || ctx.present_[static_cast<std::size_t>(s.out[o])], "output ", o, " was not written");
+          if (macs) (*macs)[i] = s.kernel->macs(sc);
+        });
+        if (!s.on_backend && done == i) done = i + 1;  // completed inline, nothing in flight before it
+      }
+      complete_through(static_cast<int>(steps_.size()) - 1);
+    } catch (...) {
+      // Nothing may still write into the context's buffers once the error leaves run().
+      for (; done < submitted; ++done)
+        if (steps_[done].on_backend) {
+          try {
+            backend_.wait(ctx.tickets_[done]);
+          } catch (...) {
+          }
+        }
+      throw;
     }
   }
 
@@ -262,36 +394,41 @@ class Session {
     }
   }
 
-  // A batch-1 dry run with zero inputs: validates every kernel's shapes once, at preparation. Only
-  // models whose single dynamic axis is the batch are probed (probe_inputs).
+  // A batch-1 dry run with zero inputs: validates every kernel's shapes once, at preparation, and
+  // records each node's MACs for the partition report. Only models whose single dynamic axis is the
+  // batch are probed (probe_inputs).
   void probe() {
     auto ins = probe_inputs(graph_, 1);
     if (!ins) return;
-    RunContext ctx;
-    std::vector<Tensor> out;
-    run(ctx, *ins, out);
+    Context ctx;
+    std::vector<std::int64_t> macs(steps_.size(), -1);
+    execute(ctx, *ins, &macs);
+    for (std::size_t i = 0; i < steps_.size(); ++i) partition_.nodes[i].macs = macs[i];
   }
 
-  std::unique_ptr<RunContext> acquire() const {
+  std::unique_ptr<Context> acquire() const {
     std::lock_guard<std::mutex> lock(pool_mutex_);
-    if (pool_.empty()) return std::make_unique<RunContext>();
+    if (pool_.empty()) return std::make_unique<Context>();
     auto c = std::move(pool_.back());
     pool_.pop_back();
     return c;
   }
-  void release(std::unique_ptr<RunContext> c) const {
+  void release(std::unique_ptr<Context> c) const {
     std::lock_guard<std::mutex> lock(pool_mutex_);
     pool_.push_back(std::move(c));
   }
 
   Graph graph_;
   SessionOptions options_;
+  B backend_;
+  fallback_type fallback_{};
   std::vector<Step> steps_;
   std::vector<ValueSlot> slots_;  // per value id
   std::vector<int> output_ids_;
   int num_buffers_ = 0;
+  backends::Partition partition_;
   mutable std::mutex pool_mutex_;
-  mutable std::vector<std::unique_ptr<RunContext>> pool_;
+  mutable std::vector<std::unique_ptr<Context>> pool_;
 };
 
 // Runs a copy of `g`, unoptimized and with every value as an output, at batch 1 and 2.

@@ -107,9 +107,9 @@ class QLinearConvKernel final : public OpKernel {
  public:
   QLinearConvKernel(ConvWindow window, const PerTensor<TIn>& xq, QView<const TW, PerChannel<TW>> w,
                     std::span<const std::int32_t> bias, const PerTensor<TIn>& yq, RequantPolicy policy,
-                    const ActivationClamp& act)
+                    const ActivationClamp& act, bool reference)
       : window_(std::move(window)),
-        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act}) {}
+        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference}) {}
 
   void run(KernelContext& ctx) const override {
     const TensorRef& x = ctx.in(0);
@@ -162,7 +162,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
                                                })};
       return std::make_unique<QLinearConvKernel<TIn, TW>>(window, quant::per_tensor<TIn>(xq, "x_scale/x_zero_point"),
                                                           wv, bias, quant::per_tensor<TIn>(yq, "y_scale/y_zero_point"),
-                                                          policy, act);
+                                                          policy, act, info.options().reference_kernels);
     });
   });
 }
@@ -361,7 +361,7 @@ inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
                                                  })};
         return std::make_unique<QGemmKernel<TA, TB>>(
             parts, QuantizedGemm<TA, TB, TA>(xq, bv, parts.bias, quant::per_tensor<TA>(yq, "y_scale/y_zero_point"),
-                                             GemmOptions{parts.trans_a, parts.trans_b, policy, act}));
+                                             GemmOptions{parts.trans_a, parts.trans_b, policy, act, info.options().reference_kernels}));
       }
       check(act.kind == FusedActivation::none, "a fused activation needs a quantized output (y_scale, y_zero_point)");
       std::vector<float> scales;

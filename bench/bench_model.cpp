@@ -1,0 +1,128 @@
+// The Fashion-MNIST CNN end to end through qnn::Session: FP32 (the committed model), BF16 (the same
+// model with SessionOptions::precision = bf16) and INT8 (the model quantized in-process, once, with
+// the U8S8 preset and MinMax calibration on the first 50 training images of each class — the
+// example's recipe on a smaller calibration set), at batch 1, 64 and 256 on 1 and 2 threads.
+// Inputs are the first test images, scaled to [0, 1] as in training.
+//
+// A timed iteration is Session::run on a reused RunContext (no allocation in steady state) for one
+// batch; "images" is a rate (images/s) and the time column is the latency of one batch. Sessions with
+// 2 threads use their own worker pool, so times are wall-clock (UseRealTime); the CPU time column is
+// the calling thread's, which for 1 thread is all the work. Each case also reports the "min" statistic
+// over repetitions: on a machine shared with other work the fastest repetition is the least disturbed
+// one, and bench/peers.py reports its peers the same way.
+//
+// Also writes, for bench/peers.py, the INT8 QDQ model qnn ran (--qdq_out) and prints the FP32 model
+// path, so ONNX Runtime runs exactly the same two models.
+//
+//   bench_model [--model=PATH] [--data=DIR] [--qdq_out=PATH] [benchmark flags]
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "qnn/io/idx.hpp"
+#include "qnn/kernels/dispatch.hpp"
+#include "qnn/onnx/export.hpp"
+#include "qnn/onnx/import.hpp"
+#include "qnn/quantize/quantize.hpp"
+#include "qnn/runtime/session.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Options {
+  fs::path model = fs::path(QNN_SOURCE_DIR) / "examples/fashion_mnist/fashion_mnist_fp32.onnx";
+  fs::path data = "/usr/share/datasets/fashion-mnist";
+  fs::path qdq_out = "fashion_mnist_u8s8_minmax.qdq.onnx";
+};
+
+// The flags Google Benchmark left in argv (it removes its own in Initialize).
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const auto value = [&](std::string_view flag) { return std::string(a.substr(flag.size())); };
+    if (a.starts_with("--model=")) o.model = value("--model=");
+    else if (a.starts_with("--data=")) o.data = value("--data=");
+    else if (a.starts_with("--qdq_out=")) o.qdq_out = value("--qdq_out=");
+    else qnn::fail("bench_model: unknown argument '", a, "'");
+  }
+  return o;
+}
+
+qnn::Graph quantize_u8s8_minmax(const qnn::Graph& fp32, const qnn::io::IdxDataset& train) {
+  qnn::quant::QuantConfig cfg = qnn::quant::QuantConfig::make(qnn::quant::Preset::u8s8);
+  cfg.method = qnn::quant::CalibMethod::minmax;
+  qnn::quant::ImageReader reader(train.images, qnn::io::balanced_subset(train.labels, 50), 100);
+  qnn::quant::QuantizeOptions qo;
+  qo.threads = 2;
+  return qnn::quant::quantize(fp32, reader, cfg, qo).graph;
+}
+
+void bm_session(benchmark::State& st, std::shared_ptr<const qnn::Session> session, qnn::Tensor input) {
+  qnn::RunContext ctx;
+  std::vector<qnn::Tensor> out;
+  const std::span<const qnn::Tensor> in(&input, 1);
+  for (auto _ : st) {
+    session->run(ctx, in, out);
+    benchmark::DoNotOptimize(out.front().raw());
+  }
+  st.counters["images"] = benchmark::Counter(static_cast<double>(input.shape()[0]),
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  try {
+    const Options opt = parse(argc, argv);
+    const qnn::Graph fp32 = qnn::onnx::load_graph(opt.model);
+    const qnn::io::IdxDataset train = qnn::io::load_fashion_mnist(opt.data, "train");
+    const qnn::io::IdxDataset test = qnn::io::load_fashion_mnist(opt.data, "t10k");
+    const qnn::Graph int8 = quantize_u8s8_minmax(fp32, train);
+    if (!opt.qdq_out.parent_path().empty()) fs::create_directories(opt.qdq_out.parent_path());
+    qnn::onnx::save_graph(opt.qdq_out, int8);
+    std::cerr << "bench_model: fp32 model " << fs::absolute(opt.model).string() << "\n"
+              << "bench_model: int8 QDQ model " << fs::absolute(opt.qdq_out).string() << "\n";
+
+    struct Variant {
+      const char* name;
+      const qnn::Graph* graph;
+      qnn::Precision precision;
+    };
+    const Variant variants[] = {{"fp32", &fp32, qnn::Precision::as_written},
+                                {"bf16", &fp32, qnn::Precision::bf16},
+                                {"int8", &int8, qnn::Precision::as_written}};
+    for (const Variant& v : variants)
+      for (const int threads : {1, 2}) {
+        qnn::SessionOptions so;
+        so.threads = threads;
+        so.precision = v.precision;
+        auto session = std::make_shared<const qnn::Session>(qnn::Graph(*v.graph), so);
+        for (const std::int64_t batch : {1, 64, 256}) {
+          const std::string name = std::string("model/") + v.name + "/b" + std::to_string(batch) + "/t" +
+                                   std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), bm_session, session, qnn::io::images_to_float(test.images, 0, batch))
+              ->UseRealTime()
+              ->Unit(benchmark::kMillisecond)
+              ->ComputeStatistics("min", [](const std::vector<double>& x) { return *std::min_element(x.begin(), x.end()); });
+        }
+      }
+    benchmark::AddCustomContext("qnn_kernels", qnn::simd::active_target());
+    benchmark::AddCustomContext("fp32_model", fs::absolute(opt.model).string());
+    benchmark::AddCustomContext("int8_qdq_model", fs::absolute(opt.qdq_out).string());
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  } catch (const qnn::error& e) {
+    std::cerr << "bench_model: error: " << e.what() << "\n";
+    return 1;
+  }
+}

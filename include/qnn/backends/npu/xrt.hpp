@@ -1,0 +1,11 @@
+// The XRT NPU backend, opt-in: include this header and link the qnn::xrt CMake target
+// (-DQNN_WITH_XRT=ON, needs XRT's headers and libxrt_coreutil). qnn.hpp never includes it.
+// docs/backends_xrt.md: building, the manifest format, what is tested without hardware.
+#pragma once
+
+#include "qnn/backends/npu/xrt_api.hpp"
+#include "qnn/backends/npu/xrt_backend.hpp"
+#include "qnn/backends/npu/xrt_device.hpp"
+#include "qnn/backends/npu/xrt_manifest.hpp"
+#include "qnn/backends/npu/xrt_matmul.hpp"
+#include "qnn/backends/npu/xrt_tiling.hpp"

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Writes the single-header build of qnn: single_include/qnn/qnn.hpp.
+
+    python3 scripts/amalgamate.py                      regenerate single_include/qnn/qnn.hpp
+    python3 scripts/amalgamate.py --output FILE         write elsewhere
+    python3 scripts/amalgamate.py --output FILE --check COMMITTED
+                                                        write FILE, then fail (exit 1, with a diff)
+                                                        if it differs from COMMITTED
+
+Starting from include/qnn/qnn.hpp, every `#include "qnn/..."` line is replaced by that header's
+text the first time it is met and dropped afterwards (every qnn header is `#pragma once`, or an
+`-inl` header included from one place only). `#pragma once` lines of inlined headers are removed;
+the output has one at its top. Every other include (<...> and "hwy/...") is kept as written, so
+Highway and the standard library remain ordinary dependencies.
+
+A header first inlined inside a preprocessor conditional and included again elsewhere cannot be
+inlined only once without changing what compiles; the script refuses such a tree.
+
+The output depends only on the headers' contents (no dates, commits or absolute paths), so CI can
+regenerate it and compare it with the committed file (tests/CMakeLists.txt: single_include_fresh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+ENTRY = "qnn/qnn.hpp"
+COMMAND = "python3 scripts/amalgamate.py"
+
+INCLUDE_QNN = re.compile(r'^\s*#\s*include\s*"(qnn/[^"]+)"')
+PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\b")
+COND_OPEN = re.compile(r"^\s*#\s*(if|ifdef|ifndef)\b")
+COND_CLOSE = re.compile(r"^\s*#\s*endif\b")
+
+
+class Amalgamator:
+    def __init__(self, include_dir: pathlib.Path):
+        self.include_dir = include_dir
+        self.done: set[str] = set()
+        self.conditional: dict[str, str] = {}  # header first inlined under #if -> where
+        self.out: list[str] = []
+
+    def read(self, name: str) -> list[str]:
+        path = self.include_dir / name
+        if not path.is_file():
+            raise SystemExit(f"amalgamate.py: {name} is included but {path} does not exist")
+        return path.read_text(encoding="utf-8").splitlines()
+
+    def inline(self, name: str, depth: int, stack: list[str]) -> None:
+        self.done.add(name)
+        if depth > 0:
+            self.conditional[name] = " <- ".join(reversed(stack))
+        self.out.append(f"// ---- begin {name} " + "-" * max(0, 88 - len(name)))
+        local_depth = 0
+        for lineno, line in enumerate(self.read(name), 1):
+            if PRAGMA_ONCE.match(line):
+                continue
+            if COND_OPEN.match(line):
+                local_depth += 1
+            elif COND_CLOSE.match(line):
+                local_depth -= 1
+            m = INCLUDE_QNN.match(line)
+            if m:
+                inc = m.group(1)
+                where = f"{name}:{lineno}"
+                if inc in self.conditional:
+                    raise SystemExit(
+                        f"amalgamate.py: {inc} is included at {where}, but was first inlined inside "
+                        f"a preprocessor conditional ({self.conditional[inc]}); move that include "
+                        "out of the conditional or include it unconditionally first")
+                if inc in self.done:
+                    continue
+                if inc in stack:
+                    raise SystemExit(f"amalgamate.py: include cycle: {' -> '.join(stack + [inc])}")
+                self.inline(inc, depth + local_depth, stack + [inc])
+                continue
+            self.out.append(line)
+        self.out.append(f"// ---- end {name} " + "-" * max(0, 90 - len(name)))
+
+
+def amalgamate(root: pathlib.Path) -> str:
+    a = Amalgamator(root / "include")
+    a.inline(ENTRY, 0, [ENTRY])
+    header = [
+        "// qnn — single-header build. GENERATED FILE: do not edit.",
+        f"// Regenerate from the repository root with: {COMMAND}",
+        f"// It is include/{ENTRY} with every qnn header it reaches inlined once, in include order;",
+        "// standard-library and Highway (hwy/...) includes are kept, so Highway stays a dependency.",
+        "// CTest's single_include_fresh test fails when this file is out of date.",
+        f"// Headers inlined: {len(a.done)}.",
+        "#pragma once",
+        "",
+    ]
+    body = a.out
+    # Collapse runs of blank lines left where includes and pragmas were removed.
+    text: list[str] = []
+    for line in header + body:
+        if line.strip() == "" and text and text[-1].strip() == "":
+            continue
+        text.append(line.rstrip())
+    return "\n".join(text) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", type=pathlib.Path, default=ROOT, help="repository root (default: this script's)")
+    ap.add_argument("--output", type=pathlib.Path, help="output file (default: ROOT/single_include/qnn/qnn.hpp)")
+    ap.add_argument("--check", type=pathlib.Path, metavar="COMMITTED",
+                    help="after writing, compare with this file and fail if they differ")
+    args = ap.parse_args()
+    root = args.root.resolve()
+    output = args.output or root / "single_include" / "qnn" / "qnn.hpp"
+    text = amalgamate(root)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    if args.check:
+        committed = args.check.read_text(encoding="utf-8") if args.check.is_file() else ""
+        if committed != text:
+            diff = list(difflib.unified_diff(committed.splitlines(), text.splitlines(), str(args.check),
+                                             str(output), lineterm="", n=1))
+            print(f"{args.check} is out of date; regenerate it with: {COMMAND}", file=sys.stderr)
+            print("\n".join(diff[:60]) + ("\n..." if len(diff) > 60 else ""), file=sys.stderr)
+            return 1
+        print(f"{args.check} is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
