@@ -13206,8 +13206,10 @@ inline std::string attr_string(const Node& n, const std::string& name, const std
   return s ? *s : def;
 }
 inline std::optional<std::string> unknown_attr(const Node& n, std::initializer_list<const char*> known) {
-  for (const auto& [name, v] : n.attrs.all())
+  for (const auto& attr : n.attrs.all()) {
+    const std::string& name = attr.first;
     if (std::find_if(known.begin(), known.end(), [&](const char* k) { return name == k; }) == known.end()) return name;
+  }
   return std::nullopt;
 }
 
