@@ -3987,6 +3987,15 @@ class Attributes {
   }
   const Tensor& get_tensor(const std::string& name) const { return get<Tensor>(name); }
 
+  // The value if present and of type T, else nullptr — without recording a use. For code that
+  // inspects a node it does not run (a backend's supports(), reports), so the kernel that does run
+  // it still answers for every attribute.
+  template <class T>
+  const T* peek(const std::string& name) const {
+    const auto it = values_.find(name);
+    return it == values_.end() ? nullptr : std::get_if<T>(&it->second);
+  }
+
   // Attributes present but never read.
   std::vector<std::string> unused() const {
     std::vector<std::string> out;
@@ -11468,12 +11477,10 @@ inline std::string op_label(const Node& n) {
   std::string s = n.domain;
   if (!s.empty()) s.push_back('.');
   s += n.op_type;
-  const auto it = n.attrs.all().find("qnn_activation");
-  if (it != n.attrs.all().end())
-    if (const auto* act = std::get_if<std::string>(&it->second)) {
-      s.push_back('+');
-      s += *act;
-    }
+  if (const auto* act = n.attrs.peek<std::string>("qnn_activation")) {
+    s.push_back('+');
+    s += *act;
+  }
   return s;
 }
 
@@ -13061,17 +13068,16 @@ class DpuAvgPoolKernel final : public OpKernel {
     TensorRef& y = ctx.output(0, dtype_of_v<T>, out_shape);
     const T* xp = reinterpret_cast<const T*>(x.data);
     T* yp = reinterpret_cast<T*>(y.data);
-    const auto [kh, kw] = g.win.kernel;
     for (std::int64_t nc = 0; nc < g.n * g.c; ++nc) {
       const T* plane = xp + nc * g.h * g.w;
       for (std::int64_t oy = 0; oy < g.oh; ++oy)
         for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-          const std::int64_t y0 = oy * g.win.strides[0] - g.win.pads[0];
-          const std::int64_t x0 = ox * g.win.strides[1] - g.win.pads[1];
+          // The divisor ref::detail::for_each_tap returns is not used: the NPU multiplies by
+          // k/2^n for the whole window whatever part of it lies in the padding.
           std::int64_t acc = 0;  // |acc| ≤ 2048 · 255: far inside any accumulator
-          for (std::int64_t ky = std::max<std::int64_t>(0, -y0); ky < kh && y0 + ky < g.h; ++ky)
-            for (std::int64_t kx = std::max<std::int64_t>(0, -x0); kx < kw && x0 + kx < g.w; ++kx)
-              acc += static_cast<std::int32_t>(plane[(y0 + ky) * g.w + x0 + kx]) - zp_;
+          ref::detail::for_each_tap(g, oy, ox, [&](std::int64_t iy, std::int64_t ix) {
+            acc += static_cast<std::int32_t>(plane[iy * g.w + ix]) - zp_;
+          });
           yp[(nc * g.oh + oy) * g.ow + ox] =
               static_cast<T>(dpu_store(dpu_shift(acc * f_.k, f_.n), zp_, min_of<T>(), max_of<T>()));
         }
@@ -13186,24 +13192,17 @@ struct ActQuant {
 namespace detail {
 
 // Attribute reads that are not recorded as uses (supports() must leave the node as it found it).
-inline const AttributeValue* find_attr(const Node& n, const std::string& name) {
-  const auto it = n.attrs.all().find(name);
-  return it == n.attrs.all().end() ? nullptr : &it->second;
-}
 inline std::int64_t attr_int(const Node& n, const std::string& name, std::int64_t def) {
-  const AttributeValue* v = find_attr(n, name);
-  const auto* i = v ? std::get_if<std::int64_t>(v) : nullptr;
-  return i ? *i : def;
+  const auto* v = n.attrs.peek<std::int64_t>(name);
+  return v ? *v : def;
 }
 inline float attr_float(const Node& n, const std::string& name, float def) {
-  const AttributeValue* v = find_attr(n, name);
-  const auto* f = v ? std::get_if<float>(v) : nullptr;
-  return f ? *f : def;
+  const auto* v = n.attrs.peek<float>(name);
+  return v ? *v : def;
 }
 inline std::string attr_string(const Node& n, const std::string& name, const std::string& def) {
-  const AttributeValue* v = find_attr(n, name);
-  const auto* s = v ? std::get_if<std::string>(v) : nullptr;
-  return s ? *s : def;
+  const auto* v = n.attrs.peek<std::string>(name);
+  return v ? *v : def;
 }
 inline std::optional<std::string> unknown_attr(const Node& n, std::initializer_list<const char*> known) {
   for (const auto& attr : n.attrs.all()) {

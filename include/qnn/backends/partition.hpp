@@ -79,12 +79,10 @@ inline std::string op_label(const Node& n) {
   std::string s = n.domain;
   if (!s.empty()) s.push_back('.');
   s += n.op_type;
-  const auto it = n.attrs.all().find("qnn_activation");
-  if (it != n.attrs.all().end())
-    if (const auto* act = std::get_if<std::string>(&it->second)) {
-      s.push_back('+');
-      s += *act;
-    }
+  if (const auto* act = n.attrs.peek<std::string>("qnn_activation")) {
+    s.push_back('+');
+    s += *act;
+  }
   return s;
 }
 

@@ -45,6 +45,15 @@ class Attributes {
   }
   const Tensor& get_tensor(const std::string& name) const { return get<Tensor>(name); }
 
+  // The value if present and of type T, else nullptr — without recording a use. For code that
+  // inspects a node it does not run (a backend's supports(), reports), so the kernel that does run
+  // it still answers for every attribute.
+  template <class T>
+  const T* peek(const std::string& name) const {
+    const auto it = values_.find(name);
+    return it == values_.end() ? nullptr : std::get_if<T>(&it->second);
+  }
+
   // Attributes present but never read.
   std::vector<std::string> unused() const {
     std::vector<std::string> out;

@@ -18,6 +18,7 @@
 #include "qnn/backends/npu/dpu_arith.hpp"
 #include "qnn/core/tensor.hpp"
 #include "qnn/kernels/geometry.hpp"
+#include "qnn/kernels/ref/pool.hpp"
 #include "qnn/runtime/kernel.hpp"
 #include "qnn/runtime/ops/window_attrs.hpp"
 
@@ -49,17 +50,16 @@ class DpuAvgPoolKernel final : public OpKernel {
     TensorRef& y = ctx.output(0, dtype_of_v<T>, out_shape);
     const T* xp = reinterpret_cast<const T*>(x.data);
     T* yp = reinterpret_cast<T*>(y.data);
-    const auto [kh, kw] = g.win.kernel;
     for (std::int64_t nc = 0; nc < g.n * g.c; ++nc) {
       const T* plane = xp + nc * g.h * g.w;
       for (std::int64_t oy = 0; oy < g.oh; ++oy)
         for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-          const std::int64_t y0 = oy * g.win.strides[0] - g.win.pads[0];
-          const std::int64_t x0 = ox * g.win.strides[1] - g.win.pads[1];
+          // The divisor ref::detail::for_each_tap returns is not used: the NPU multiplies by
+          // k/2^n for the whole window whatever part of it lies in the padding.
           std::int64_t acc = 0;  // |acc| ≤ 2048 · 255: far inside any accumulator
-          for (std::int64_t ky = std::max<std::int64_t>(0, -y0); ky < kh && y0 + ky < g.h; ++ky)
-            for (std::int64_t kx = std::max<std::int64_t>(0, -x0); kx < kw && x0 + kx < g.w; ++kx)
-              acc += static_cast<std::int32_t>(plane[(y0 + ky) * g.w + x0 + kx]) - zp_;
+          ref::detail::for_each_tap(g, oy, ox, [&](std::int64_t iy, std::int64_t ix) {
+            acc += static_cast<std::int32_t>(plane[iy * g.w + ix]) - zp_;
+          });
           yp[(nc * g.oh + oy) * g.ow + ox] =
               static_cast<T>(dpu_store(dpu_shift(acc * f_.k, f_.n), zp_, min_of<T>(), max_of<T>()));
         }

@@ -80,24 +80,17 @@ struct ActQuant {
 namespace detail {
 
 // Attribute reads that are not recorded as uses (supports() must leave the node as it found it).
-inline const AttributeValue* find_attr(const Node& n, const std::string& name) {
-  const auto it = n.attrs.all().find(name);
-  return it == n.attrs.all().end() ? nullptr : &it->second;
-}
 inline std::int64_t attr_int(const Node& n, const std::string& name, std::int64_t def) {
-  const AttributeValue* v = find_attr(n, name);
-  const auto* i = v ? std::get_if<std::int64_t>(v) : nullptr;
-  return i ? *i : def;
+  const auto* v = n.attrs.peek<std::int64_t>(name);
+  return v ? *v : def;
 }
 inline float attr_float(const Node& n, const std::string& name, float def) {
-  const AttributeValue* v = find_attr(n, name);
-  const auto* f = v ? std::get_if<float>(v) : nullptr;
-  return f ? *f : def;
+  const auto* v = n.attrs.peek<float>(name);
+  return v ? *v : def;
 }
 inline std::string attr_string(const Node& n, const std::string& name, const std::string& def) {
-  const AttributeValue* v = find_attr(n, name);
-  const auto* s = v ? std::get_if<std::string>(v) : nullptr;
-  return s ? *s : def;
+  const auto* v = n.attrs.peek<std::string>(name);
+  return v ? *v : def;
 }
 inline std::optional<std::string> unknown_attr(const Node& n, std::initializer_list<const char*> known) {
   for (const auto& attr : n.attrs.all()) {
