@@ -23,7 +23,8 @@ qnn_apt() {
 
 # Packages to build and test the C++ library and tools.
 QNN_BUILD_PACKAGES=(g++ clang cmake ninja-build pkg-config libhwy-dev libxsimd-dev doctest-dev libbenchmark-dev
-                    libstb-dev dataset-fashion-mnist libonnx-testdata libclang-rt-14-dev libxrt-dev)
+                    libstb-dev dataset-fashion-mnist libonnx-testdata libclang-rt-14-dev libxrt-dev
+                    clang-tidy cppcheck)
 # Python side of the tests (ONNX Runtime oracle, onnx.checker) and of the example's comparisons.
 QNN_PYTHON_PACKAGES=(python3 python3-venv python3-pip python3-numpy)
 

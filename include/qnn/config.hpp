@@ -13,6 +13,11 @@
 #define HWY_WANT_AVX3_DL
 #endif
 
+// The release, as in CMake's project(VERSION): configuring fails when the two disagree
+// (CMakeLists.txt), and the installed qnnConfigVersion.cmake and qnn.pc carry the same number.
+// QNN_VERSION orders releases in #if: 0.1.0 is 100, 1.2.3 is 10203.
 #define QNN_VERSION_MAJOR 0
 #define QNN_VERSION_MINOR 1
 #define QNN_VERSION_PATCH 0
+#define QNN_VERSION_STRING "0.1.0"
+#define QNN_VERSION (QNN_VERSION_MAJOR * 10000 + QNN_VERSION_MINOR * 100 + QNN_VERSION_PATCH)

@@ -2,8 +2,10 @@
 //
 // Everything a CPU user needs: tensors and quantization types, the numerics, the kernels (scalar
 // reference and fast CPU), ONNX import and export, graph passes, sessions, post-training
-// quantization, and the I/O helpers (npy, IDX, PNG). The XRT NPU backend is not included: it needs
-// XRT's headers and libraries (include qnn/backends/npu/xrt.hpp and link qnn::xrt).
+// quantization, and the I/O helpers (npy, IDX, PNG, JSON). The XRT NPU backend is not included: it
+// needs XRT's headers and libraries (include qnn/backends/npu/xrt.hpp and link qnn::xrt).
+// tools/amalgamate.py checks that every other header is reached from here, so the single header
+// (single_include/qnn/qnn.hpp) offers all of it.
 #pragma once
 
 #include "qnn/config.hpp"
@@ -35,6 +37,7 @@
 #include "qnn/onnx/export.hpp"
 #include "qnn/onnx/import.hpp"
 #include "qnn/runtime/evaluate.hpp"
+#include "qnn/runtime/profile.hpp"
 #include "qnn/runtime/session.hpp"
 #include "qnn/backends/backends.hpp"
 #include "qnn/runtime/async.hpp"
@@ -46,5 +49,6 @@
 
 #include "qnn/io/idx.hpp"
 #include "qnn/io/json.hpp"
+#include "qnn/io/json_read.hpp"
 #include "qnn/io/npy.hpp"
 #include "qnn/io/png.hpp"

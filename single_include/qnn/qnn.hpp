@@ -1,9 +1,9 @@
 // qnn — single-header build. GENERATED FILE: do not edit.
-// Regenerate from the repository root with: python3 scripts/amalgamate.py
+// Regenerate from the repository root with: python3 tools/amalgamate.py
 // It is include/qnn/qnn.hpp with every qnn header it reaches inlined once, in include order;
 // standard-library and Highway (hwy/...) includes are kept, so Highway stays a dependency.
 // CTest's single_include_fresh test fails when this file is out of date.
-// Headers inlined: 119.
+// Headers inlined: 128.
 #pragma once
 
 // ---- begin qnn/qnn.hpp -----------------------------------------------------------------------------
@@ -11,8 +11,10 @@
 //
 // Everything a CPU user needs: tensors and quantization types, the numerics, the kernels (scalar
 // reference and fast CPU), ONNX import and export, graph passes, sessions, post-training
-// quantization, and the I/O helpers (npy, IDX, PNG). The XRT NPU backend is not included: it needs
-// XRT's headers and libraries (include qnn/backends/npu/xrt.hpp and link qnn::xrt).
+// quantization, and the I/O helpers (npy, IDX, PNG, JSON). The XRT NPU backend is not included: it
+// needs XRT's headers and libraries (include qnn/backends/npu/xrt.hpp and link qnn::xrt).
+// tools/amalgamate.py checks that every other header is reached from here, so the single header
+// (single_include/qnn/qnn.hpp) offers all of it.
 
 // ---- begin qnn/config.hpp --------------------------------------------------------------------------
 // Build configuration: the only place qnn defines configuration macros.
@@ -29,9 +31,14 @@
 #define HWY_WANT_AVX3_DL
 #endif
 
+// The release, as in CMake's project(VERSION): configuring fails when the two disagree
+// (CMakeLists.txt), and the installed qnnConfigVersion.cmake and qnn.pc carry the same number.
+// QNN_VERSION orders releases in #if: 0.1.0 is 100, 1.2.3 is 10203.
 #define QNN_VERSION_MAJOR 0
 #define QNN_VERSION_MINOR 1
 #define QNN_VERSION_PATCH 0
+#define QNN_VERSION_STRING "0.1.0"
+#define QNN_VERSION (QNN_VERSION_MAJOR * 10000 + QNN_VERSION_MINOR * 100 + QNN_VERSION_PATCH)
 // ---- end qnn/config.hpp ----------------------------------------------------------------------------
 
 // ---- begin qnn/core/aligned_buffer.hpp -------------------------------------------------------------
@@ -558,15 +565,23 @@ class Shape {
 
   // Number of elements; 1 for a scalar (rank 0). Overflow-checked so a hostile header cannot
   // produce a wrapped-around small size.
+  // The non-zero dimensions must multiply within int64 even when another dimension is 0, as in
+  // NumPy: strides are products of trailing dimensions, so an empty [0, 2^32, 2^32] would overflow
+  // them; and whether a shape is valid must not depend on the order of its dimensions.
   std::int64_t numel() const {
     std::int64_t n = 1;
+    bool empty = false;
     for (int i = 0; i < rank_; ++i) {
       const std::int64_t d = dims_[static_cast<std::size_t>(i)];
-      check(d == 0 || n <= std::numeric_limits<std::int64_t>::max() / d, "shape ", *this,
+      if (d == 0) {
+        empty = true;
+        continue;
+      }
+      check(n <= std::numeric_limits<std::int64_t>::max() / d, "shape ", *this,
             " has more elements than int64 can count");
       n *= d;
     }
-    return n;
+    return empty ? 0 : n;
   }
 
   void push_back(std::int64_t d) {
@@ -1306,8 +1321,8 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 #include <vector>
 
 // ---- begin qnn/kernels/cpu/conv.hpp ----------------------------------------------------------------
-// Fast CPU convolution: im2col of each image (and group) into lane panels, GEMM against weights
-// packed once, epilogue per block. NCHW in, NCHW out: lanes run along output pixels, so a block
+// Fast CPU convolution: im2col (kernels/cpu/im2col.hpp) of each image and group into lane panels,
+// GEMM against weights packed once, epilogue per block. NCHW in, NCHW out: lanes run along output pixels, so a block
 // row is a run of one output channel's pixels.
 //
 // Integer: patches hold x − zx (0 for taps in the padding — the zero point, exactly as the
@@ -1316,7 +1331,8 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 // padding), weights w (rounded to bf16 once for bf16 layers; products of bf16 values are exact in
 // fp32, so the FMA adds the same value the reference's multiply-then-add does, only in another
 // order).
-// Parallel over (image, group) pairs; every output is computed by the same code whatever the split.
+// Parallel over (image, group, pixel chunk) items; every output is computed by the same code
+// whatever the split.
 
 #include <algorithm>
 #include <cstdint>
@@ -1603,10 +1619,11 @@ void pack_bcast_f32(float* dst, std::int64_t rows, std::int64_t k, Value&& value
 // ---- begin qnn/kernels/dispatch.hpp ----------------------------------------------------------------
 // The one place that decides which SIMD code runs.
 //
-// Header-only (default): the kernels in kernels/simd/*-inl.hpp are compiled once, for the best
-// Highway target the compile flags allow (-march=native, -march=x86-64-v3 -maes -mpclmul → AVX2,
-// -march=x86-64-v4 ... → AVX-512). Without such flags Highway's target is SCALAR, for which qnn
-// has no SIMD kernels: the portable C++ loops run instead (same packed layouts, same results).
+// Header-only (default): the kernels in kernels/simd/*-inl.hpp (GEMM tiles and epilogues, max
+// pooling, QuantizeLinear) are compiled once, for the best Highway target the compile flags allow
+// (-march=native, -march=x86-64-v3 -maes -mpclmul → AVX2, -march=x86-64-v4 ... → AVX-512).
+// Without such flags Highway's target is SCALAR, for which qnn has no SIMD kernels: the portable
+// C++ loops (or the reference kernels) run instead (same layouts, same results).
 // With QNN_DYNAMIC_DISPATCH (the opt-in compiled part, target qnn::dispatch), the table comes from
 // src/dispatch.cpp, which compiles the kernels for every x86 target and picks the best one the
 // CPU supports at run time.
@@ -1667,6 +1684,55 @@ struct RequantArgs {
 
 }  // namespace qnn::simd
 // ---- end qnn/kernels/simd/gemm_args.hpp ------------------------------------------------------------
+// ---- begin qnn/kernels/simd/pool_args.hpp ----------------------------------------------------------
+// Arguments of the per-target max-pooling rows (kernels/simd/pool-inl.hpp): a plain struct, so the
+// per-target function has one non-template signature per element type.
+
+#include <algorithm>
+#include <cstdint>
+
+namespace qnn::simd {
+
+// Max pooling of `planes` contiguous H×W planes into OH×OW planes. The caller guarantees that every
+// window holds at least one input pixel (the reference rejects the others).
+struct MaxPoolArgs {
+  const void* x = nullptr;
+  void* y = nullptr;
+  std::int64_t planes = 0;
+  std::int64_t h = 0, w = 0, oh = 0, ow = 0;
+  std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  std::int64_t pad_top = 0, pad_left = 0;
+  void* scratch = nullptr;  // max_pool_scratch_elems(*this) elements of the pooled type
+};
+
+// Two row buffers: a framed input row and an output row, each long enough for the output row
+// rounded up to the vector length (at most 64 elements on any target).
+inline std::int64_t max_pool_scratch_elems(const MaxPoolArgs& a) {
+  const std::int64_t row = a.ow + 64;
+  return row * std::max<std::int64_t>(a.sw, 2) + (a.kw - 1) * a.dw + a.pad_left + a.w + row;
+}
+
+}  // namespace qnn::simd
+// ---- end qnn/kernels/simd/pool_args.hpp ------------------------------------------------------------
+// ---- begin qnn/kernels/simd/quantize_args.hpp ------------------------------------------------------
+// Arguments of the per-target QuantizeLinear rows (kernels/simd/quantize-inl.hpp).
+
+#include <cstdint>
+
+namespace qnn::simd {
+
+// y[i] = clamp(rne(x[i] / scale), qmin − zp, qmax − zp) + zp for i < n, NaN → qmin, where qmin and
+// qmax are the limits of the output type (docs/numerics.md §2).
+struct QuantizeArgs {
+  const float* x = nullptr;
+  void* y = nullptr;
+  std::int64_t n = 0;
+  float scale = 1.0f;
+  std::int32_t zp = 0;
+};
+
+}  // namespace qnn::simd
+// ---- end qnn/kernels/simd/quantize_args.hpp --------------------------------------------------------
 
 #if !defined(QNN_NO_SIMD) && !defined(QNN_DYNAMIC_DISPATCH)
 #include "hwy/highway.h"
@@ -1676,9 +1742,9 @@ struct RequantArgs {
 // dynamic-dispatch build (the two-guard -inl idiom), compiled once for the static target otherwise.
 //
 // Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K.
-// MR = 4, NV = 2 uses 8 accumulators + 2 lane vectors + 1 broadcast: 11 of AVX2's 16 registers,
-// leaving room for the compiler; the same shape is used on every target so the packed layouts
-// only depend on the lane count.
+// int16: MR = 4, NV = 2 uses 8 accumulators + 2 lane vectors + 1 broadcast: 11 of AVX2's 16
+// registers, leaving room for the compiler. fp32: MR = 6, NV = 2 (see gemm_block_f32). The same
+// shapes are used on every target, so the packed layouts only depend on the lane count.
 //
 // int16 tiles use ReorderWidenMulAccumulate (x86: _mm*_madd_epi16): each int32 lane adds
 // a(2q)·b(2q) + a(2q+1)·b(2q+1), exact for operands in [−255, 255] (no saturation: only
@@ -1786,19 +1852,30 @@ HWY_INLINE void tile_f32(const GemmF32Args& a, std::int64_t s0, std::int64_t p0)
     for (int v = 0; v < NV; ++v) hn::StoreU(acc[s][v], df, a.out + (s0 + s) * a.out_stride + (p0 + v) * nr);
 }
 
-inline void gemm_block_f32(const GemmF32Args& a) {
-  constexpr int kMR = 4;
+// Rows in tiles of 6 (12 accumulators + 2 lane vectors + 1 broadcast = 15 of AVX2's 16 registers):
+// with 8 accumulators (4 × 2) the FMAs of one k-step barely cover the FMA latency on two pipes,
+// and the kernel ran at 70–78 % of the FMA peak (docs/benchmarks.md). The 0–5 leftover rows of a
+// block run as one shorter tile. Each sum still adds its k terms in order, so the results do not
+// depend on the tile shape.
+template <int MR>
+HWY_INLINE void rows_f32(const GemmF32Args& a, std::int64_t s) {
   constexpr int kNV = 2;
+  std::int64_t p = 0;
+  for (; p + kNV <= a.panels; p += kNV) tile_f32<MR, kNV>(a, s, p);
+  for (; p < a.panels; ++p) tile_f32<MR, 1>(a, s, p);
+}
+
+inline void gemm_block_f32(const GemmF32Args& a) {
+  constexpr int kMR = 6;
   std::int64_t s = 0;
-  for (; s + kMR <= a.rows; s += kMR) {
-    std::int64_t p = 0;
-    for (; p + kNV <= a.panels; p += kNV) tile_f32<kMR, kNV>(a, s, p);
-    for (; p < a.panels; ++p) tile_f32<kMR, 1>(a, s, p);
-  }
-  for (; s < a.rows; ++s) {
-    std::int64_t p = 0;
-    for (; p + kNV <= a.panels; p += kNV) tile_f32<1, kNV>(a, s, p);
-    for (; p < a.panels; ++p) tile_f32<1, 1>(a, s, p);
+  for (; s + kMR <= a.rows; s += kMR) rows_f32<kMR>(a, s);
+  switch (a.rows - s) {
+    case 5: return rows_f32<5>(a, s);
+    case 4: return rows_f32<4>(a, s);
+    case 3: return rows_f32<3>(a, s);
+    case 2: return rows_f32<2>(a, s);
+    case 1: return rows_f32<1>(a, s);
+    default: return;
   }
 }
 
@@ -1856,6 +1933,234 @@ HWY_AFTER_NAMESPACE();
 
 #endif  // include guard
 // ---- end qnn/kernels/simd/gemm-inl.hpp -------------------------------------------------------------
+// ---- begin qnn/kernels/simd/pool-inl.hpp -----------------------------------------------------------
+// Per-target max pooling (the SIMD half; geometry checks and threads are in kernels/cpu/pool.hpp).
+// Re-included once per target like gemm-inl.hpp.
+//
+// Each output row is the running maximum of its window's input rows, each of those first reduced
+// across the window's columns: the taps are visited row by row, columns in order, which is the
+// reference's order (ref::max_pool). A row whose windows reach into the padding is first copied
+// into a buffer framed by the identity of the maximum (lowest() for integers, −∞ for floats), so
+// padded taps need no masks: max(v, identity) = v. Other rows are read in place.
+//
+// Bit-exactness: for integers the maximum does not depend on the order. For floats the reference
+// keeps the first of equal values (−0 vs +0) and lets NaN win, the last NaN in tap order; the
+// combine below is that same rule (`v > best || v != v ? v : best`), and the rule is associative
+// over consecutive runs of taps, so reducing columns first and rows second gives the reference's
+// result bit for bit — NaN payloads and signed zeros included. Highway's Max leaves both of those
+// unspecified, so floats do not use it.
+
+#if defined(QNN_KERNELS_SIMD_POOL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QNN_KERNELS_SIMD_POOL_INL_H_
+#undef QNN_KERNELS_SIMD_POOL_INL_H_
+#else
+#define QNN_KERNELS_SIMD_POOL_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "hwy/highway.h"
+
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+HWY_BEFORE_NAMESPACE();
+namespace qnn::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class T>
+HWY_INLINE T max_tap(T best, T v) {
+  if constexpr (hwy::IsFloat<T>())
+    return (v > best || v != v) ? v : best;
+  else
+    return v > best ? v : best;
+}
+
+template <class D, class V>
+HWY_INLINE V max_tap(D, V best, V v) {
+  if constexpr (hwy::IsFloat<hn::TFromD<D>>())
+    return hn::IfThenElse(hn::Or(v > best, hn::IsNaN(v)), v, best);
+  else
+    return hn::Max(best, v);
+}
+
+// dst[ox] = max over kx of row[ox·sw + kx·dw] for ox < width (a multiple of N), combined into the
+// running maximum already in dst when `accumulate` (the rows before come first in tap order).
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE void max_pool_columns(D d, const MaxPoolArgs& a, std::int64_t width, const T* row, T* dst,
+                                 bool accumulate) {
+  using V = hn::Vec<D>;
+  const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto store = [&](V v, std::int64_t ox) {
+    hn::StoreU(accumulate ? max_tap(d, hn::LoadU(d, dst + ox), v) : v, d, dst + ox);
+  };
+  if (a.sw == 1) {
+    for (std::int64_t ox = 0; ox < width; ox += n) {
+      V v = hn::LoadU(d, row + ox);
+      for (std::int64_t kx = 1; kx < a.kw; ++kx) v = max_tap(d, v, hn::LoadU(d, row + ox + kx * a.dw));
+      store(v, ox);
+    }
+  } else if (a.sw == 2) {
+    for (std::int64_t ox = 0; ox < width; ox += n) {
+      const T* base = row + 2 * ox;
+      V v, even, odd;
+      if (a.dw == 1) {  // one interleaved load serves taps kx and kx + 1
+        hn::LoadInterleaved2(d, base, even, odd);
+        v = even;
+        if (a.kw > 1) v = max_tap(d, v, odd);
+        for (std::int64_t kx = 2; kx < a.kw; kx += 2) {
+          hn::LoadInterleaved2(d, base + kx, even, odd);
+          v = max_tap(d, v, even);
+          if (kx + 1 < a.kw) v = max_tap(d, v, odd);
+        }
+      } else {
+        hn::LoadInterleaved2(d, base, v, odd);
+        for (std::int64_t kx = 1; kx < a.kw; ++kx) {
+          hn::LoadInterleaved2(d, base + kx * a.dw, even, odd);
+          v = max_tap(d, v, even);
+        }
+      }
+      store(v, ox);
+    }
+  } else {
+    for (std::int64_t ox = 0; ox < a.ow; ++ox) {
+      const T* tap = row + ox * a.sw;
+      T b = tap[0];
+      for (std::int64_t kx = 1; kx < a.kw; ++kx) b = max_tap(b, tap[kx * a.dw]);
+      dst[ox] = accumulate ? max_tap(dst[ox], b) : b;
+    }
+  }
+}
+
+// How far past its first element the column pass of one row reads: the last vector's lanes reach
+// past the row (only the discarded outputs beyond ow use them).
+inline std::int64_t max_pool_row_reach(const MaxPoolArgs& a, std::int64_t width) {
+  if (a.sw == 1) return width + (a.kw - 1) * a.dw;
+  if (a.sw == 2) return 2 * width + (a.kw - 1) * a.dw;
+  return (a.ow - 1) * a.sw + (a.kw - 1) * a.dw + 1;
+}
+
+template <class T>
+HWY_INLINE void max_pool_planes(const MaxPoolArgs& a) {
+  const hn::ScalableTag<T> d;
+  const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t width = (a.ow + n - 1) / n * n;
+  const std::int64_t row_cap = a.ow + 64;  // as max_pool_scratch_elems
+  const std::int64_t framed = row_cap * std::max<std::int64_t>(a.sw, 2) + (a.kw - 1) * a.dw + a.pad_left + a.w;
+  T* row = static_cast<T*>(a.scratch);
+  T* acc = row + framed;
+  const T identity = hwy::IsFloat<T>() ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  std::fill(row, row + framed, identity);
+  std::fill(acc, acc + row_cap, identity);
+  // An input row is read in place when no valid output's window leaves it (no framing needed) and
+  // the over-reach of the last vector stays inside this call's input; likewise an output row is
+  // written in place when its whole last vector lies inside this call's output (the lanes past ow
+  // land on later outputs, which are written afterwards).
+  const bool in_row = a.pad_left == 0 && (a.ow - 1) * a.sw + (a.kw - 1) * a.dw < a.w;
+  const std::int64_t reach = max_pool_row_reach(a, width);
+  const T* x_end = static_cast<const T*>(a.x) + a.planes * a.h * a.w;
+  T* y_end = static_cast<T*>(a.y) + a.planes * a.oh * a.ow;
+  for (std::int64_t p = 0; p < a.planes; ++p) {
+    const T* x = static_cast<const T*>(a.x) + p * a.h * a.w;
+    T* y = static_cast<T*>(a.y) + p * a.oh * a.ow;
+    for (std::int64_t oy = 0; oy < a.oh; ++oy) {
+      T* out = y + oy * a.ow;
+      T* dst = out + width <= y_end ? out : acc;
+      bool first = true;
+      for (std::int64_t ky = 0; ky < a.kh; ++ky) {
+        const std::int64_t iy = oy * a.sh - a.pad_top + ky * a.dh;
+        if (iy < 0 || iy >= a.h) continue;
+        const T* src = x + iy * a.w;
+        if (!in_row || src + reach > x_end) {
+          std::memcpy(row + a.pad_left, src, static_cast<std::size_t>(a.w) * sizeof(T));
+          src = row;
+        }
+        max_pool_columns(d, a, width, src, dst, !first);
+        first = false;
+      }
+      if (dst == acc) std::memcpy(out, acc, static_cast<std::size_t>(a.ow) * sizeof(T));
+    }
+  }
+}
+
+inline void max_pool_u8(const MaxPoolArgs& a) { max_pool_planes<std::uint8_t>(a); }
+inline void max_pool_i8(const MaxPoolArgs& a) { max_pool_planes<std::int8_t>(a); }
+inline void max_pool_i16(const MaxPoolArgs& a) { max_pool_planes<std::int16_t>(a); }
+inline void max_pool_f32(const MaxPoolArgs& a) { max_pool_planes<float>(a); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace qnn::simd
+HWY_AFTER_NAMESPACE();
+#endif  // HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+
+#endif  // include guard
+// ---- end qnn/kernels/simd/pool-inl.hpp -------------------------------------------------------------
+// ---- begin qnn/kernels/simd/quantize-inl.hpp -------------------------------------------------------
+// Per-target QuantizeLinear, float → 8- or 16-bit integers (the SIMD half; the reference is
+// numerics/quantize.hpp, and kernels/cpu/quantize.hpp decides when this runs).
+// Re-included once per target like gemm-inl.hpp.
+//
+// The reference's operations, lane by lane: one IEEE fp32 division x / scale (not a multiply by
+// 1/scale: the two differ in the last bit), NaN replaced by the lower bound, clamp to
+// [qmin − zp, qmax − zp] in fp32, round half to even, + zp. Rounding uses Round (roundps with an
+// explicit nearest-even immediate on SSE4 and up, so it does not depend on MXCSR) and the exact
+// conversion of the now integral value; the clamp keeps every value inside int32 and the output
+// type, so the saturating DemoteTo never saturates. The tail of a row runs the scalar reference.
+
+#if defined(QNN_KERNELS_SIMD_QUANTIZE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QNN_KERNELS_SIMD_QUANTIZE_INL_H_
+#undef QNN_KERNELS_SIMD_QUANTIZE_INL_H_
+#else
+#define QNN_KERNELS_SIMD_QUANTIZE_INL_H_
+#endif
+
+#include <cstdint>
+#include <limits>
+
+#include "hwy/highway.h"
+
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+HWY_BEFORE_NAMESPACE();
+namespace qnn::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class TOut>
+HWY_INLINE void quantize_row(const QuantizeArgs& a) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<std::int32_t, decltype(df)> d32;
+  const hn::Rebind<TOut, decltype(df)> dq;
+  const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(df));
+  const auto scale = hn::Set(df, a.scale);
+  const auto lo = hn::Set(df, static_cast<float>(std::int32_t{std::numeric_limits<TOut>::min()} - a.zp));
+  const auto hi = hn::Set(df, static_cast<float>(std::int32_t{std::numeric_limits<TOut>::max()} - a.zp));
+  const auto zp = hn::Set(d32, a.zp);
+  TOut* y = static_cast<TOut*>(a.y);
+  std::int64_t i = 0;
+  for (; i + n <= a.n; i += n) {
+    auto v = hn::LoadU(df, a.x + i) / scale;
+    v = hn::IfThenElse(hn::IsNaN(v), lo, v);
+    v = hn::Min(hn::Max(v, lo), hi);
+    const auto q = hn::Add(hn::ConvertTo(d32, hn::Round(v)), zp);
+    hn::StoreU(hn::DemoteTo(dq, q), dq, y + i);
+  }
+  for (; i < a.n; ++i) y[i] = quantize_value<TOut>(a.x[i], a.scale, a.zp);
+}
+
+inline void quantize_u8(const QuantizeArgs& a) { quantize_row<std::uint8_t>(a); }
+inline void quantize_i8(const QuantizeArgs& a) { quantize_row<std::int8_t>(a); }
+inline void quantize_u16(const QuantizeArgs& a) { quantize_row<std::uint16_t>(a); }
+inline void quantize_i16(const QuantizeArgs& a) { quantize_row<std::int16_t>(a); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace qnn::simd
+HWY_AFTER_NAMESPACE();
+#endif  // HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+
+#endif  // include guard
+// ---- end qnn/kernels/simd/quantize-inl.hpp ---------------------------------------------------------
 #endif
 
 namespace qnn::simd {
@@ -1867,6 +2172,14 @@ struct KernelTable {
   void (*gemm_f32)(const GemmF32Args&) = nullptr;
   void (*requant_onnx_u8)(const RequantArgs&) = nullptr;
   void (*requant_onnx_i8)(const RequantArgs&) = nullptr;
+  void (*max_pool_u8)(const MaxPoolArgs&) = nullptr;
+  void (*max_pool_i8)(const MaxPoolArgs&) = nullptr;
+  void (*max_pool_i16)(const MaxPoolArgs&) = nullptr;
+  void (*max_pool_f32)(const MaxPoolArgs&) = nullptr;
+  void (*quantize_u8)(const QuantizeArgs&) = nullptr;
+  void (*quantize_i8)(const QuantizeArgs&) = nullptr;
+  void (*quantize_u16)(const QuantizeArgs&) = nullptr;
+  void (*quantize_i16)(const QuantizeArgs&) = nullptr;
 };
 
 #if defined(QNN_DYNAMIC_DISPATCH)
@@ -1885,6 +2198,14 @@ inline const KernelTable* kernel_table() {
     k.gemm_f32 = &HWY_NAMESPACE::gemm_block_f32;
     k.requant_onnx_u8 = &HWY_NAMESPACE::requant_onnx_u8;
     k.requant_onnx_i8 = &HWY_NAMESPACE::requant_onnx_i8;
+    k.max_pool_u8 = &HWY_NAMESPACE::max_pool_u8;
+    k.max_pool_i8 = &HWY_NAMESPACE::max_pool_i8;
+    k.max_pool_i16 = &HWY_NAMESPACE::max_pool_i16;
+    k.max_pool_f32 = &HWY_NAMESPACE::max_pool_f32;
+    k.quantize_u8 = &HWY_NAMESPACE::quantize_u8;
+    k.quantize_i8 = &HWY_NAMESPACE::quantize_i8;
+    k.quantize_u16 = &HWY_NAMESPACE::quantize_u16;
+    k.quantize_i16 = &HWY_NAMESPACE::quantize_i16;
     return k;
   }();
   return &t;
@@ -2010,6 +2331,30 @@ inline std::size_t gemm_scratch_bytes() {
 
 }  // namespace qnn::cpu
 // ---- end qnn/kernels/cpu/gemm.hpp ------------------------------------------------------------------
+// ---- begin qnn/kernels/cpu/im2col.hpp --------------------------------------------------------------
+// im2col for the CPU convolution: the patches of a range of output pixels as lane panels
+// (kernels/cpu/pack.hpp), in two steps that never divide per element.
+//
+// 1. frame_input: the group's input channels converted once to the packed element type — int16
+//    (x − zx) or float — and surrounded by the padding, whose value is 0 (the zero point minus
+//    itself, as the reference treats padded taps). Every tap of every output pixel then reads
+//    inside the frame, so step 2 has no bounds checks.
+// 2. gather_panels: for each panel and k-step, NR loads from the frame at (tap offset + pixel
+//    offset), both from small tables built once per call, stored contiguously into the panel. A
+//    panel whose NR pixels lie in one output row at stride 1 reads NR consecutive elements (the
+//    usual case away from row ends), which the compiler turns into vector copies: NR is a template
+//    parameter (the panel width of the target: 4, 8 or 16 lanes).
+// Lanes past the last pixel repeat the last pixel: their sums are computed and discarded, and a
+// repeated real value cannot overflow or trap where a zero would have been equally good.
+//
+// The old formulation decoded every (tap, pixel) with a 64-bit division and modulo by the panel
+// width; on conv2 of the Fashion-MNIST CNN that was 68 % of the layer's time (docs/benchmarks.md).
+
+#include <algorithm>
+#include <concepts>
+#include <cstdint>
+#include <cstring>
+
 // ---- begin qnn/kernels/geometry.hpp ----------------------------------------------------------------
 // Convolution and pooling geometry: attributes in, validated shapes out.
 //
@@ -2134,6 +2479,148 @@ inline PoolGeometry make_global_pool_geometry(const Shape& x) {
 
 namespace qnn::cpu {
 
+// Elements of one group's frame: c/groups planes of (h + pads) × (w + pads).
+inline std::int64_t frame_elems(const ConvGeometry& g) {
+  return g.c_per_group() * (g.h + g.win.pads[0] + g.win.pads[2]) * (g.w + g.win.pads[1] + g.win.pads[3]);
+}
+
+// True when the frame of a float layer is the input itself (nothing to convert, no padding).
+template <class Elem, class TIn>
+bool frame_is_input(const ConvGeometry& g) {
+  return std::same_as<Elem, TIn> && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 &&
+         g.win.pads[3] == 0;
+}
+
+// `Elem` is std::int16_t (value − zx) or float (value); img is one C×H×W image.
+template <class Elem, class TIn>
+void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, Elem* dst) {
+  const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
+  const std::int64_t wp = g.w + pl + pr;
+  const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
+  Elem* out = dst;
+  for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci) {
+    std::fill(out, out + pt * wp, Elem{});
+    out += pt * wp;
+    for (std::int64_t y = 0; y < g.h; ++y, src += g.w, out += wp) {
+      std::fill(out, out + pl, Elem{});
+      for (std::int64_t x = 0; x < g.w; ++x) {
+        if constexpr (std::same_as<Elem, std::int16_t>)
+          out[pl + x] = static_cast<std::int16_t>(static_cast<std::int32_t>(src[x]) - zx);
+        else
+          out[pl + x] = static_cast<float>(src[x]);
+      }
+      std::fill(out + pl + g.w, out + wp, Elem{});
+    }
+    std::fill(out, out + pb * wp, Elem{});
+    out += pb * wp;
+  }
+}
+
+// Frame offsets of the k taps: channel, then kernel row, then kernel column (the weights' order).
+inline void tap_offsets(const ConvGeometry& g, std::int64_t* tap) {
+  const std::int64_t hp = g.h + g.win.pads[0] + g.win.pads[2], wp = g.w + g.win.pads[1] + g.win.pads[3];
+  std::int64_t k = 0;
+  for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci)
+    for (std::int64_t ky = 0; ky < g.win.kernel[0]; ++ky)
+      for (std::int64_t kx = 0; kx < g.win.kernel[1]; ++kx)
+        tap[k++] = ci * hp * wp + ky * g.win.dilations[0] * wp + kx * g.win.dilations[1];
+}
+
+// Frame offsets of the window origins of pixels [l0, l0 + count), count a multiple of the panel
+// width; pixels from l_end on repeat the last real one (see the header comment).
+inline void pixel_offsets(const ConvGeometry& g, std::int64_t l0, std::int64_t l_end, std::int64_t count,
+                          std::int64_t* pix) {
+  const std::int64_t wp = g.w + g.win.pads[1] + g.win.pads[3];
+  std::int64_t oy = l0 / g.ow, ox = l0 % g.ow;
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (l0 + i < l_end) {
+      pix[i] = oy * g.win.strides[0] * wp + ox * g.win.strides[1];
+      if (++ox == g.ow) {
+        ox = 0;
+        ++oy;
+      }
+    } else {
+      pix[i] = pix[i - 1];
+    }
+  }
+}
+
+template <int NR, class Elem>
+void gather_panels_nr(const Elem* frame, const std::int64_t* tap, std::int64_t k, std::int64_t ksteps,
+                      const std::int64_t* pix, std::int64_t panels, Elem* dst) {
+  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
+  const std::int64_t panel = ksteps * NR * per_step;
+  for (std::int64_t p = 0; p < panels; ++p) {
+    const std::int64_t* px = pix + p * NR;
+    bool run = true;  // NR consecutive elements of one frame row
+    for (int r = 1; r < NR; ++r) run = run && px[r] == px[0] + r;
+    Elem* d = dst + p * panel;
+    if constexpr (per_step == 1) {
+      for (std::int64_t q = 0; q < k; ++q, d += NR) {
+        const Elem* s = frame + tap[q];
+        if (run) {
+          std::memcpy(d, s + px[0], sizeof(Elem) * NR);
+        } else {
+          for (int r = 0; r < NR; ++r) d[r] = s[px[r]];
+        }
+      }
+    } else {
+      for (std::int64_t q = 0; q < ksteps; ++q, d += 2 * NR) {
+        const Elem* s0 = frame + tap[2 * q];
+        if (2 * q + 1 == k) {  // odd K: the second half of the last pair is 0
+          for (int r = 0; r < NR; ++r) {
+            d[2 * r] = s0[px[r]];
+            d[2 * r + 1] = 0;
+          }
+          continue;
+        }
+        const Elem* s1 = frame + tap[2 * q + 1];
+        if (run) {
+          const Elem* a = s0 + px[0];
+          const Elem* b = s1 + px[0];
+          for (int r = 0; r < NR; ++r) {
+            d[2 * r] = a[r];
+            d[2 * r + 1] = b[r];
+          }
+        } else {
+          for (int r = 0; r < NR; ++r) {
+            d[2 * r] = s0[px[r]];
+            d[2 * r + 1] = s1[px[r]];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Panels of pixels [l0, l0 + panels·nr) from the frame; the k taps' offsets in `tap`.
+template <class Elem>
+void gather_panels(const Elem* frame, const std::int64_t* tap, const LaneLayout& lay, const std::int64_t* pix,
+                   std::int64_t panels, Elem* dst) {
+  switch (lay.nr) {
+    case 4: return gather_panels_nr<4>(frame, tap, lay.k, lay.ksteps, pix, panels, dst);
+    case 8: return gather_panels_nr<8>(frame, tap, lay.k, lay.ksteps, pix, panels, dst);
+    case 16: return gather_panels_nr<16>(frame, tap, lay.k, lay.ksteps, pix, panels, dst);
+    default: break;
+  }
+  // Any other width (no target has one today): the same layout, one lane at a time.
+  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
+  const std::int64_t panel = lay.panel_elems(per_step);
+  for (std::int64_t p = 0; p < panels; ++p)
+    for (std::int64_t q = 0; q < lay.ksteps; ++q)
+      for (std::int64_t r = 0; r < lay.nr; ++r)
+        for (int h = 0; h < per_step; ++h) {
+          const std::int64_t kk = q * per_step + h;
+          dst[p * panel + (q * lay.nr + r) * per_step + h] =
+              kk < lay.k ? frame[tap[kk] + pix[p * lay.nr + r]] : Elem{};
+        }
+}
+
+}  // namespace qnn::cpu
+// ---- end qnn/kernels/cpu/im2col.hpp ----------------------------------------------------------------
+
+namespace qnn::cpu {
+
 // Weights of one conv layer as broadcast rows, group by group.
 template <class T>  // std::int32_t (int16 pairs) or float
 struct PackedConvWeights {
@@ -2175,41 +2662,6 @@ PackedConvWeights<float> pack_conv_weights_f32(TensorView<const TW> w, std::int6
   pack_bcast_f32(reinterpret_cast<float*>(p.data.data()), w.dim(0), p.k,
                  [&](std::int64_t m, std::int64_t k) { return static_cast<float>(flat[static_cast<std::size_t>(m * p.k + k)]); });
   return p;
-}
-
-// Patches of image `img` (C×H×W, contiguous), group `grp`, as lane panels. `Elem` is std::int16_t
-// (value − zx) or float (value). Written k-major so each tap's (ky, kx) is decoded once.
-template <class Elem, class TIn>
-void im2col(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, const LaneLayout& lay,
-            Elem* dst) {
-  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
-  const std::int64_t panel = lay.panel_elems(per_step);
-  std::fill(dst, dst + lay.panels() * panel, Elem{});
-  const std::int64_t kh = g.win.kernel[0], kw = g.win.kernel[1];
-  const std::int64_t c0 = grp * g.c_per_group();
-  for (std::int64_t k = 0; k < lay.k; ++k) {
-    const std::int64_t ci = k / (kh * kw);
-    const std::int64_t ky = (k / kw) % kh;
-    const std::int64_t kx = k % kw;
-    const TIn* plane = img + (c0 + ci) * g.h * g.w;
-    const std::int64_t step = per_step == 2 ? k / 2 : k;
-    const std::int64_t half = per_step == 2 ? k % 2 : 0;
-    for (std::int64_t oy = 0; oy < g.oh; ++oy) {
-      const std::int64_t iy = oy * g.win.strides[0] - g.win.pads[0] + ky * g.win.dilations[0];
-      if (iy < 0 || iy >= g.h) continue;  // padding: stays 0
-      const TIn* row = plane + iy * g.w;
-      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-        const std::int64_t ix = ox * g.win.strides[1] - g.win.pads[1] + kx * g.win.dilations[1];
-        if (ix < 0 || ix >= g.w) continue;
-        const std::int64_t p = oy * g.ow + ox;
-        const std::int64_t at = (p / lay.nr) * panel + (step * lay.nr + p % lay.nr) * per_step + half;
-        if constexpr (per_step == 2)
-          dst[at] = static_cast<std::int16_t>(static_cast<std::int32_t>(row[ix]) - zx);
-        else
-          dst[at] = static_cast<float>(row[ix]);
-      }
-    }
-  }
 }
 
 inline LaneLayout conv_lane_layout(const ConvGeometry& g, int per_step) {
@@ -2257,59 +2709,107 @@ void requantize_block(const std::int32_t* acc, std::int64_t acc_stride, std::int
     }
 }
 
+// Work items are (image, group, pixel chunk). With at least as many (image, group) pairs as threads
+// there is one chunk per pair; smaller batches (batch 1) split the output pixels, in whole panels,
+// so that every thread has work — but only into chunks of at least kMinChunkMacs: a fork-join costs
+// microseconds on an idle machine and can cost a scheduler time slice on a busy one, which a small
+// layer (conv1 of the Fashion-MNIST CNN: 0.23 M MACs, about 20 µs) does not win back. A pixel's sums
+// do not depend on which chunk computes it.
+inline constexpr std::int64_t kMinChunkMacs = std::int64_t{1} << 20;
+
+inline std::int64_t conv_chunks(const ConvGeometry& g, const LaneLayout& lay, const Exec& ex) {
+  const std::int64_t pairs = g.n * g.groups;
+  if (ex.threads() <= 1 || pairs >= ex.threads()) return 1;
+  const std::int64_t pair_macs = g.m_per_group() * g.oh * g.ow * g.k();
+  const std::int64_t wanted = (ex.threads() + pairs - 1) / pairs;
+  return std::max<std::int64_t>(1, std::min({lay.panels(), wanted, pair_macs / kMinChunkMacs}));
+}
+
+// The driver shared by integer and float convolution: per work item, frame the group's input,
+// gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch).
+template <class Elem, class TIn, class Gemm>
+void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const Exec& ex, Gemm&& gemm) {
+  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
+  const LaneLayout lay = conv_lane_layout(g, per_step);
+  const std::int64_t chunks = conv_chunks(g, lay, ex);
+  const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
+  const bool direct = frame_is_input<Elem, TIn>(g);
+  const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
+  const std::size_t lane_bytes = aligned(static_cast<std::size_t>(max_panels * lay.panel_elems(per_step)) * sizeof(Elem));
+  const std::size_t gemm_bytes = aligned(gemm_scratch_bytes());
+  const std::size_t frame_bytes = direct ? 0 : aligned(static_cast<std::size_t>(frame_elems(g)) * sizeof(Elem));
+  const std::size_t pix_bytes = aligned(static_cast<std::size_t>(max_panels * lay.nr) * 8);
+  const std::size_t tap_bytes = aligned(static_cast<std::size_t>(lay.k) * 8);
+  ex.parallel(g.n * g.groups * chunks, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
+    std::byte* mem = ws.get(lane_bytes + gemm_bytes + frame_bytes + pix_bytes + tap_bytes);
+    auto* lanes = reinterpret_cast<Elem*>(mem);
+    std::byte* scratch = mem + lane_bytes;
+    auto* frame = reinterpret_cast<Elem*>(scratch + gemm_bytes);
+    auto* pix = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes);
+    auto* tap = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes + pix_bytes);
+    tap_offsets(g, tap);
+    std::int64_t framed = -1;  // the (image, group) pair whose frame is in `frame`
+    for (std::int64_t item = b; item < e; ++item) {
+      const std::int64_t pair = item / chunks, chunk = item % chunks;
+      const std::int64_t n = pair / g.groups, grp = pair % g.groups;
+      const TIn* img = x + n * g.c * g.h * g.w;
+      const Elem* src = nullptr;
+      if constexpr (std::same_as<Elem, TIn>) {
+        if (direct) src = img + grp * g.c_per_group() * g.h * g.w;
+      }
+      if (!src) {
+        if (framed != pair) frame_input(g, img, zx, grp, frame);
+        framed = pair;
+        src = frame;
+      }
+      const std::int64_t p0 = chunk * lay.panels() / chunks, p1 = (chunk + 1) * lay.panels() / chunks;
+      if (p0 == p1) continue;
+      LaneLayout part = lay;
+      part.rows = std::min(lay.rows, p1 * lay.nr) - p0 * lay.nr;
+      pixel_offsets(g, p0 * lay.nr, lay.rows, (p1 - p0) * lay.nr, pix);
+      gather_panels(src, tap, lay, pix, p1 - p0, lanes);
+      gemm(lanes, part, n, grp, p0 * lay.nr, scratch);
+    }
+  }, 1);
+}
+
 // Integer conv. x: N×C×H×W contiguous; y: N×M×OH×OW contiguous.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const PackedConvWeights<std::int32_t>& w,
                 std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult,
                 TOut* y, const Exec& ex) {
-  const LaneLayout lay = conv_lane_layout(g, 2);
-  const std::size_t lane_bytes = static_cast<std::size_t>(lay.panels() * lay.panel_elems(2)) * 2;
   const std::int64_t plane = g.oh * g.ow;
-  ex.parallel(g.n * g.groups, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
-    std::byte* mem = ws.get(lane_bytes + gemm_scratch_bytes());
-    auto* lanes = reinterpret_cast<std::int16_t*>(mem);
-    auto* scratch = reinterpret_cast<std::int32_t*>(mem + lane_bytes);
-    for (std::int64_t item = b; item < e; ++item) {
-      const std::int64_t n = item / g.groups, grp = item % g.groups;
-      im2col(g, x + n * g.c * g.h * g.w, zx, grp, lay, lanes);
-      TOut* yimg = y + (n * g.m + grp * w.m_per_group) * plane;
-      gemm_i16(lanes, lay, w.group(grp), w.m_per_group, scratch,
-               [&](std::int64_t s0, std::int64_t rows, std::int64_t l0, std::int64_t cols, const std::int32_t* acc,
-                   std::int64_t stride) {
-                 requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
-                                  yimg + s0 * plane + l0, plane, true);
-               });
-    }
-  }, 1);
+  conv2d_panels<std::int16_t>(g, x, zx, ex, [&](const std::int16_t* lanes, const LaneLayout& part, std::int64_t n,
+                                                std::int64_t grp, std::int64_t l0, std::byte* scratch) {
+    TOut* yimg = y + (n * g.m + grp * w.m_per_group) * plane + l0;
+    gemm_i16(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
+             [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
+                 std::int64_t stride) {
+               requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
+                                yimg + s0 * plane + c0, plane, true);
+             });
+  });
 }
 
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).
 template <class TIn>
 void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<float>& w, std::span<const float> bias,
                   float lo, float hi, float* y, const Exec& ex) {
-  const LaneLayout lay = conv_lane_layout(g, 1);
-  const std::size_t lane_bytes = static_cast<std::size_t>(lay.panels() * lay.panel_elems(1)) * 4;
   const std::int64_t plane = g.oh * g.ow;
-  ex.parallel(g.n * g.groups, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
-    std::byte* mem = ws.get(lane_bytes + gemm_scratch_bytes());
-    auto* lanes = reinterpret_cast<float*>(mem);
-    auto* scratch = reinterpret_cast<float*>(mem + lane_bytes);
-    for (std::int64_t item = b; item < e; ++item) {
-      const std::int64_t n = item / g.groups, grp = item % g.groups;
-      im2col(g, x + n * g.c * g.h * g.w, 0, grp, lay, lanes);
-      float* yimg = y + (n * g.m + grp * w.m_per_group) * plane;
-      gemm_f32(lanes, lay, w.group(grp), w.m_per_group, scratch,
-               [&](std::int64_t s0, std::int64_t rows, std::int64_t l0, std::int64_t cols, const float* acc,
-                   std::int64_t stride) {
-                 for (std::int64_t r = 0; r < rows; ++r) {
-                   const std::int64_t m = grp * w.m_per_group + s0 + r;
-                   const float bm = bias.empty() ? 0.0f : bias[static_cast<std::size_t>(m)];
-                   float* out = yimg + (s0 + r) * plane + l0;
-                   for (std::int64_t c = 0; c < cols; ++c) out[c] = std::min(std::max(acc[r * stride + c] + bm, lo), hi);
-                 }
-               });
-    }
-  }, 1);
+  conv2d_panels<float>(g, x, 0, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t n, std::int64_t grp,
+                                        std::int64_t l0, std::byte* scratch) {
+    float* yimg = y + (n * g.m + grp * w.m_per_group) * plane + l0;
+    gemm_f32(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<float*>(scratch),
+             [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const float* acc,
+                 std::int64_t stride) {
+               for (std::int64_t r = 0; r < rows; ++r) {
+                 const std::int64_t m = grp * w.m_per_group + s0 + r;
+                 const float bm = bias.empty() ? 0.0f : bias[static_cast<std::size_t>(m)];
+                 float* out = yimg + (s0 + r) * plane + c0;
+                 for (std::int64_t c = 0; c < cols; ++c) out[c] = std::min(std::max(acc[r * stride + c] + bm, lo), hi);
+               }
+             });
+  });
 }
 
 }  // namespace qnn::cpu
@@ -3207,6 +3707,14 @@ template <class TA, class TB, class TY, class F>
 void binary_broadcast(TensorView<const TA> a, TensorView<const TB> b, TensorView<TY> y, F&& f) {
   const Shape out = broadcast_shape(a.shape(), b.shape());
   check(y.shape() == out, "element-wise output ", y.shape(), " should be ", out);
+  // Same-shape contiguous operands (what a session passes almost always) walk flat spans: the same
+  // f on the same elements in the same order, without an N-d index per element.
+  if (a.shape() == out && b.shape() == out && a.contiguous() && b.contiguous() && y.contiguous()) {
+    const auto sa = a.span(), sb = b.span();
+    const auto sy = y.span();
+    for (std::size_t i = 0; i < sy.size(); ++i) sy[i] = f(sa[i], sb[i]);
+    return;
+  }
   const auto ab = broadcast_to(a, out);
   const auto bb = broadcast_to(b, out);
   for_each_index(out, [&](const auto& idx) { at(y, idx) = f(at(ab, idx), at(bb, idx)); });
@@ -3215,6 +3723,12 @@ void binary_broadcast(TensorView<const TA> a, TensorView<const TB> b, TensorView
 template <class TX, class TY, class F>
 void unary(TensorView<const TX> x, TensorView<TY> y, F&& f) {
   check(x.shape() == y.shape(), "element-wise output ", y.shape(), " should be ", x.shape());
+  if (x.contiguous() && y.contiguous()) {  // as in binary_broadcast: same elements, flat walk
+    const auto sx = x.span();
+    const auto sy = y.span();
+    for (std::size_t i = 0; i < sy.size(); ++i) sy[i] = f(sx[i]);
+    return;
+  }
   for_each_index(x.shape(), [&](const auto& idx) { at(y, idx) = f(at(x, idx)); });
 }
 
@@ -3304,10 +3818,13 @@ struct Activation {
     return a;
   }
 
+  static float relu_of(float x) { return x < 0.0f ? 0.0f : x; }  // NaN passes through
+  static float clip_of(float x, float l, float h) { return x < l ? l : (x > h ? h : x); }
+
   float operator()(float x) const {
     switch (kind) {
-      case ActivationKind::relu: return x < 0.0f ? 0.0f : x;  // NaN passes through
-      case ActivationKind::clip: return x < lo ? lo : (x > hi ? hi : x);
+      case ActivationKind::relu: return relu_of(x);
+      case ActivationKind::clip: return clip_of(x, lo, hi);
       case ActivationKind::leaky_relu: return x < 0.0f ? alpha * x : x;
       case ActivationKind::sigmoid: return ort_logistic ? ort::logistic(x) : 1.0f / (1.0f + std::exp(-x));
       case ActivationKind::hard_sigmoid: return std::max(0.0f, std::min(1.0f, alpha * x + beta));
@@ -3321,7 +3838,13 @@ struct Activation {
 // fp32 (or bf16) element-wise activation.
 template <class T>
 void activation_float(TensorView<const T> x, TensorView<T> y, const Activation& f) {
-  unary(x, y, [&](T v) { return T(f(static_cast<float>(v))); });
+  // Relu and Clip, most of a float model's activations, with the kind decided once, not per element.
+  if (f.kind == ActivationKind::relu)
+    unary(x, y, [](T v) { return T(Activation::relu_of(static_cast<float>(v))); });
+  else if (f.kind == ActivationKind::clip)
+    unary(x, y, [lo = f.lo, hi = f.hi](T v) { return T(Activation::clip_of(static_cast<float>(v), lo, hi)); });
+  else
+    unary(x, y, [&](T v) { return T(f(static_cast<float>(v))); });
 }
 
 // Q_out(f(DQ_in(q))) for one input value.
@@ -4112,7 +4635,7 @@ class Graph {
     return n;
   }
   std::string add_constant(const std::string& base, Tensor t) {
-    const std::string n = unique_name(base);
+    std::string n = unique_name(base);
     Value& v = value(n);
     v.dtype = t.dtype();
     v.dims = std::vector<std::int64_t>(t.shape().begin(), t.shape().end());
@@ -4537,18 +5060,121 @@ constexpr float float16_to_float(std::uint16_t h) {
 //
 // The structs are in proto_types.hpp, ONNX element types in data_type.hpp, typed access to tensor
 // data in tensor_values.hpp, the wire format in wire.hpp. File errors name the file:
-// "file 'model.onnx': onnx: truncated varint at offset 1234".
+// "file 'model.onnx': onnx: truncated varint at offset 1234". Saves are atomic (io/file.hpp): a
+// failed save leaves no partial model behind.
+
+#include <cstddef>
+#include <filesystem>
+#include <vector>
+
+// ---- begin qnn/io/file.hpp -------------------------------------------------------------------------
+// Whole-file reads and atomic writes, shared by the io/ readers and writers.
+//
+// A write goes to a temporary file beside `<path>` and is renamed over `<path>` only once every byte is on disk, so an
+// error (full disk, a tensor the format cannot hold) never leaves a truncated file under the real
+// name for a later run to trip over. Every message names the file.
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <ios>
 #include <span>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include <unistd.h>
+
+namespace qnn::io {
+
+// "file 'dir/x.npy'": the prefix of every message about a file.
+inline std::string file_context(const std::filesystem::path& path) {
+  return "file '" + path.string() + "'";
+}
+
+// The size of a regular file; a missing file or a directory is an error here rather than a bogus
+// size later.
+inline std::uintmax_t file_size_checked(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  check(std::filesystem::exists(status), file_context(path), ": cannot open for reading (no such file)");
+  check(std::filesystem::is_regular_file(status), file_context(path), ": cannot open for reading (",
+        std::filesystem::is_directory(status) ? "a directory" : "not a regular file", ")");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  check(!ec, file_context(path), ": cannot open for reading (", ec.message(), ")");
+  return size;
+}
+
+// Reads exactly `out.size()` bytes at the stream's position.
+inline void read_exact(std::ifstream& in, std::span<std::byte> out,
+                       const std::filesystem::path& path) {
+  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size()));
+  check(static_cast<std::size_t>(in.gcount()) == out.size(), file_context(path), ": read ",
+        in.gcount(), " of ", out.size(), " bytes");
+}
+
+inline std::vector<std::byte> read_file_bytes(const std::filesystem::path& path) {
+  const std::uintmax_t size = file_size_checked(path);
+  std::ifstream in(path, std::ios::binary);
+  check(in.good(), file_context(path), ": cannot open for reading");
+  std::vector<std::byte> bytes(static_cast<std::size_t>(size));
+  read_exact(in, bytes, path);
+  return bytes;
+}
+
+// The temporary name a write goes to before it is renamed into place: `<path>.tmp.<pid>`, so that
+// neither a user's own `<path>.tmp` nor another process writing the same path is clobbered.
+inline std::filesystem::path temp_path_for(const std::filesystem::path& path) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+  return tmp;
+}
+
+namespace detail {
+
+// Writes all of `bytes` to an opened stream; false on any failure (full disk, file size limit).
+inline bool write_all(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out.good()) return false;
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  return !out.fail();
+}
+
+}  // namespace detail
+
+// Writes `bytes` to a temporary file beside `path`, then renames it to `path`. On any error the
+// temporary file is removed and `path` is left as it was. An existing `path` that is not a regular
+// file (/dev/null, a FIFO, /dev/stdout) is written in place: renaming over a device node would
+// replace it, and such a target has no "partial file" to protect.
+inline void write_file_atomic(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  check(!std::filesystem::is_directory(status), file_context(path), ": is a directory");
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    check(detail::write_all(path, bytes), file_context(path), ": writing ", bytes.size(), " bytes failed");
+    return;
+  }
+  const std::filesystem::path tmp = temp_path_for(path);
+  if (!detail::write_all(tmp, bytes)) {
+    const bool opened = std::filesystem::exists(tmp, ec);
+    std::filesystem::remove(tmp, ec);
+    check(opened, file_context(path), ": cannot open '", tmp.string(), "' for writing (",
+          std::filesystem::exists(path.parent_path().empty() ? "." : path.parent_path(), ec)
+              ? "directory not writable" : "no such directory", ")");
+    fail(file_context(path), ": writing ", bytes.size(), " bytes to '", tmp.string(),
+         "' failed (disk full or file size limit?)");
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    std::filesystem::remove(tmp, ec);
+    fail(file_context(path), ": cannot rename '", tmp.string(), "' into place (", why, ")");
+  }
+}
+
+}  // namespace qnn::io
+// ---- end qnn/io/file.hpp ---------------------------------------------------------------------------
 // ---- begin qnn/onnx/proto_read.hpp -----------------------------------------------------------------
 // Reading ONNX models and tensors from protobuf bytes into the structs of proto_types.hpp.
 //
@@ -6104,59 +6730,26 @@ TensorProto make_tensor(std::string name, std::vector<std::int64_t> dims,
 
 namespace qnn::onnx {
 
-namespace detail {
-
-inline std::string file_context(const std::filesystem::path& path) {
-  return "file '" + path.string() + "'";
-}
-
-inline std::vector<std::byte> read_file_bytes(const std::filesystem::path& path) {
-  // The size comes from the file system, not from a seek, so a directory or a missing file is an
-  // error here rather than a bogus size.
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  check(!ec, file_context(path), ": cannot open for reading (", ec.message(), ")");
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), file_context(path), ": cannot open for reading");
-  std::vector<std::byte> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  check(static_cast<std::uintmax_t>(in.gcount()) == size, file_context(path), ": read ",
-        in.gcount(), " of ", size, " bytes");
-  return bytes;
-}
-
-inline void write_file_bytes(const std::filesystem::path& path,
-                             const std::vector<std::byte>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  check(out.good(), file_context(path), ": cannot open for writing");
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  check(!out.fail(), file_context(path), ": write failed");
-}
-
-}  // namespace detail
-
 inline ModelProto load_model(const std::filesystem::path& path) {
-  const std::vector<std::byte> bytes = detail::read_file_bytes(path);
-  return with_context(detail::file_context(path), [&] { return parse_model(bytes); });
+  const std::vector<std::byte> bytes = io::read_file_bytes(path);
+  return with_context(io::file_context(path), [&] { return parse_model(bytes); });
 }
 
 inline TensorProto load_tensor(const std::filesystem::path& path) {
-  const std::vector<std::byte> bytes = detail::read_file_bytes(path);
-  return with_context(detail::file_context(path), [&] { return parse_tensor(bytes); });
+  const std::vector<std::byte> bytes = io::read_file_bytes(path);
+  return with_context(io::file_context(path), [&] { return parse_tensor(bytes); });
 }
 
 inline void save_model(const std::filesystem::path& path, const ModelProto& model) {
   const std::vector<std::byte> bytes =
-      with_context(detail::file_context(path), [&] { return serialize(model); });
-  detail::write_file_bytes(path, bytes);
+      with_context(io::file_context(path), [&] { return serialize(model); });
+  io::write_file_atomic(path, bytes);
 }
 
 inline void save_tensor(const std::filesystem::path& path, const TensorProto& tensor) {
   const std::vector<std::byte> bytes =
-      with_context(detail::file_context(path), [&] { return serialize(tensor); });
-  detail::write_file_bytes(path, bytes);
+      with_context(io::file_context(path), [&] { return serialize(tensor); });
+  io::write_file_atomic(path, bytes);
 }
 
 }  // namespace qnn::onnx
@@ -6584,6 +7177,8 @@ inline Graph import_model(const ModelProto& m) {
     detail::apply_value_info(g.ensure_value(out.name), out);
     g.outputs.push_back(out.name);
   }
+  // An empty file parses as an empty ModelProto; ONNX requires outputs, so this is the place to say so.
+  check(!g.outputs.empty(), "onnx: the graph has no outputs (an empty file, or not an ONNX model?)");
 
   int unnamed = 0;
   for (const NodeProto& np : gp.node) {
@@ -6619,7 +7214,8 @@ inline Graph import_model(const ModelProto& m) {
 }
 
 inline Graph load_graph(const std::filesystem::path& path) {
-  return with_context(path.string(), [&] { return import_model(load_model(path)); });
+  const ModelProto m = load_model(path);  // its errors already name the file
+  return with_context(io::file_context(path), [&] { return import_model(m); });
 }
 
 }  // namespace qnn::onnx
@@ -6658,84 +7254,6 @@ inline Graph load_graph(const std::filesystem::path& path) {
 #include <string_view>
 #include <vector>
 
-// ---- begin qnn/io/file.hpp -------------------------------------------------------------------------
-// Whole-file reads and atomic writes, shared by the io/ readers and writers.
-//
-// A write goes to `<path>.tmp` and is renamed over `<path>` only once every byte is on disk, so an
-// error (full disk, a tensor the format cannot hold) never leaves a truncated file under the real
-// name for a later run to trip over. Every message names the file.
-
-#include <cstddef>
-#include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <span>
-#include <string>
-#include <system_error>
-#include <vector>
-
-namespace qnn::io {
-
-// "file 'dir/x.npy'": the prefix of every message about a file.
-inline std::string file_context(const std::filesystem::path& path) {
-  return "file '" + path.string() + "'";
-}
-
-// The size of a regular file; a missing file or a directory is an error here rather than a bogus
-// size later.
-inline std::uintmax_t file_size_checked(const std::filesystem::path& path) {
-  std::error_code ec;
-  check(std::filesystem::is_regular_file(path, ec), file_context(path),
-        ": cannot open for reading (", ec ? ec.message() : "not a regular file", ")");
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  check(!ec, file_context(path), ": cannot open for reading (", ec.message(), ")");
-  return size;
-}
-
-// Reads exactly `out.size()` bytes at the stream's position.
-inline void read_exact(std::ifstream& in, std::span<std::byte> out,
-                       const std::filesystem::path& path) {
-  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size()));
-  check(static_cast<std::size_t>(in.gcount()) == out.size(), file_context(path), ": read ",
-        in.gcount(), " of ", out.size(), " bytes");
-}
-
-inline std::vector<std::byte> read_file_bytes(const std::filesystem::path& path) {
-  const std::uintmax_t size = file_size_checked(path);
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), file_context(path), ": cannot open for reading");
-  std::vector<std::byte> bytes(static_cast<std::size_t>(size));
-  read_exact(in, bytes, path);
-  return bytes;
-}
-
-// Writes `bytes` to `<path>.tmp`, then renames it to `path`. On any error the temporary file is
-// removed and `path` is left as it was.
-inline void write_file_atomic(const std::filesystem::path& path, std::span<const std::byte> bytes) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  std::error_code ec;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    check(out.good(), file_context(tmp), ": cannot open for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (out.fail()) {
-      std::filesystem::remove(tmp, ec);
-      fail(file_context(path), ": writing ", bytes.size(), " bytes to '", tmp.string(), "' failed");
-    }
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    std::filesystem::remove(tmp, ec);
-    fail(file_context(path), ": cannot rename '", tmp.string(), "' into place (", why, ")");
-  }
-}
-
-}  // namespace qnn::io
-// ---- end qnn/io/file.hpp ---------------------------------------------------------------------------
 // ---- begin qnn/io/inflate.hpp ----------------------------------------------------------------------
 // DEFLATE decoding (RFC 1951) with the zlib (RFC 1950) and gzip (RFC 1952) wrappers.
 //
@@ -7448,7 +7966,7 @@ inline IdxDataset load_fashion_mnist(const std::filesystem::path& dir, std::stri
   check(split == "train" || split == "t10k", "Fashion-MNIST split '", split,
         "' is neither 'train' nor 't10k'");
   const auto find = [&](const char* kind) {
-    const std::filesystem::path plain = dir / (std::string(split) + kind);
+    std::filesystem::path plain = dir / (std::string(split) + kind);
     std::filesystem::path gz = plain;
     gz += ".gz";
     std::error_code ec;
@@ -7553,6 +8071,7 @@ inline std::vector<std::int64_t> balanced_subset(const Tensor& labels, int per_c
 // nodes with host work; everything is complete when run() returns.
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -7688,6 +8207,18 @@ struct fallback_of<B, Default> {
 
 // ---- begin qnn/runtime/ops/registry.hpp ------------------------------------------------------------
 // The operators qnn runs out of the box.
+//
+// Compiling every operator kernel is most of the cost of a translation unit that makes a session,
+// and a header-only library pays it in every such unit. A program with many of them can pay it
+// once (as fmt's optional compiled part does): define QNN_COMPILED_REGISTRY for the whole program,
+// and in exactly one source file define QNN_REGISTRY_IMPLEMENTATION too before including qnn,
+//
+//   #define QNN_REGISTRY_IMPLEMENTATION
+//   #include <qnn/qnn.hpp>
+//
+// Elsewhere builtin_registry() is then only declared, and the kernels are compiled in that one file
+// (the other files still see the kernel classes; what they do not construct is not compiled).
+// Without QNN_COMPILED_REGISTRY (the default) nothing changes: header-only, nothing to link.
 
 // ---- begin qnn/runtime/ops/float_ops.hpp -----------------------------------------------------------
 // The unquantized operators: convolution, pooling and batch norm (float_nn.hpp), Gemm and MatMul
@@ -8026,7 +8557,7 @@ namespace qnn::ops {
 // A float activation y = f(x) on float32 or bfloat16.
 class FloatActivationKernel final : public OpKernel {
  public:
-  FloatActivationKernel(const NodeInfo& n, ref::Activation f) : f_(f) {
+  FloatActivationKernel(const NodeInfo& n, const ref::Activation& f) : f_(f) {
     check_input_dtype(n, 0, kFloats, "X (input 0)");
   }
   void run(KernelContext& ctx) const override {
@@ -8422,6 +8953,77 @@ class MatMulKernel final : public OpKernel {
 #include <variant>
 #include <vector>
 
+// ---- begin qnn/kernels/cpu/pool.hpp ----------------------------------------------------------------
+// Fast CPU max pooling: checks the geometry, splits N·C planes over threads and runs the
+// per-target rows of kernels/simd/pool-inl.hpp, which equal ref::max_pool bit for bit (integers
+// and floats, NaN and signed zeros included). Without a SIMD target, for a non-contiguous view,
+// or when some window covers no input pixel (an error the reference reports), the reference runs.
+
+#include <algorithm>
+#include <concepts>
+#include <cstdint>
+
+namespace qnn::cpu {
+
+template <class T>
+auto max_pool_kernel(const simd::KernelTable& t) -> void (*)(const simd::MaxPoolArgs&) {
+  if constexpr (std::same_as<T, std::uint8_t>) return t.max_pool_u8;
+  else if constexpr (std::same_as<T, std::int8_t>) return t.max_pool_i8;
+  else if constexpr (std::same_as<T, std::int16_t>) return t.max_pool_i16;
+  else if constexpr (std::same_as<T, float>) return t.max_pool_f32;
+  else return nullptr;
+}
+
+// True when every output row and column has a window tap inside the input.
+inline bool every_window_hits_input(const PoolGeometry& g) {
+  const auto covers = [](std::int64_t out, std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d,
+                         std::int64_t pad) {
+    for (std::int64_t o = 0; o < out; ++o) {
+      bool hit = false;
+      for (std::int64_t t = 0; t < k && !hit; ++t) {
+        const std::int64_t i = o * s - pad + t * d;
+        hit = i >= 0 && i < in;
+      }
+      if (!hit) return false;
+    }
+    return true;
+  };
+  return covers(g.oh, g.h, g.win.kernel[0], g.win.strides[0], g.win.dilations[0], g.win.pads[0]) &&
+         covers(g.ow, g.w, g.win.kernel[1], g.win.strides[1], g.win.dilations[1], g.win.pads[1]);
+}
+
+template <class T>
+void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const Exec& ex) {
+  const simd::KernelTable* t = simd::kernel_table();
+  const auto kernel = t ? max_pool_kernel<T>(*t) : nullptr;
+  if (!kernel || !x.contiguous() || !y.contiguous() || x.shape() != Shape{g.n, g.c, g.h, g.w} ||
+      y.shape() != g.output_shape() || !every_window_hits_input(g)) {
+    ref::max_pool(g, x, y);  // also reports what is wrong with the shapes
+    return;
+  }
+  simd::MaxPoolArgs a;
+  a.h = g.h, a.w = g.w, a.oh = g.oh, a.ow = g.ow;
+  a.kh = g.win.kernel[0], a.kw = g.win.kernel[1];
+  a.sh = g.win.strides[0], a.sw = g.win.strides[1];
+  a.dh = g.win.dilations[0], a.dw = g.win.dilations[1];
+  a.pad_top = g.win.pads[0], a.pad_left = g.win.pads[1];
+  const std::size_t scratch = static_cast<std::size_t>(simd::max_pool_scratch_elems(a));
+  // Threads get at least 2^16 taps each (tens of microseconds): a batch-1 pool of the
+  // Fashion-MNIST CNN (25 k taps) is not worth a fork-join.
+  const std::int64_t taps = std::max<std::int64_t>(1, g.oh * g.ow * g.win.kernel[0] * g.win.kernel[1]);
+  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 16) / taps);
+  ex.parallel(g.n * g.c, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
+    simd::MaxPoolArgs part = a;
+    part.x = x.data() + b * g.h * g.w;
+    part.y = y.data() + b * g.oh * g.ow;
+    part.planes = e - b;
+    part.scratch = ws.get<T>(scratch);
+    kernel(part);
+  }, grain);
+}
+
+}  // namespace qnn::cpu
+// ---- end qnn/kernels/cpu/pool.hpp ------------------------------------------------------------------
 // ---- begin qnn/kernels/ref/batch_norm.hpp ----------------------------------------------------------
 // Reference BatchNormalization, inference form (ONNX, training_mode = 0):
 //
@@ -8804,7 +9406,7 @@ class PoolKernel final : public OpKernel {
         const TensorView<const T> xv(x.view<T>().data(), x4);
         const TensorView<T> yv(y.mut<T>().data(), g.output_shape());
         if (max_)
-          ref::max_pool(g, xv, yv);
+          cpu::max_pool(g, xv, yv, ctx.exec());
         else if constexpr (std::same_as<T, float>)
           ref::avg_pool_float(g, xv, yv);
       }
@@ -8841,7 +9443,7 @@ class GlobalPoolKernel final : public OpKernel {
     const TensorView<const float> xv(x.span<float>().data(), x4);
     const TensorView<float> yv(y.mut<float>().data(), g.output_shape());
     if (max_)
-      ref::max_pool(g, xv, yv);
+      cpu::max_pool(g, xv, yv, ctx.exec());
     else
       ref::avg_pool_float(g, xv, yv);
   }
@@ -8925,6 +9527,61 @@ inline void register_float_ops(KernelRegistry& r) {
 #include <optional>
 #include <variant>
 
+// ---- begin qnn/kernels/cpu/quantize.hpp ------------------------------------------------------------
+// Fast CPU QuantizeLinear (float → int8/uint8/int16/uint16): the per-target rows of
+// kernels/simd/quantize-inl.hpp, equal to ref::quantize_linear bit for bit, per tensor or per
+// channel (one row per run of elements sharing a channel). Round half to even only — the rounding
+// of every policy but npu_pow2 —; other rounding modes, non-contiguous views and builds without a
+// SIMD target run the reference.
+
+#include <concepts>
+#include <cstdint>
+
+namespace qnn::cpu {
+
+template <class T>
+auto quantize_kernel(const simd::KernelTable& t) -> void (*)(const simd::QuantizeArgs&) {
+  if constexpr (std::same_as<T, std::uint8_t>) return t.quantize_u8;
+  else if constexpr (std::same_as<T, std::int8_t>) return t.quantize_i8;
+  else if constexpr (std::same_as<T, std::uint16_t>) return t.quantize_u16;
+  else if constexpr (std::same_as<T, std::int16_t>) return t.quantize_i16;
+  else return nullptr;
+}
+
+template <QuantParams Q>
+void quantize_linear(TensorView<const float> x, TensorView<typename Q::storage_type> y, const Q& q,
+                     Rounding mode = Rounding::half_even) {
+  using T = typename Q::storage_type;
+  const simd::KernelTable* t = simd::kernel_table();
+  const auto kernel = t ? quantize_kernel<T>(*t) : nullptr;
+  if (!kernel || mode != Rounding::half_even || !x.contiguous() || !y.contiguous() || x.shape() != y.shape()) {
+    ref::quantize_linear(x, y, q, mode);  // also reports what is wrong with the shapes
+    return;
+  }
+  // Runs of `inner` elements share a channel: all of them per tensor, one slice per channel.
+  std::int64_t inner = x.numel(), channels = 1;
+  if constexpr (Q::per_channel) {
+    ref::detail::check_channels(q, x.shape());
+    const int axis = x.shape().normalize_axis(q.axis);
+    channels = x.shape()[axis];
+    inner = 1;
+    for (int i = axis + 1; i < x.shape().rank(); ++i) inner *= x.shape()[i];
+  }
+  if (inner == 0) return;
+  simd::QuantizeArgs a;
+  a.n = inner;
+  for (std::int64_t run = 0; run * inner < x.numel(); ++run) {
+    const std::int64_t c = run % channels;
+    a.x = x.data() + run * inner;
+    a.y = y.data() + run * inner;
+    a.scale = q.scale_at(c);
+    a.zp = q.zero_point_at(c);
+    kernel(a);
+  }
+}
+
+}  // namespace qnn::cpu
+// ---- end qnn/kernels/cpu/quantize.hpp --------------------------------------------------------------
 // ---- begin qnn/runtime/ops/quant_params_io.hpp -----------------------------------------------------
 // Shared plumbing of the quantized operators: reading scales and zero points from a node's constant
 // inputs, the per-layer requantization policy and fused activation the graph passes attach
@@ -9189,7 +9846,7 @@ class QuantizeLinearKernel final : public OpKernel {
     const TypedQuant<T> tq = typed<T>(q, attrs_.axis, x.shape, "y_scale/y_zero_point");
     TensorRef& y = ctx.output(0, dtype_of_v<T>, x.shape);
     const Rounding mode = !npu ? Rounding::half_even : (weight_ ? Rounding::half_away : Rounding::half_up);
-    std::visit([&](const auto& p) { ref::quantize_linear(x.view<float>(), y.mut<T>(), p, mode); }, tq);
+    std::visit([&](const auto& p) { cpu::quantize_linear(x.view<float>(), y.mut<T>(), p, mode); }, tq);
   }
 
  private:
@@ -10169,8 +10826,9 @@ class QLinearMatMulKernel final : public OpKernel {
   using Arith = ref::QuantizedArith<TA, P, TA>;
 
  public:
-  QLinearMatMulKernel(std::int32_t za, std::vector<std::int32_t> zb, std::int64_t columns, RequantPolicy policy,
-                      float sa, std::vector<float> sb, float sy, std::int32_t zy, const ActivationClamp& act)
+  QLinearMatMulKernel(std::int32_t za, const std::vector<std::int32_t>& zb, std::int64_t columns,
+                      RequantPolicy policy, float sa, const std::vector<float>& sb, float sy, std::int32_t zy,
+                      const ActivationClamp& act)
       : za_(za), zb_(zb), columns_(columns),
         arith_(visit_policy(policy, [&](auto p) -> ArithVariant {
           using P = decltype(p);
@@ -11198,9 +11856,21 @@ inline void register_tensor_ops(KernelRegistry& r) {
 }  // namespace qnn::ops
 // ---- end qnn/runtime/ops/tensor_ops.hpp ------------------------------------------------------------
 
+#if defined(QNN_COMPILED_REGISTRY) && !defined(QNN_REGISTRY_IMPLEMENTATION)
+
+namespace qnn {
+const KernelRegistry& builtin_registry();
+}  // namespace qnn
+
+#else
+
 namespace qnn {
 
+#if defined(QNN_COMPILED_REGISTRY)
+const KernelRegistry& builtin_registry() {
+#else
 inline const KernelRegistry& builtin_registry() {
+#endif
   static const KernelRegistry registry = [] {
     KernelRegistry r;
     ops::register_tensor_ops(r);
@@ -11212,6 +11882,8 @@ inline const KernelRegistry& builtin_registry() {
 }
 
 }  // namespace qnn
+
+#endif
 // ---- end qnn/runtime/ops/registry.hpp --------------------------------------------------------------
 
 namespace qnn::backends::cpu {
@@ -11320,6 +11992,8 @@ class Value {
   // The element is constructed in place: moving a whole variant here makes GCC 12 report a false
   // -Wmaybe-uninitialized on the string alternative.
   template <class T>
+  // key is moved (through forward_as_tuple), which clang-tidy 14 does not see.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   Value& set(std::string key, T&& v) {
     std::get<std::shared_ptr<Object>>(v_)->emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(key)),
                                                         std::forward_as_tuple(std::forward<T>(v)));
@@ -12367,6 +13041,12 @@ using Session = BasicSession<backends::cpu::SimdBackend>;
 inline std::optional<ShapeProbe> probe_graph(const Graph& g, const SessionOptions& options,
                                              const KernelRegistry& registry);
 
+// What an instrumented run records per step (BasicSession::run_profiled, runtime/profile.hpp).
+struct StepStats {
+  std::vector<std::int64_t> macs;  // multiply-accumulates of the step on this run's inputs
+  std::vector<double> seconds;     // wall time of the step, added to on every run
+};
+
 // Per-thread state of a session: the buffers, the run-time tensor table and the backend's tickets.
 template <backends::Backend B>
 class BasicRunContext {
@@ -12445,6 +13125,17 @@ class BasicSession {
   }
   std::vector<Tensor> run(std::initializer_list<Tensor> inputs) const {
     return run(std::span<const Tensor>(inputs.begin(), inputs.size()));
+  }
+
+  // An instrumented run (outputs stay in the context): `stats` is sized to num_steps() on first use
+  // and each step's time is added to it, so repeated calls accumulate. runtime/profile.hpp builds
+  // the per-node report on this.
+  void run_profiled(Context& ctx, std::span<const Tensor> inputs, StepStats& stats) const {
+    if (stats.seconds.size() != steps_.size()) {
+      stats.seconds.assign(steps_.size(), 0.0);
+      stats.macs.assign(steps_.size(), -1);
+    }
+    execute(ctx, inputs, &stats);
   }
 
  private:
@@ -12600,8 +13291,10 @@ class BasicSession {
     }
   }
 
-  // `macs`, when given, receives each step's multiply-accumulates on these inputs.
-  void execute(Context& ctx, std::span<const Tensor> inputs, std::vector<std::int64_t>* macs = nullptr) const {
+  // `stats`, when given, receives each step's multiply-accumulates on these inputs and adds its wall
+  // time. Timing a step needs it to have finished, so an instrumented run waits for every node on B
+  // right after submitting it: per-node times then exclude the overlap a device queue would give.
+  void execute(Context& ctx, std::span<const Tensor> inputs, StepStats* stats = nullptr) const {
     check(inputs.size() == graph_.inputs.size(), "the model has ", graph_.inputs.size(), " inputs, got ",
           inputs.size());
     if (ctx.refs_.size() != slots_.size()) {
@@ -12653,6 +13346,7 @@ class BasicSession {
         }
         complete_through(need);
         StepContext sc(*this, ctx, s);
+        const auto t0 = stats ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         with_context(s.node->where(), [&] {
           for (int id : s.in)
             check(id < 0 || ctx.present_[static_cast<std::size_t>(id)], "an input was not computed");
@@ -12669,8 +13363,12 @@ class BasicSession {
           }
           for (std::size_t o = 0; o < s.out.size(); ++o)
             check(s.out[o] < 0 || ctx.present_[static_cast<std::size_t>(s.out[o])], "output ", o, " was not written");
-          if (macs) (*macs)[i] = s.kernel->macs(sc);
         });
+        if (stats) {
+          if (s.on_backend) complete_through(static_cast<int>(i));
+          stats->seconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          stats->macs[i] = s.kernel->macs(sc);
+        }
         if (!s.on_backend && done == i) done = i + 1;  // completed inline, nothing in flight before it
       }
       complete_through(static_cast<int>(steps_.size()) - 1);
@@ -12709,9 +13407,9 @@ class BasicSession {
     auto ins = probe_inputs(graph_, 1);
     if (!ins) return;
     Context ctx;
-    std::vector<std::int64_t> macs(steps_.size(), -1);
-    execute(ctx, *ins, &macs);
-    for (std::size_t i = 0; i < steps_.size(); ++i) partition_.nodes[i].macs = macs[i];
+    StepStats stats;
+    run_profiled(ctx, *ins, stats);
+    for (std::size_t i = 0; i < steps_.size(); ++i) partition_.nodes[i].macs = stats.macs[i];
   }
 
   std::unique_ptr<Context> acquire() const {
@@ -12852,6 +13550,174 @@ ClassificationReport evaluate_classifier(const S& s, const Tensor& images, const
 
 }  // namespace qnn
 // ---- end qnn/runtime/evaluate.hpp ------------------------------------------------------------------
+// ---- begin qnn/runtime/profile.hpp -----------------------------------------------------------------
+// The profiler: per-node wall time, multiply-accumulates, GMAC/s and share of the run, on any
+// backend (`qnn profile MODEL.onnx --input X.npy [--backend NAME]`).
+//
+//   Profile p = qnn::profile(session, inputs, {.runs = 20});
+//   std::cout << qnn::format_profile(p);          // a table; profile_json(p) for tools
+//
+// Each node's time is the median over the timed runs (after untimed warm-up runs), so one run
+// disturbed by another process does not move the figures; the total is the median of the runs'
+// sums. Nodes on a device backend are waited for right after they are submitted while profiling,
+// so their time is theirs alone (a normal run overlaps them with host work). MACs are counted by
+// each kernel on the inputs given (OpKernel::macs), so they scale with the batch.
+
+#include <algorithm>
+#include <cstdint>
+#include <iomanip>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace qnn {
+
+struct NodeProfile {
+  std::string node;        // node name
+  std::string op;          // as in the partition report: domain.op_type, "+relu" when fused
+  std::string device;      // the backend that ran it
+  std::int64_t macs = -1;  // on the profiled inputs; −1 when the kernel does not count them
+  double seconds = 0;      // median over the timed runs
+};
+
+struct Profile {
+  std::string backend;
+  int runs = 0;
+  std::int64_t batch = 0;  // first axis of the first input
+  int threads = 1;
+  double seconds = 0;      // median over the runs of the sum of the node times
+  std::vector<NodeProfile> nodes;
+
+  std::int64_t total_macs() const {
+    std::int64_t m = 0;
+    for (const NodeProfile& n : nodes) m += std::max<std::int64_t>(n.macs, 0);
+    return m;
+  }
+};
+
+struct ProfileOptions {
+  int runs = 20;    // timed runs
+  int warmup = 3;   // untimed runs first: buffers grow, caches and thread pools settle
+};
+
+namespace detail {
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace detail
+
+template <backends::Backend B>
+Profile profile(const BasicSession<B>& session, std::span<const Tensor> inputs, ProfileOptions o = {}) {
+  check(o.runs >= 1, "profile: runs must be at least 1, got ", o.runs);
+  check(o.warmup >= 0, "profile: warm-up runs must not be negative, got ", o.warmup);
+  typename BasicSession<B>::Context ctx;
+  StepStats stats;
+  for (int i = 0; i < o.warmup; ++i) session.run_profiled(ctx, inputs, stats);
+  const std::size_t steps = session.num_steps();
+  std::vector<std::vector<double>> times(steps);
+  std::vector<double> totals;
+  for (int r = 0; r < o.runs; ++r) {
+    std::fill(stats.seconds.begin(), stats.seconds.end(), 0.0);
+    session.run_profiled(ctx, inputs, stats);
+    double sum = 0;
+    for (std::size_t i = 0; i < steps; ++i) {
+      times[i].push_back(stats.seconds[i]);
+      sum += stats.seconds[i];
+    }
+    totals.push_back(sum);
+  }
+  const backends::Partition& part = session.partition();
+  Profile p;
+  p.backend = part.backend;
+  p.runs = o.runs;
+  p.batch = !inputs.empty() && inputs[0].shape().rank() > 0 ? inputs[0].shape()[0] : 1;
+  p.threads = session.options().threads;
+  p.seconds = detail::median(totals);
+  for (std::size_t i = 0; i < steps; ++i) {
+    const backends::NodePlacement& n = part.nodes[i];
+    p.nodes.push_back({n.node, n.op, n.device, stats.macs[i], detail::median(times[i])});
+  }
+  return p;
+}
+
+namespace detail {
+inline std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+inline std::string gmacs(std::int64_t macs, double seconds) {
+  return macs > 0 && seconds > 0 ? fixed(double(macs) / seconds * 1e-9, 2) : "-";
+}
+}  // namespace detail
+
+// Text form, nodes in execution order:
+//   profile on cpu: batch 64, 2 threads, median of 20 runs: 18.42 ms, 277,478,400 MACs, 15.06 GMAC/s
+//   #   node                  op          device   time (us)  share    MACs          GMAC/s
+//   0   /layer1/.../Conv      Conv+relu   cpu        2130.4   11.6 %   14,450,688    6.78
+inline std::string format_profile(const Profile& p) {
+  std::ostringstream os;
+  const std::int64_t all = p.total_macs();
+  os << "profile on " << p.backend << ": batch " << p.batch << ", " << p.threads
+     << (p.threads == 1 ? " thread" : " threads") << ", median of " << p.runs << " runs: "
+     << detail::fixed(p.seconds * 1e3, 3) << " ms, " << backends::detail::grouped(all) << " MACs, "
+     << detail::gmacs(all, p.seconds) << " GMAC/s\n";
+  std::size_t w = 4;
+  std::size_t wop = 2;
+  for (const NodeProfile& n : p.nodes) {
+    w = std::max(w, n.node.size());
+    wop = std::max(wop, n.op.size());
+  }
+  os << std::left << std::setw(4) << "#" << std::setw(static_cast<int>(w + 2)) << "node"
+     << std::setw(static_cast<int>(wop + 2)) << "op" << std::setw(10) << "device" << std::right << std::setw(11)
+     << "time (us)" << std::setw(9) << "share" << std::setw(16) << "MACs" << std::setw(9) << "GMAC/s" << "\n";
+  for (std::size_t i = 0; i < p.nodes.size(); ++i) {
+    const NodeProfile& n = p.nodes[i];
+    const double share = p.seconds > 0 ? 100.0 * n.seconds / p.seconds : 0.0;
+    os << std::left << std::setw(4) << i << std::setw(static_cast<int>(w + 2)) << n.node
+       << std::setw(static_cast<int>(wop + 2)) << n.op << std::setw(10) << n.device << std::right << std::setw(11)
+       << detail::fixed(n.seconds * 1e6, 1) << std::setw(7) << detail::fixed(share, 1) << " %" << std::setw(16)
+       << backends::detail::grouped(n.macs) << std::setw(9) << detail::gmacs(n.macs, n.seconds) << "\n";
+  }
+  return os.str();
+}
+
+// JSON form: {"backend", "batch", "threads", "runs", "seconds", "total_macs", "gmacs",
+// "nodes": [{"index", "name", "op", "device", "seconds", "share", "macs", "gmacs"}]}; "gmacs" is
+// null where MACs are not counted or the time is zero.
+inline json::Value profile_json(const Profile& p) {
+  const auto rate = [](std::int64_t macs, double s) {
+    return macs > 0 && s > 0 ? json::Value(double(macs) / s * 1e-9) : json::Value(nullptr);
+  };
+  json::Value nodes = json::Value::array();
+  for (std::size_t i = 0; i < p.nodes.size(); ++i) {
+    const NodeProfile& n = p.nodes[i];
+    nodes.push(json::Value::object()
+                   .set("index", i)
+                   .set("name", n.node)
+                   .set("op", n.op)
+                   .set("device", n.device)
+                   .set("seconds", n.seconds)
+                   .set("share", p.seconds > 0 ? n.seconds / p.seconds : 0.0)
+                   .set("macs", n.macs)
+                   .set("gmacs", rate(n.macs, n.seconds)));
+  }
+  return json::Value::object()
+      .set("backend", p.backend)
+      .set("batch", p.batch)
+      .set("threads", p.threads)
+      .set("runs", p.runs)
+      .set("seconds", p.seconds)
+      .set("total_macs", p.total_macs())
+      .set("gmacs", rate(p.total_macs(), p.seconds))
+      .set("nodes", nodes);
+}
+
+}  // namespace qnn
+// ---- end qnn/runtime/profile.hpp -------------------------------------------------------------------
 // ---- begin qnn/backends/backends.hpp ---------------------------------------------------------------
 // Every backend qnn builds, by name: the one place a program (the qnn tool, the examples) turns a
 // backend name into a backend type.
@@ -14028,6 +14894,8 @@ class AsyncRunner {
     JobState state = JobState::queued;
   };
 
+  // The inputs are moved into the job; clang-tidy 14 misses the move in this class template.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   JobId enqueue(std::unique_lock<std::mutex>& lock, std::vector<Tensor> inputs) {
     const JobId id = next_id_++;
     jobs_[id].inputs = std::move(inputs);
@@ -14378,13 +15246,23 @@ struct RangeObserver {
   std::int64_t count = 0;
 
   void observe(std::span<const float> v, const std::string& tensor) {
-    for (float x : v) {
-      if (!std::isfinite(x)) fail("calibration: tensor '", tensor, "' holds ", x, " (value ", count, "); ",
-                                  "NaN or infinity in calibration data would poison its scale");
-      min = std::min(min, x);
-      max = std::max(max, x);
-      ++count;
+    // One branch-free pass the compiler vectorizes (this runs on every activation of every
+    // calibration image); only a batch holding a non-finite value is walked again to name it.
+    float lo = min, hi = max;
+    bool nan = false;
+    for (const float x : v) {
+      lo = x < lo ? x : lo;
+      hi = x > hi ? x : hi;
+      nan |= x != x;
     }
+    if (nan || !std::isfinite(lo) || !std::isfinite(hi))
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (!std::isfinite(v[i]))
+          fail("calibration: tensor '", tensor, "' holds ", v[i], " (value ", count + static_cast<std::int64_t>(i),
+               "); NaN or infinity in calibration data would poison its scale");
+    min = lo;
+    max = hi;
+    count += static_cast<std::int64_t>(v.size());
   }
   bool empty() const { return count == 0; }
 };
@@ -15432,6 +16310,23 @@ struct CalibrationStats {
   std::int64_t samples = 0;
 };
 
+namespace detail {
+
+// Fails on the first NaN or infinity in a float calibration batch whose first sample is `first`.
+inline void check_finite_input(const Tensor& t, const std::string& name, std::int64_t first) {
+  if (t.dtype() != DType::f32) return;
+  const auto v = t.span<float>();
+  const std::int64_t per_sample =
+      t.shape().rank() && t.shape()[0] > 0 ? static_cast<std::int64_t>(v.size()) / t.shape()[0] : 1;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]))
+      fail("calibration data: input '", name, "' sample ", first + static_cast<std::int64_t>(i) / per_sample,
+           " holds ", v[i], " (element ", static_cast<std::int64_t>(i) % per_sample,
+           "); NaN or infinity would poison every scale");
+}
+
+}  // namespace detail
+
 // Streams the reader through `g` and collects statistics of `tensors`.
 inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::string>& tensors,
                                            CalibrationReader& reader, const QuantConfig& cfg, int threads,
@@ -15461,6 +16356,11 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
         st.histograms.emplace(t, Histogram(r.min, r.max, cfg.method_options.histogram_bins));
       }
     while (auto batch = reader.next()) {
+      // Checked at the input first, so the message names the sample rather than the first
+      // activation the NaN happens to reach (ReLU and MaxPool may even swallow it on the way).
+      if (pass == 1)
+        for (std::size_t i = 0; i < batch->size() && i < s.input_names().size(); ++i)
+          detail::check_finite_input((*batch)[i], s.input_names()[i], done);
       s.run(ctx, *batch, outs);
       for (const auto& t : tensors) {
         const Tensor& v = outs[index.at(t)];
@@ -16319,12 +17219,12 @@ struct ClePair {
 
 // A constant input of node `i` that only this node reads; copied (and rewired) when it is shared.
 inline std::string private_constant(Graph& g, std::size_t i, std::size_t input) {
-  const std::string name = g.nodes[i].inputs[input];
+  std::string name = g.nodes[i].inputs[input];
   std::size_t uses = 0;
   for (const Node& n : g.nodes)
     for (const auto& in : n.inputs) uses += in == name;
   if (uses == 1 && !g.is_graph_output(name)) return name;
-  const std::string copy = g.add_constant(name + "_cle", *g.constant(name));
+  std::string copy = g.add_constant(name + "_cle", *g.constant(name));
   g.nodes[i].inputs[input] = copy;
   return copy;
 }
@@ -17178,6 +18078,358 @@ inline json::Value report_json(const std::vector<LayerError>& rows) {
 }  // namespace qnn::quant
 // ---- end qnn/quantize/report.hpp -------------------------------------------------------------------
 
+// ---- begin qnn/io/json_read.hpp --------------------------------------------------------------------
+// A small JSON reader (RFC 8259) for the files qnn is given: the XRT artefact manifest, and any
+// other configuration a user writes by hand. json.hpp is the writer; this is the reader.
+//
+// Every parsed value remembers where it was found (the source name and a path such as
+// `artefacts[1].shape.K`), so a wrong type or a missing key fails with a message that names the
+// file and the exact field. Syntax errors name the line and column. Integers are kept exactly
+// (int64, not via double); nesting deeper than kMaxDepth is rejected instead of overflowing the
+// stack; duplicate keys in an object are an error, not "last one wins".
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace qnn::json {
+
+class Node {
+ public:
+  enum class Kind : std::uint8_t { null, boolean, number, string, array, object };
+
+  Kind kind() const { return kind_; }
+  // "<source>: <path>", e.g. "manifest.json: artefacts[0].shape.M"; the root's path is "(root)".
+  std::string where() const { return source_ + ": " + (path_.empty() ? std::string("(root)") : path_); }
+
+  bool is_null() const { return kind_ == Kind::null; }
+  bool is_object() const { return kind_ == Kind::object; }
+  bool is_array() const { return kind_ == Kind::array; }
+  bool is_string() const { return kind_ == Kind::string; }
+
+  bool as_bool() const {
+    expect(Kind::boolean);
+    return bool_;
+  }
+  double as_number() const {
+    expect(Kind::number);
+    return number_;
+  }
+  // An integer literal (no fraction or exponent) within [lo, hi].
+  std::int64_t as_int(std::int64_t lo = std::numeric_limits<std::int64_t>::min(),
+                      std::int64_t hi = std::numeric_limits<std::int64_t>::max()) const {
+    expect(Kind::number);
+    check(integral_, where(), ": expected an integer, got ", text_);
+    check(int_ >= lo && int_ <= hi, where(), ": ", int_, " is outside [", lo, ", ", hi, "]");
+    return int_;
+  }
+  const std::string& as_string() const {
+    expect(Kind::string);
+    return text_;
+  }
+  const std::vector<Node>& items() const {
+    expect(Kind::array);
+    return items_;
+  }
+
+  // Object access. Members keep the order of the file.
+  const std::vector<std::pair<std::string, Node>>& members() const {
+    expect(Kind::object);
+    return members_;
+  }
+  const Node* find(std::string_view key) const {
+    expect(Kind::object);
+    for (const auto& [k, v] : members_)
+      if (k == key) return &v;
+    return nullptr;
+  }
+  const Node& at(std::string_view key) const {
+    const Node* n = find(key);
+    check(n != nullptr, where(), ": missing key \"", key, "\"");
+    return *n;
+  }
+  // Fails on a key outside `allowed`: a misspelt optional field must not be silently ignored.
+  void check_keys(std::initializer_list<std::string_view> allowed) const {
+    for (const auto& [k, v] : members()) {
+      bool ok = false;
+      for (std::string_view a : allowed) ok = ok || a == k;
+      if (!ok) {
+        std::string list;
+        for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        fail(where(), ": unknown key \"", k, "\" (expected one of: ", list, ")");
+      }
+    }
+  }
+
+  static std::string_view kind_name(Kind k) {
+    switch (k) {
+      case Kind::null: return "null";
+      case Kind::boolean: return "a boolean";
+      case Kind::number: return "a number";
+      case Kind::string: return "a string";
+      case Kind::array: return "an array";
+      case Kind::object: return "an object";
+    }
+    return "?";
+  }
+
+ private:
+  friend class Parser;
+  void expect(Kind k) const {
+    check(kind_ == k, where(), ": expected ", kind_name(k), ", got ", kind_name(kind_));
+  }
+
+  Kind kind_ = Kind::null;
+  bool bool_ = false;
+  bool integral_ = false;
+  double number_ = 0;
+  std::int64_t int_ = 0;
+  std::string text_;  // string value, or the literal of a number
+  std::vector<Node> items_;
+  std::vector<std::pair<std::string, Node>> members_;
+  std::string source_;
+  std::string path_;
+};
+
+class Parser {
+ public:
+  static constexpr int kMaxDepth = 256;
+
+  Parser(std::string_view text, std::string source) : s_(text), source_(std::move(source)) {}
+
+  Node parse_document() {
+    skip_ws();
+    Node n = parse_value("", 0);
+    skip_ws();
+    if (pos_ != s_.size()) error("unexpected text after the JSON value");
+    return n;
+  }
+
+ private:
+  [[noreturn]] void error(std::string_view what) const {
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i < pos_ && i < s_.size(); ++i) {
+      if (s_[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    fail(source_, ":", line, ":", col, ": ", what);
+  }
+
+  void skip_ws() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+  }
+  bool eat(char c) {
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  bool eat_word(std::string_view w) {
+    if (s_.substr(pos_, w.size()) != w) return false;
+    pos_ += w.size();
+    return true;
+  }
+
+  Node make(Node::Kind k, const std::string& path) const {
+    Node n;
+    n.kind_ = k;
+    n.source_ = source_;
+    n.path_ = path;
+    return n;
+  }
+
+  Node parse_value(const std::string& path, int depth) {
+    if (depth > kMaxDepth) error("nesting deeper than 256 levels");
+    if (pos_ >= s_.size()) error("unexpected end of input, expected a value");
+    const char c = s_[pos_];
+    if (c == '{') return parse_object(path, depth);
+    if (c == '[') return parse_array(path, depth);
+    if (c == '"') {
+      Node n = make(Node::Kind::string, path);
+      n.text_ = parse_string();
+      return n;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return parse_number(path);
+    if (eat_word("true") || eat_word("false")) {
+      Node n = make(Node::Kind::boolean, path);
+      n.bool_ = c == 't';
+      return n;
+    }
+    if (eat_word("null")) return make(Node::Kind::null, path);
+    error(std::string("unexpected character '") + c + "', expected a value");
+  }
+
+  Node parse_object(const std::string& path, int depth) {
+    Node n = make(Node::Kind::object, path);
+    ++pos_;  // '{'
+    skip_ws();
+    if (eat('}')) return n;
+    while (true) {
+      skip_ws();
+      if (pos_ >= s_.size() || s_[pos_] != '"') error("expected a string key in object");
+      const std::size_t key_pos = pos_;
+      std::string key = parse_string();
+      for (const auto& [k, v] : n.members_) {
+        if (k != key) continue;
+        pos_ = key_pos;
+        error("duplicate key \"" + key + "\"");
+      }
+      skip_ws();
+      if (!eat(':')) error("expected ':' after an object key");
+      skip_ws();
+      const std::string child = path.empty() ? key : path + "." + key;
+      Node v = parse_value(child, depth + 1);
+      n.members_.emplace_back(std::move(key), std::move(v));
+      skip_ws();
+      if (eat('}')) return n;
+      if (!eat(',')) error("expected ',' or '}' in object");
+    }
+  }
+
+  Node parse_array(const std::string& path, int depth) {
+    Node n = make(Node::Kind::array, path);
+    ++pos_;  // '['
+    skip_ws();
+    if (eat(']')) return n;
+    while (true) {
+      skip_ws();
+      n.items_.push_back(parse_value(path + "[" + std::to_string(n.items_.size()) + "]", depth + 1));
+      skip_ws();
+      if (eat(']')) return n;
+      if (!eat(',')) error("expected ',' or ']' in array");
+    }
+  }
+
+  Node parse_number(const std::string& path) {
+    const std::size_t start = pos_;
+    eat('-');
+    if (eat('0')) {
+      // a leading zero stands alone
+    } else if (pos_ < s_.size() && s_[pos_] >= '1' && s_[pos_] <= '9') {
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+    } else {
+      error("malformed number");
+    }
+    bool integral = true;
+    if (eat('.')) {
+      integral = false;
+      if (!digits()) error("malformed number: digits expected after '.'");
+    }
+    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
+      integral = false;
+      ++pos_;
+      if (!eat('+')) eat('-');
+      if (!digits()) error("malformed number: digits expected in the exponent");
+    }
+    Node n = make(Node::Kind::number, path);
+    n.text_ = std::string(s_.substr(start, pos_ - start));
+    n.number_ = std::strtod(n.text_.c_str(), nullptr);
+    if (integral) {
+      errno = 0;
+      const long long v = std::strtoll(n.text_.c_str(), nullptr, 10);
+      n.integral_ = errno == 0;  // out-of-range integers stay numbers, but as_int() refuses them
+      n.int_ = v;
+    }
+    return n;
+  }
+  bool digits() {
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+    return pos_ > start;
+  }
+
+  std::string parse_string() {
+    ++pos_;  // opening quote
+    std::string out;
+    while (true) {
+      if (pos_ >= s_.size()) error("unterminated string");
+      const auto c = static_cast<unsigned char>(s_[pos_++]);
+      if (c == '"') return out;
+      if (c < 0x20) error("control character in string (escape it)");
+      if (c != '\\') {
+        out.push_back(static_cast<char>(c));
+        continue;
+      }
+      if (pos_ >= s_.size()) error("unterminated escape");
+      const char e = s_[pos_++];
+      switch (e) {
+        case '"': out.push_back('"'); break;
+        case '\\': out.push_back('\\'); break;
+        case '/': out.push_back('/'); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
+        case 'u': append_utf8(out, code_point()); break;
+        default: error(std::string("invalid escape '\\") + e + "'");
+      }
+    }
+  }
+  std::uint32_t hex4() {
+    if (pos_ + 4 > s_.size()) error("truncated \\u escape");
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char h = s_[pos_++];
+      v <<= 4;
+      if (h >= '0' && h <= '9') v |= static_cast<std::uint32_t>(h - '0');
+      else if (h >= 'a' && h <= 'f') v |= static_cast<std::uint32_t>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') v |= static_cast<std::uint32_t>(h - 'A' + 10);
+      else error("invalid hex digit in \\u escape");
+    }
+    return v;
+  }
+  // A \uXXXX escape, joining a UTF-16 surrogate pair into one code point.
+  std::uint32_t code_point() {
+    const std::uint32_t hi = hex4();
+    if (hi >= 0xDC00 && hi <= 0xDFFF) error("unpaired low surrogate in \\u escape");
+    if (hi < 0xD800 || hi > 0xDBFF) return hi;
+    if (!eat_word("\\u")) error("unpaired high surrogate in \\u escape");
+    const std::uint32_t lo = hex4();
+    if (lo < 0xDC00 || lo > 0xDFFF) error("invalid low surrogate in \\u escape");
+    return 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+  }
+  static void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+
+  std::string_view s_;
+  std::string source_;
+  std::size_t pos_ = 0;
+};
+
+// Parses one JSON document; `source` names it in error messages (a file name, "manifest", ...).
+inline Node parse(std::string_view text, std::string source = "json") {
+  return Parser(text, std::move(source)).parse_document();
+}
+
+}  // namespace qnn::json
+// ---- end qnn/io/json_read.hpp ----------------------------------------------------------------------
 // ---- begin qnn/io/npy.hpp --------------------------------------------------------------------------
 // NumPy .npy files: read and write qnn::Tensor.
 //
@@ -17202,7 +18454,7 @@ inline json::Value report_json(const std::vector<LayerError>& rows) {
 // before anything is allocated, so a hostile header cannot request a huge buffer.
 //
 // Writing produces version 1.0 with the header padded so that the data starts at a multiple of 64
-// bytes, as numpy does; save_npy writes to "<path>.tmp" and renames, so an error never leaves a
+// bytes, as numpy does; save_npy writes to a temporary file and renames it (io/file.hpp), so an error never leaves a
 // partial file. A tensor's quantization parameters are not stored: .npy holds values only.
 
 #include <algorithm>

@@ -13,6 +13,8 @@
 #include "qnn/backends/partition.hpp"
 #include "qnn/onnx/import.hpp"
 #include "qnn/quantize/quantize.hpp"
+#include "qnn/io/json_read.hpp"
+#include "qnn/runtime/profile.hpp"
 #include "qnn/runtime/session.hpp"
 
 using namespace qnn;
@@ -113,4 +115,61 @@ TEST_CASE("partition report: the Fashion-MNIST XINT8 model on the NPU emulator")
   CHECK(c.partition().totals()[0].nodes == 10);
   CHECK(c.partition().fallbacks() == 0);
   CHECK(backends::format_partition(c.partition()).find("fallbacks: none\n") != std::string::npos);
+}
+
+TEST_CASE("profile: per-node time, MACs on the given batch, devices, text and JSON, on the CPU and the emulator") {
+  Tensor x(DType::f32, Shape{4, 1, 28, 28});
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> d(0.0f, 1.0f);
+  for (float& v : x.span<float>()) v = d(rng);
+  const std::vector<Tensor> in{x};
+
+  const auto check_profile = [&](const auto& session, const char* backend) {
+    CAPTURE(backend);
+    const Profile p = profile(session, in, {.runs = 3, .warmup = 1});
+    const backends::Partition& part = session.partition();
+    CHECK(p.backend == backend);
+    CHECK(p.batch == 4);
+    CHECK(p.runs == 3);
+    REQUIRE(p.nodes.size() == session.num_steps());
+    double sum = 0;
+    for (std::size_t i = 0; i < p.nodes.size(); ++i) {
+      CAPTURE(p.nodes[i].node);
+      CHECK(p.nodes[i].node == part.nodes[i].node);
+      CHECK(p.nodes[i].device == part.nodes[i].device);
+      CHECK(p.nodes[i].seconds >= 0);
+      // The probe counted batch 1; the profile counts the inputs it was given.
+      CHECK(p.nodes[i].macs == 4 * part.nodes[i].macs);
+      sum += p.nodes[i].seconds;
+    }
+    CHECK(p.total_macs() == 4 * 4335600);
+    CHECK(p.seconds > 0);
+    // The total is the median of the runs' sums; the nodes' medians add up to about the same.
+    CHECK(sum == doctest::Approx(p.seconds).epsilon(0.5));
+
+    const std::string text = format_profile(p);
+    CHECK_MESSAGE(text.find(std::string("profile on ") + backend + ": batch 4, ") != std::string::npos, text);
+    CHECK_MESSAGE(text.find("17,342,400 MACs") != std::string::npos, text);
+    CHECK_MESSAGE(text.find("/layer2/layer2.0/Conv") != std::string::npos, text);
+
+    const json::Node j = json::parse(profile_json(p).dump(), "profile");
+    CHECK(j.at("backend").as_string() == backend);
+    CHECK(j.at("total_macs").as_int() == 4 * 4335600);
+    const auto& items = j.at("nodes").items();
+    REQUIRE(items.size() == p.nodes.size());
+    for (std::size_t i = 0; i < p.nodes.size(); ++i) {
+      const json::Node& n = items[i];
+      CHECK(n.at("name").as_string() == p.nodes[i].node);
+      CHECK(n.at("macs").as_int() == p.nodes[i].macs);
+      CHECK(n.at("gmacs").is_null() == !(p.nodes[i].macs > 0 && p.nodes[i].seconds > 0));
+    }
+  };
+
+  check_profile(Session(Graph(fashion_mnist_xint8())), "cpu");
+  SessionOptions o;
+  o.requant = RequantPolicy::npu_pow2;
+  check_profile(BasicSession<backends::npu::Emulator>(Graph(fashion_mnist_xint8()), o), "npu-emu");
+
+  const Session s{Graph(fashion_mnist_xint8())};
+  CHECK_THROWS_WITH_AS(profile(s, in, {.runs = 0}), doctest::Contains("runs must be at least 1"), qnn::error);
 }

@@ -23,6 +23,12 @@ TEST_CASE("shape: numel, axes, limits") {
   // A hostile header cannot produce a wrapped-around element count.
   const std::int64_t big = std::int64_t{1} << 40;
   CHECK_THROWS_WITH_AS(Shape({big, big}).numel(), doctest::Contains("more elements"), error);
+  // ... nor, with a zero dimension, strides that overflow (found by fuzz_idx): the non-zero
+  // dimensions must multiply within int64 wherever the zero is.
+  CHECK_THROWS_WITH_AS(Shape({0, big, big}).numel(), doctest::Contains("more elements"), error);
+  CHECK_THROWS_WITH_AS(Shape({big, 0, big}).numel(), doctest::Contains("more elements"), error);
+  CHECK_THROWS_WITH_AS(Shape({big, big, 0}).numel(), doctest::Contains("more elements"), error);
+  CHECK(Shape({0, big, 1 << 20}).numel() == 0);
   const auto st = contiguous_strides(s);
   CHECK(st[0] == 12);
   CHECK(st[1] == 4);

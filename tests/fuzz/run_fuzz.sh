@@ -6,10 +6,18 @@
 #                                              only compile TARGET to OUTPUT (and write a make-style
 #                                              dependency file); CMake builds the CTest fuzz runs'
 #                                              binaries this way (tests/CMakeLists.txt)
+#   tests/fuzz/run_fuzz.sh --replay TARGET     run every file of tests/fuzz/regressions/TARGET/
+#                                              through TARGET once (CTest's fuzz_*_regressions);
+#                                              exit 77 (skipped) when there is none
+#
+# Regressions: an input that once crashed a target is kept in tests/fuzz/regressions/TARGET/ and
+# replayed by every CTest run, so the bug cannot come back unnoticed. When a fuzz run fails, this
+# script copies the input that failed (libFuzzer's crash-*, leak-*, timeout-*, oom-* artifacts)
+# into that directory; fix the bug, then commit the file with the fix (docs/reliability.md).
 #
 # The binary, the corpus and any crash artifacts live in a temporary work directory (printed at the
-# start; kept afterwards so a crash can be replayed with `$WORK/TARGET $WORK/crash-...`), never in
-# the repository. The seed corpus depends on the target:
+# start; kept afterwards so a crash can be replayed with `$WORK/TARGET $WORK/crash-...`); of these
+# only a failing input is copied into the repository. The seed corpus depends on the target:
 #   fuzz_onnx_proto  the ~100 smallest ONNX conformance models (/usr/share/libonnx-testdata, if
 #                    installed), a few conformance .pb tensors and tests/data/onnx/*.onnx
 #   fuzz_npy         tests/data/io/*.npy, and .npy/IDX variants written by python3 (and NumPy if
@@ -17,6 +25,12 @@
 #   fuzz_gunzip      tests/data/io/*.{gz,zz,deflate}, and gzip/zlib/raw streams written by python3's
 #                    zlib at several levels and strategies. Built with -DQNN_FUZZ_ZLIB -lz when
 #                    zlib.h is installed, so that the target also cross-checks against zlib.
+#   fuzz_idx         IDX files of every element type written by python3 (images, labels, empty
+#                    and 0-dimensional ones), plain and gzipped
+#   fuzz_xrt_manifest tests/fuzz/seeds/fuzz_xrt_manifest/*.json; tests/fuzz/fuzz_xrt_manifest.dict
+#                    gives libFuzzer the manifest's keys and JSON tokens
+# Every target also starts from its regression inputs. A target with tests/fuzz/TARGET.dict is run
+# with that dictionary.
 # Environment: CXX (default clang++-14, else clang++), WORK (work directory), BINARY (a binary built
 # with --build: run it instead of compiling again).
 set -eu
@@ -24,10 +38,16 @@ set -eu
 usage() {
   echo "usage: $0 TARGET SECONDS   (TARGET names tests/fuzz/TARGET.cpp)" >&2
   echo "       $0 --build TARGET OUTPUT [DEPFILE]" >&2
+  echo "       $0 --replay TARGET" >&2
   exit 2
 }
 build_only=0
-if [[ $# -ge 1 && $1 == --build ]]; then
+replay=0
+if [[ $# -ge 1 && $1 == --replay ]]; then
+  [[ $# -eq 2 ]] || usage
+  replay=1
+  target=$2
+elif [[ $# -ge 1 && $1 == --build ]]; then
   [[ $# -eq 3 || $# -eq 4 ]] || usage
   build_only=1
   target=$2
@@ -60,6 +80,32 @@ build() {  # OUTPUT [DEPFILE]
 if [[ $build_only == 1 ]]; then
   build "$output" "$depfile"
   exit 0
+fi
+
+regressions="$root/tests/fuzz/regressions/$target"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+if [[ $replay == 1 ]]; then
+  if [[ -n ${BINARY:-} ]]; then
+    binary=$BINARY
+  else
+    binary=$(mktemp "${TMPDIR:-/tmp}/qnn_${target}.XXXXXX")
+    build "$binary"
+  fi
+  inputs=()
+  if [[ -d "$regressions" ]]; then
+    while IFS= read -r -d '' f; do inputs+=("$f"); done < <(find "$regressions" -type f -print0 | sort -z)
+  fi
+  if [[ ${#inputs[@]} -eq 0 ]]; then
+    echo "$target: no regression inputs in $regressions: nothing to replay"
+    exit 77  # CTest reports this as skipped: nothing was checked
+  fi
+  echo "$target: replaying ${#inputs[@]} regression inputs from $regressions"
+  # Given files rather than a directory, libFuzzer runs each once and fails on the first that
+  # crashes, leaks, times out or trips a sanitizer. -error_exitcode=1: libFuzzer's default, 77, is
+  # CTest's "skipped".
+  exec "$binary" -error_exitcode=1 -timeout=10 -rss_limit_mb=2048 "${inputs[@]}"
 fi
 
 work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/qnn_fuzz_${target}.XXXXXX")}
@@ -151,16 +197,69 @@ for i, t in enumerate(texts):
 PY
 }
 
+seed_idx() {
+  python3 - "$work/corpus" <<'PY' || echo "warning: python3 seed generation failed" >&2
+import gzip, os, random, struct, sys
+out = sys.argv[1]
+rng = random.Random(7)
+
+def idx(name, code, fmt, dims, values, gz=False):
+    data = bytes([0, 0, code, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims)
+    data += b"".join(struct.pack(">" + fmt, v) for v in values)
+    if gz:
+        data = gzip.compress(data, 6, mtime=0)
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(data)
+
+images = [rng.randrange(256) for _ in range(3 * 4 * 4)]
+labels = [i % 10 for i in range(23)]
+idx("images_u8.idx", 0x08, "B", (3, 4, 4), images)
+idx("images_u8.idx.gz", 0x08, "B", (3, 4, 4), images, gz=True)
+idx("labels_u8.idx", 0x08, "B", (23,), labels)
+idx("labels_u8.idx.gz", 0x08, "B", (23,), labels, gz=True)
+idx("labels_missing_class.idx", 0x08, "B", (5,), [0, 1, 2, 3, 3])
+idx("i8.idx", 0x09, "b", (2, 3), [-128, -1, 0, 1, 2, 127])
+idx("i16.idx", 0x0B, "h", (3,), [-32768, 0, 300])
+idx("i32.idx", 0x0C, "i", (2, 1, 2), [-(2**31), 7, 65536, 2**31 - 1])
+idx("f32.idx", 0x0D, "f", (1, 2), [1.5, -2.0])
+idx("f64.idx", 0x0E, "d", (1,), [0.25])
+idx("empty.idx", 0x08, "B", (0, 28, 28), [])
+idx("scalar.idx", 0x0C, "i", (), [42])
+idx("rank8.idx", 0x08, "B", (1, 1, 1, 1, 1, 1, 1, 2), [5, 6])
+PY
+}
+
+seed_xrt_manifest() {
+  cp "$root"/tests/fuzz/seeds/fuzz_xrt_manifest/*.json "$work/corpus/"
+}
+
 case $target in
   fuzz_onnx_proto) seed_onnx_proto ;;
   fuzz_npy) seed_npy ;;
   fuzz_gunzip) seed_gunzip ;;
+  fuzz_idx) seed_idx ;;
+  fuzz_xrt_manifest) seed_xrt_manifest ;;
   *) echo "no seed corpus for $target: starting from an empty corpus" ;;
 esac
+if [[ -d "$regressions" ]]; then
+  find "$regressions" -type f -exec cp {} "$work/corpus/" \;
+fi
 echo "corpus: $(ls "$work/corpus" | wc -l) seed files"
+dict=()
+[[ -f "$root/tests/fuzz/$target.dict" ]] && dict=(-dict="$root/tests/fuzz/$target.dict")
 
 cd "$work"
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-  "./$target" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
-  -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus"
+rm -f "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*
+rc=0
+"./$target" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -error_exitcode=1 \
+  -print_final_stats=1 -artifact_prefix="$work/" ${dict[@]+"${dict[@]}"} "$work/corpus" || rc=$?
+if [[ $rc -ne 0 ]]; then
+  for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+    [[ -f "$f" ]] || continue
+    mkdir -p "$regressions"
+    cp "$f" "$regressions/"
+    echo "$target: the failing input is now $regressions/$(basename "$f"):" \
+         "fix the bug, then commit it (every CTest run replays it)" >&2
+  done
+fi
+exit $rc

@@ -86,6 +86,9 @@ TEST_CASE("idx: malformed files are errors naming the source and the counts") {
   // Dimensions whose product overflows, and a huge claim against a tiny file: no allocation.
   CHECK(idx_error(idx_bytes(0x08, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {})).find("more elements") !=
         std::string::npos);
+  // An empty tensor whose other dimensions overflow int64 (tests/fuzz/regressions/fuzz_idx): its
+  // strides would overflow in every view of it.
+  CHECK(idx_error(idx_bytes(0x08, {0, 0xF6FFFFFF, 0xFFFFFFFF}, {})).find("more elements") != std::string::npos);
   CHECK(idx_error(idx_bytes(0x0C, {0xFFFFFFFF, 0xFFFF}, Bytes(4))).find("truncated") !=
         std::string::npos);
 }

@@ -379,7 +379,15 @@ TEST_CASE("npy: files on disk: errors name the file, saves are atomic") {
   // A directory that does not exist: an error naming the file.
   const std::string nodir =
       error_of([&] { io::save_npy(dir / "no" / "such" / "x.npy", Tensor(DType::f32, Shape{1})); });
-  CHECK_MESSAGE(nodir.find("x.npy.tmp': cannot open for writing") != std::string::npos, nodir);
+  CHECK_MESSAGE(nodir.find("x.npy': cannot open") != std::string::npos, nodir);
+  CHECK_MESSAGE(nodir.find("(no such directory)") != std::string::npos, nodir);
+  // A directory in the way, and a device (written in place, never renamed over).
+  CHECK(error_of([&] { io::save_npy(dir.path(), Tensor(DType::f32, Shape{1})); }).find("is a directory") !=
+        std::string::npos);
+  io::save_npy("/dev/null", Tensor(DType::f32, Shape{1}));
+  CHECK(fs::is_character_file("/dev/null"));
+  const std::string full = error_of([&] { io::save_npy("/dev/full", Tensor(DType::f32, Shape{4096})); });
+  CHECK_MESSAGE(full.find("/dev/full': writing 16512 bytes failed") != std::string::npos, full);
   std::vector<std::string> files = dir.files();
   std::sort(files.begin(), files.end());
   CHECK(files == std::vector<std::string>{"cut.npy", "keep.npy"});

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +27,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "qnn/onnx/proto.hpp"
 #include "qnn/onnx/wire.hpp"
@@ -883,7 +886,29 @@ TEST_CASE("save_model / load_model and save_tensor / load_tensor") {
   qnn::onnx::save_tensor(dir / "t.pb", t);
   CHECK(qnn::onnx::load_tensor(dir / "t.pb") == t);
   CHECK(error_of([&] { qnn::onnx::save_model(dir / "missing" / "m.onnx", m); }) ==
-        doctest::Contains("cannot open for writing"));
+        doctest::Contains("m.onnx': cannot open"));
+  // A save that fails half-way (here: a file-size limit stands in for a full disk) leaves the model
+  // that was there untouched, and no temporary file.
+  const auto before = qnn::io::read_file_bytes(dir / "m.onnx");
+  ModelProto big = m;
+  big.graph.initializer.push_back(qnn::onnx::make_tensor<float>("big", {4096}, std::vector<float>(4096, 1.0f)));
+  {
+    rlimit old{};
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of being killed
+    rlimit small = old;
+    small.rlim_cur = 4096;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    const doctest::String e = error_of([&] { qnn::onnx::save_model(dir / "m.onnx", big); });
+    setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+    CHECK(e == doctest::Contains("m.onnx': writing"));
+  }
+  CHECK(qnn::io::read_file_bytes(dir / "m.onnx") == before);
+  CHECK(error_of([&] { qnn::onnx::save_model("/dev/full", m); }) == doctest::Contains("/dev/full': writing"));
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
+  CHECK(files == 2);
   fs::remove_all(dir);
 }
 

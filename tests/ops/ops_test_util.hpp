@@ -51,7 +51,13 @@ class GraphBuilder {
                      std::initializer_list<std::pair<const char*, qnn::AttributeValue>> attrs = {},
                      std::string name = "") {
     qnn::Node n;
-    n.name = name.empty() ? "n" + std::to_string(g_.nodes.size()) : std::move(name);
+    // Appended, not "n" + std::to_string(...): GCC 12 misreports that under -Werror=restrict.
+    if (name.empty()) {
+      n.name = "n";
+      n.name += std::to_string(g_.nodes.size());
+    } else {
+      n.name = std::move(name);
+    }
     n.op_type = op;
     n.inputs = std::move(inputs);
     n.outputs = std::move(outputs);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -389,4 +390,25 @@ TEST_CASE("finetune's objective, checked independently on a one-layer model with
   CHECK(has_line(all.log, "cle: no pair"));
   CHECK(has_line(all.log, "finetune: 'fc'"));
   CHECK(has_line(all.log, "bias correction: 'fc'"));
+}
+
+TEST_CASE("NaN or infinity in calibration data: an error naming the input and the sample, not a scale") {
+  const Graph model = conv_model();
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    Tensor calib = random_input(Shape{40, 3, 8, 8}, 5);
+    calib.span<float>()[static_cast<std::size_t>(37 * 3 * 8 * 8 + 5)] = bad;  // sample 37, element 5
+    const Tensor before = calib;
+    TensorReader reader({calib}, 16);
+    std::string what;
+    try {
+      quantize(model, reader, QuantConfig::make(Preset::u8s8));
+    } catch (const qnn::error& e) {
+      what = e.what();
+    }
+    CHECK_MESSAGE(what.find("calibration data: input '") != std::string::npos, what);
+    CHECK_MESSAGE(what.find("' sample 37 holds ") != std::string::npos, what);
+    CHECK_MESSAGE(what.find("(element 5)") != std::string::npos, what);
+    // The caller's tensor is left as it was.
+    CHECK(std::memcmp(before.raw(), calib.raw(), calib.bytes()) == 0);
+  }
 }

@@ -173,6 +173,34 @@ TEST_CASE("calib errors: no data, no histogram, bad options") {
   CHECK_THROWS_AS(calibrate_tensor(CalibMethod::minmax, r, h, QuantTarget{DType::f32, false, false}), qnn::error);
 }
 
+TEST_CASE("calib RangeObserver: exact range over batches; a NaN or infinity names its position and changes nothing") {
+  RangeObserver r;
+  const std::vector<float> a{0.5f, -2.0f, 3.0f, -0.0f, 1.0f, 7.25f, -6.5f, 2.0f};
+  r.observe(a, "t");
+  const std::vector<float> b{1.0f, 8.0f, -1.0f};
+  r.observe(b, "t");
+  CHECK(r.min == -6.5f);
+  CHECK(r.max == 8.0f);
+  CHECK(r.count == 11);
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity()}) {
+    std::vector<float> c(9, 100.0f);  // would widen the range if it were taken
+    c[5] = bad;
+    RangeObserver s = r;
+    std::string what;
+    try {
+      s.observe(c, "act");
+    } catch (const qnn::error& e) {
+      what = e.what();
+    }
+    CHECK_MESSAGE(what.find("tensor 'act' holds ") != std::string::npos, what);
+    CHECK_MESSAGE(what.find("(value 16)") != std::string::npos, what);  // 11 before it, index 5
+    CHECK(s.min == -6.5f);
+    CHECK(s.max == 8.0f);
+    CHECK(s.count == 11);
+  }
+}
+
 TEST_CASE("calib constant tensors: every method gives a scale that represents the value") {
   for (const QuantTarget& t : {kU8, kI8, kI8Sym, kU8Sym, kXint8Act, kI16Sym, kU16}) {
     for (float v : {0.0f, 3.5f, -0.25f, 1e-3f}) {

@@ -1,20 +1,30 @@
 // The fast CPU kernels against the scalar reference: integer outputs bit for bit (tolerance 0),
 // float outputs within the bound of docs/numerics.md §8, over randomized shapes with tails,
-// strides, padding, dilation, groups and extreme zero points, for every requantization policy.
+// strides, padding, dilation, groups and extreme zero points, for every requantization policy;
+// max pooling (integers and floats) and QuantizeLinear bit for bit, NaN, ±0, ±∞ and ties included.
 //
 // This file is compiled into the main suite (native flags) and into one binary per SIMD target
 // (tests/CMakeLists.txt); each binary names the target it ran on.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qnn/kernels/conv2d.hpp"
+#include "qnn/kernels/cpu/pool.hpp"
+#include "qnn/kernels/cpu/quantize.hpp"
 #include "qnn/kernels/dispatch.hpp"
 #include "qnn/kernels/gemm.hpp"
+#include "qnn/kernels/ref/pool.hpp"
+#include "qnn/kernels/ref/quantize_linear.hpp"
+#include "qnn/runtime/thread_pool.hpp"
 
 using namespace qnn;
 
@@ -52,6 +62,24 @@ float pick_scale(std::mt19937& rng, RequantPolicy p) {
   if (p == RequantPolicy::npu_pow2) return std::ldexp(1.0f, -std::uniform_int_distribution<int>(2, 9)(rng));
   return std::uniform_real_distribution<float>(0.002f, 0.05f)(rng);
 }
+
+// Bitwise comparison: for floats, NaN payloads and the sign of zero count too.
+template <class T>
+std::int64_t count_bit_diff(const Tensor& a, const Tensor& b) {
+  std::int64_t n = 0;
+  const auto x = a.span<T>();
+  const auto y = b.span<T>();
+  for (std::size_t i = 0; i < x.size(); ++i) n += std::memcmp(&x[i], &y[i], sizeof(T)) != 0;
+  return n;
+}
+
+// An Exec with a pool of `threads` threads (1: the calling thread only).
+struct TestExec {
+  explicit TestExec(int threads) : pool(threads), ws(static_cast<std::size_t>(threads)) {}
+  cpu::Exec exec() { return cpu::Exec{pool.threads() > 1 ? &pool : nullptr, &ws}; }
+  ThreadPool pool;
+  std::vector<cpu::Workspace> ws;
+};
 
 template <class TIn>
 void conv_case(std::mt19937& rng, int iteration) {
@@ -100,9 +128,12 @@ void conv_case(std::mt19937& rng, int iteration) {
   const QuantizedConv2D<TIn, std::int8_t, std::uint8_t> ref(xq, wv, bias, yq, o);
   const Shape ys = fast.geometry(x.shape()).output_shape();
   Tensor y1(DType::u8, ys), y2(DType::u8, ys);
-  fast.run(x.view<TIn>(), y1.view<std::uint8_t>());
+  // Every other case on two threads: small batches then split output pixels between them.
+  TestExec ex(iteration % 2 == 0 ? 1 : 2);
+  fast.run(x.view<TIn>(), y1.view<std::uint8_t>(), ex.exec());
   ref.run(x.view<TIn>(), y2.view<std::uint8_t>());
-  INFO("target ", std::string(simd::active_target()), " policy ", name_of(policy), " x ", x.shape(), " w ", wt.shape(),
+  INFO("target ", std::string(simd::active_target()), " threads ", ex.pool.threads(), " policy ", name_of(policy),
+       " x ", x.shape(), " w ", wt.shape(),
        " groups ", g, " strides ", win.strides[0], "x", win.strides[1], " dil ", win.dilations[0], "x",
        win.dilations[1], " pads ", win.pads[0], ",", win.pads[1], ",", win.pads[2], ",", win.pads[3], " zx ", zx);
   CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
@@ -140,6 +171,59 @@ void fc_case(std::mt19937& rng, int iteration) {
   INFO("target ", std::string(simd::active_target()), " policy ", name_of(policy), " M ", m, " N ", n, " K ", k, " transA ", ta,
        " transB ", tb);
   CHECK(count_diff<std::int8_t>(c1, c2) == 0);
+}
+
+// Values that stress a max: the type's extremes, and for floats NaNs with distinct payloads, ±0, ±∞.
+template <class T>
+T pool_value(std::mt19937& rng, bool specials) {
+  std::uniform_int_distribution<int> pick(0, 99);
+  if constexpr (std::same_as<T, float>) {
+    if (specials) {
+      switch (pick(rng) % 12) {
+        case 0: return std::bit_cast<float>(0x7FC00000u | static_cast<std::uint32_t>(pick(rng)));
+        case 1: return std::bit_cast<float>(0xFFC00000u | static_cast<std::uint32_t>(pick(rng)));
+        case 2: return 0.0f;
+        case 3: return -0.0f;
+        case 4: return std::numeric_limits<float>::infinity();
+        case 5: return -std::numeric_limits<float>::infinity();
+        default: break;
+      }
+    }
+    return static_cast<float>(pick(rng) % 7 - 3);  // few distinct values: many ties
+  } else {
+    if (pick(rng) % 8 == 0) return pick(rng) % 2 ? std::numeric_limits<T>::min() : std::numeric_limits<T>::max();
+    return static_cast<T>(std::uniform_int_distribution<int>(std::numeric_limits<T>::min(),
+                                                             std::numeric_limits<T>::max())(rng));
+  }
+}
+
+template <class T>
+void max_pool_case(std::mt19937& rng, int iteration, const PoolGeometry& g) {
+  const bool specials = iteration % 3 != 0;
+  Tensor x(dtype_of_v<T>, Shape{g.n, g.c, g.h, g.w});
+  for (T& v : x.span<T>()) v = pool_value<T>(rng, specials);
+  Tensor y1(dtype_of_v<T>, g.output_shape()), y2(dtype_of_v<T>, g.output_shape());
+  TestExec ex(iteration % 2 == 0 ? 1 : 2);
+  cpu::max_pool(g, x.view<const T>(), y1.view<T>(), ex.exec());
+  ref::max_pool(g, x.view<const T>(), y2.view<T>());
+  INFO("target ", std::string(simd::active_target()), " ", name_of(dtype_of_v<T>), " x ", x.shape(), " kernel ",
+       g.win.kernel[0], "x", g.win.kernel[1], " strides ", g.win.strides[0], "x", g.win.strides[1], " dil ",
+       g.win.dilations[0], "x", g.win.dilations[1], " pads ", g.win.pads[0], ",", g.win.pads[1], ",", g.win.pads[2],
+       ",", g.win.pads[3], " ceil ", g.ceil_mode, " threads ", ex.pool.threads());
+  CHECK(count_bit_diff<T>(y1, y2) == 0);
+}
+
+template <class T>
+void quantize_case(const std::vector<float>& values, const Shape& shape, float scale, std::int32_t zp) {
+  Tensor x(DType::f32, shape);
+  for (std::size_t i = 0; i < x.span<float>().size(); ++i) x.span<float>()[i] = values[i % values.size()];
+  Tensor y1(dtype_of_v<T>, shape), y2(dtype_of_v<T>, shape);
+  const PerTensor<T> q(scale, zp);
+  cpu::quantize_linear(x.view<const float>(), y1.view<T>(), q);
+  ref::quantize_linear(x.view<const float>(), y2.view<T>(), q);
+  INFO("target ", std::string(simd::active_target()), " ", name_of(dtype_of_v<T>), " n ", x.numel(), " scale ",
+       scale, " zp ", zp);
+  CHECK(count_bit_diff<T>(y1, y2) == 0);
 }
 
 }  // namespace
@@ -204,5 +288,130 @@ TEST_CASE("fast float and bf16 conv/GEMM stay within the documented bound") {
           mag += std::fabs(double{round_to_bf16(a.view<float>()(i, q))} * double{round_to_bf16(b.view<float>()(q, j))});
         CHECK(std::fabs(double{c1.view<float>()(i, j)} - double{c2.view<float>()(i, j)}) <= 2 * gamma * mag + 1e-30);
       }
+  }
+}
+
+TEST_CASE_TEMPLATE("fast max pool equals the reference bit for bit", T, std::uint8_t, std::int8_t, std::int16_t, float) {
+  std::mt19937 rng(2024);
+  std::uniform_int_distribution<int> pick(0, 1000);
+  // The Fashion-MNIST CNN's two pools (2x2, stride 2), a 3x3/2 padded pool and a global one.
+  const std::pair<Shape, Window2D> fixed[] = {
+      {Shape{2, 32, 28, 28}, Window2D{{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}}},
+      {Shape{1, 64, 12, 12}, Window2D{{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}}},
+      {Shape{1, 5, 13, 11}, Window2D{{3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}}},
+      {Shape{2, 3, 7, 9}, Window2D{{7, 9}, {1, 1}, {1, 1}, {0, 0, 0, 0}}}};
+  int it = 0;
+  for (const auto& [shape, win] : fixed) max_pool_case<T>(rng, it++, make_pool_geometry(shape, win, false));
+  for (int i = 0; i < 300; ++i) {
+    Window2D win;
+    win.kernel = {1 + pick(rng) % 4, 1 + pick(rng) % 4};
+    win.strides = {1 + pick(rng) % 3, 1 + pick(rng) % 3};
+    win.dilations = {1 + pick(rng) % 2, 1 + pick(rng) % 2};
+    win.pads = {pick(rng) % win.kernel[0], pick(rng) % win.kernel[1], pick(rng) % win.kernel[0],
+                pick(rng) % win.kernel[1]};
+    const std::int64_t h = (win.kernel[0] - 1) * win.dilations[0] + 1 + pick(rng) % 12;
+    const std::int64_t w = (win.kernel[1] - 1) * win.dilations[1] + 1 + pick(rng) % 40;  // odd widths, tails
+    const PoolGeometry g = make_pool_geometry(Shape{1 + pick(rng) % 2, 1 + pick(rng) % 4, h, w}, win, pick(rng) % 3 == 0);
+    if (!cpu::every_window_hits_input(g)) continue;  // the reference rejects those windows
+    max_pool_case<T>(rng, it++, g);
+  }
+}
+
+TEST_CASE_TEMPLATE("fast QuantizeLinear equals the reference bit for bit", T, std::uint8_t, std::int8_t,
+                   std::uint16_t, std::int16_t) {
+  const std::int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> specials = {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+                                       inf, -inf, 0.0f, -0.0f, std::numeric_limits<float>::max(),
+                                       -std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min(),
+                                       -std::numeric_limits<float>::min(), 1e30f, -1e30f, 3e9f, -3e9f};
+  const std::int32_t zps[] = {qmin, qmax, 0, (qmin + qmax) / 2, qmin + 3};
+  SUBCASE("ties at ±0.5, ±1.5, ... of a power-of-two scale round to even") {
+    for (const float scale : {0.25f, 1.0f, 0x1p-7f}) {
+      std::vector<float> ties;
+      for (int k = -300; k <= 300; ++k) ties.push_back((static_cast<float>(k) + 0.5f) * scale);
+      for (const std::int32_t zp : zps) quantize_case<T>(ties, Shape{static_cast<std::int64_t>(ties.size())}, scale, zp);
+    }
+  }
+  SUBCASE("saturation, NaN, infinities, signed zeros and denormals") {
+    for (const std::int32_t zp : zps)
+      for (const float scale : {0.003921569f, 1.0f, 1e-30f, 1e30f})
+        quantize_case<T>(specials, Shape{static_cast<std::int64_t>(specials.size()) * 3}, scale, zp);
+  }
+  SUBCASE("random values, scales and zero points; every length up to 70 (vector tails)") {
+    std::mt19937 rng(77);
+    std::uniform_int_distribution<std::int32_t> zp_dist(qmin, qmax);
+    for (int len = 0; len <= 70; ++len) {
+      const float scale = std::exp(std::uniform_real_distribution<float>(-9.0f, 3.0f)(rng));
+      std::vector<float> v(static_cast<std::size_t>(std::max(len, 1)));
+      std::uniform_real_distribution<float> span(-1.2f * static_cast<float>(qmax - qmin), 1.2f * static_cast<float>(qmax - qmin));
+      for (float& f : v) f = span(rng) * scale;
+      if (len > 3) v[static_cast<std::size_t>(len / 2)] = (std::floor(v[0] / scale) + 0.5f) * scale;  // a near-tie
+      quantize_case<T>(v, Shape{len}, scale, zp_dist(rng));
+    }
+  }
+  SUBCASE("per-channel, along every axis") {
+    std::mt19937 rng(5);
+    const Shape shape{3, 4, 5};
+    Tensor x(DType::f32, shape);
+    std::normal_distribution<float> d(0.0f, 200.0f);
+    for (float& f : x.span<float>()) f = d(rng);
+    x.span<float>()[7] = std::numeric_limits<float>::quiet_NaN();
+    for (int axis = 0; axis < 3; ++axis) {
+      std::vector<float> scales;
+      std::vector<std::int32_t> zp;
+      for (std::int64_t c = 0; c < shape[axis]; ++c) {
+        scales.push_back(0.5f + 0.25f * static_cast<float>(c));
+        zp.push_back(c % 2 ? qmin : qmax);
+      }
+      const PerChannel<T> q(axis, scales, zp);
+      Tensor y1(dtype_of_v<T>, shape), y2(dtype_of_v<T>, shape);
+      cpu::quantize_linear(x.view<const float>(), y1.view<T>(), q);
+      ref::quantize_linear(x.view<const float>(), y2.view<T>(), q);
+      INFO("target ", std::string(simd::active_target()), " axis ", axis);
+      CHECK(count_bit_diff<T>(y1, y2) == 0);
+    }
+  }
+}
+
+TEST_CASE("batch-1 convolutions split between threads equal the reference and the one-thread run") {
+  std::mt19937 rng(31);
+  struct Case {
+    std::int64_t c, m, h, w, pad;
+  };
+  // The model's conv2, and an odd one whose pixel count is not a multiple of any panel width.
+  for (const Case& k : {Case{32, 64, 14, 14, 0}, Case{16, 40, 23, 29, 1}}) {
+    ConvOptions o;
+    o.window.pads = {k.pad, k.pad, k.pad, k.pad};
+    const Tensor x = random_tensor<std::uint8_t>(rng, Shape{1, k.c, k.h, k.w}, 0, 255);
+    const Tensor wt = random_tensor<std::int8_t>(rng, Shape{k.m, k.c, 3, 3}, -127, 127);
+    std::vector<std::int32_t> bias;
+    for (std::int64_t i = 0; i < k.m; ++i) bias.push_back(std::uniform_int_distribution<int>(-3000, 3000)(rng));
+    const PerChannel<std::int8_t> wq(0, std::vector<float>(static_cast<std::size_t>(k.m), 0.01f));
+    const QView<const std::int8_t, PerChannel<std::int8_t>> wv{wt.view<std::int8_t>(), wq};
+    const PerTensor<std::uint8_t> xq(0.02f, 3), yq(0.05f, 128);
+    const QuantizedConv2D<std::uint8_t, std::int8_t, std::uint8_t> fast(xq, wv, bias, yq, o);
+    const ConvGeometry g = fast.geometry(x.shape());
+    TestExec two(2);
+    INFO("target ", std::string(simd::active_target()), " x ", x.shape(), " w ", wt.shape());
+    // Guards the test's purpose: these layers are large enough to be split.
+    REQUIRE(cpu::conv_chunks(g, cpu::conv_lane_layout(g, 2), two.exec()) == 2);
+    o.reference = true;
+    const QuantizedConv2D<std::uint8_t, std::int8_t, std::uint8_t> ref(xq, wv, bias, yq, o);
+    Tensor y1(DType::u8, g.output_shape()), y2(DType::u8, g.output_shape());
+    fast.run(x.view<std::uint8_t>(), y1.view<std::uint8_t>(), two.exec());
+    ref.run(x.view<std::uint8_t>(), y2.view<std::uint8_t>());
+    CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
+
+    // Float: a pixel's sum is computed by the same instructions whichever thread computes it.
+    o.reference = false;
+    const Tensor xf = random_float(rng, x.shape());
+    const Tensor wf = random_float(rng, wt.shape());
+    const FloatConv2D<float> conv(wf.view<float>(), std::vector<float>(static_cast<std::size_t>(k.m), 0.5f), o);
+    Tensor f1(DType::f32, g.output_shape()), f2(DType::f32, g.output_shape());
+    TestExec one(1);
+    conv.run(xf.view<float>(), f1.view<float>(), two.exec());
+    conv.run(xf.view<float>(), f2.view<float>(), one.exec());
+    CHECK(count_bit_diff<float>(f1, f2) == 0);
   }
 }

@@ -2,9 +2,16 @@
 // single_include/ as its only qnn include path (tests/CMakeLists.txt), so any header the
 // amalgamation missed, or any declaration it put in the wrong order, fails to compile here. It then
 // quantizes a small image, runs a quantized conv on the fast path and on the scalar reference, and
-// checks both against numbers worked out by hand.
+// checks both against numbers worked out by hand; then runs a whole model through a Session:
+//
+//   qnn_single_header_smoke MODEL.onnx X.npy EXPECTED.npy
+//
+// the Fashion-MNIST model on four images, within 1e-4 of ONNX Runtime's logits
+// (tests/consumer/make_data.py wrote X and EXPECTED).
 #include <qnn/qnn.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <vector>
@@ -28,8 +35,12 @@ void expect(bool ok, const char* what) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   using namespace qnn;
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: qnn_single_header_smoke MODEL.onnx X.npy EXPECTED.npy\n");
+    return 2;
+  }
   try {
     // x = 0.5·(1..9) quantized at scale 0.5, zero point 0 → 1..9 exactly.
     std::vector<float> xf;
@@ -58,6 +69,17 @@ int main() {
       const auto ys = y.span<std::uint8_t>();
       expect(std::vector<std::uint8_t>(ys.begin(), ys.end()) == want,
              reference ? "conv2d (reference)" : "conv2d (fast path)");
+    }
+    const Session session(onnx::load_graph(argv[1]));
+    const std::vector<Tensor> y = session.run({io::load_npy(argv[2])});
+    const Tensor logits = io::load_npy(argv[3]);
+    expect(y.size() == 1 && y[0].shape() == logits.shape(), "model output shape");
+    if (failures == 0) {
+      float worst = 0;
+      for (std::size_t i = 0; i < logits.span<float>().size(); ++i)
+        worst = std::max(worst, std::fabs(y[0].span<float>()[i] - logits.span<float>()[i]));
+      std::printf("single_header_smoke: model max |logit - ONNX Runtime| = %g\n", worst);
+      expect(worst <= 1e-4f, "model output within 1e-4 of ONNX Runtime");
     }
     std::printf("single_header_smoke: GEMM target %s, SIMD kernels %s\n", simd::active_target(),
                 QNN_SMOKE_HAS_SIMD ? "compiled in" : "not compiled in");

@@ -3,6 +3,7 @@
 // "unknown option --inptu" rather than being ignored.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -70,6 +71,18 @@ class Args {
       fail("option --", name, " needs an integer, got '", v, "'");
     }
   }
+  double get_double(const std::string& name, double def) const {
+    const std::string v = get(name, "");
+    if (v.empty()) return def;
+    try {
+      std::size_t used = 0;
+      const double x = std::stod(v, &used);
+      check(used == v.size(), "");
+      return x;
+    } catch (...) {
+      fail("option --", name, " needs a number, got '", v, "'");
+    }
+  }
   std::string require_positional(std::size_t i, const char* what) const {
     check(i < positional_.size(), "missing ", what);
     return positional_[i];
@@ -79,5 +92,15 @@ class Args {
   std::vector<std::string> positional_;
   std::map<std::string, std::vector<std::string>> options_;
 };
+
+// Refuses an output path that names one of the command's input files (also through a link or a
+// different spelling): qnn never overwrites what the user passed in.
+inline void check_not_an_input(const std::string& output, const std::vector<std::string>& inputs) {
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    check(!std::filesystem::equivalent(output, in, ec), "output '", output, "' is the input file '", in,
+          "'; choose another output path (qnn never overwrites its inputs)");
+  }
+}
 
 }  // namespace qnn::cli

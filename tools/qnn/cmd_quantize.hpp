@@ -10,12 +10,13 @@
 #pragma once
 
 #include <filesystem>
-#include <fstream>
+#include <span>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "args.hpp"
+#include "qnn/io/file.hpp"
 #include "qnn/io/idx.hpp"
 #include "qnn/io/json.hpp"
 #include "qnn/io/npy.hpp"
@@ -35,6 +36,11 @@ inline int cmd_quantize(int argc, char** argv) {
   const std::string out = a.has("o") ? a.get("o") : a.get("output");
   check(!out.empty(), "-o OUT.onnx is required");
   check(a.has("calib") != a.has("calib-idx"), "give exactly one of --calib CALIB.npy and --calib-idx DIR");
+  check_not_an_input(out, {model, a.has("calib") ? a.get("calib") : a.get("calib-idx")});
+  if (a.has("log")) {
+    check_not_an_input(a.get("log"), {model, out});
+    check(a.get("log") != out, "--log and -o name the same file '", out, "'");
+  }
 
   const auto preset = quant::parse_preset(a.get("config", "u8s8"));
   check(preset.has_value(), "unknown --config '", a.get("config"), "' (u8s8, a8w8, a16w8, xint8, bf16)");
@@ -47,7 +53,7 @@ inline int cmd_quantize(int argc, char** argv) {
   check(!(a.has("per-channel") && a.has("per-tensor")), "--per-channel and --per-tensor exclude each other");
   if (a.has("per-channel")) cfg.per_channel = true;
   if (a.has("per-tensor")) cfg.per_channel = false;
-  if (a.has("percentile")) cfg.method_options.percentile = std::stod(a.get("percentile"));
+  if (a.has("percentile")) cfg.method_options.percentile = a.get_double("percentile", 0.0);
   for (const auto& n : a.all("exclude")) cfg.exclude_nodes.insert(n);
   for (const auto& t : a.all("exclude-op")) cfg.exclude_op_types.insert(t);
   cfg.cle = a.has("cle");
@@ -98,7 +104,8 @@ inline int cmd_quantize(int argc, char** argv) {
   if (a.has("log")) {
     json::Value arr = json::Value::array();
     for (const auto& line : log) arr.push(line);
-    std::ofstream(a.get("log")) << json::Value::object().set("model", model).set("output", out).set("log", arr).dump();
+    const std::string text = json::Value::object().set("model", model).set("output", out).set("log", arr).dump();
+    io::write_file_atomic(a.get("log"), std::as_bytes(std::span(text.data(), text.size())));
   }
   return 0;
 }

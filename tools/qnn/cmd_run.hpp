@@ -2,12 +2,15 @@
 //        [--threads N] [--backend cpu|cpu-ref|npu-emu] [--precision bf16] [--no-optimize]
 #pragma once
 
+#include <cstddef>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "args.hpp"
 #include "session_options.hpp"
+#include "qnn/io/file.hpp"
 #include "qnn/io/npy.hpp"
 #include "qnn/onnx/import.hpp"
 #include "qnn/runtime/session.hpp"
@@ -23,6 +26,12 @@ inline int cmd_run(int argc, char** argv) {
   const auto inputs = a.all("input");
   const auto outputs = a.all("output");
   check(!outputs.empty(), "--output Y.npy is required");
+  std::vector<std::string> read = inputs;
+  read.push_back(model);
+  for (const auto& out : outputs) check_not_an_input(out, read);
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    for (std::size_t j = i + 1; j < outputs.size(); ++j)
+      check(outputs[i] != outputs[j], "--output '", outputs[i], "' is given twice");
   return with_session(a, onnx::load_graph(model), [&](const auto& session) {
     check(inputs.size() == session.input_names().size(), model, ": the model has ", session.input_names().size(),
           " inputs, ", inputs.size(), " --input files given");
@@ -36,7 +45,21 @@ inline int cmd_run(int argc, char** argv) {
         if (v.dtype) check(xs[i].dtype() == *v.dtype, "the model expects ", *v.dtype, ", the file holds ", xs[i].dtype());
       });
     const auto ys = session.run(std::span<const Tensor>(xs));
-    for (std::size_t i = 0; i < outputs.size(); ++i) io::save_npy(outputs[i], ys[i]);
+    // All or nothing: every output is encoded (the step that can refuse a tensor) before the first
+    // file is written, and outputs already written are removed if a later write fails.
+    std::vector<std::vector<std::byte>> bytes;
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+      bytes.push_back(with_context(io::file_context(outputs[i]), [&] { return io::serialize_npy(ys[i]); }));
+    std::size_t written = 0;
+    try {
+      for (; written < outputs.size(); ++written) io::write_file_atomic(outputs[written], bytes[written]);
+    } catch (...) {
+      for (std::size_t i = 0; i < written; ++i) {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(outputs[i], ec)) std::filesystem::remove(outputs[i], ec);
+      }
+      throw;
+    }
     return 0;
   });
 }

@@ -3,12 +3,15 @@
 //   qnn run MODEL.onnx --input X.npy ... --output Y.npy ...   run a model on NumPy inputs
 //   qnn inspect MODEL.onnx [--json]                           show the prepared graph
 //   qnn quantize MODEL.onnx --calib X.npy|--calib-idx DIR -o OUT.onnx ...   post-training quantization
+//   qnn profile MODEL.onnx --input X.npy [--json]              per-node time, MACs, GMAC/s
 //   qnn eval MODEL.onnx --idx DIR                             classifier accuracy on an IDX dataset
 //   qnn compare FLOAT.onnx QUANT.onnx --input X.npy           per-layer error report
 //   qnn compare QUANT.onnx --as-written --input X.npy         as-written vs fused, element by element
 //
 // Any failure prints one line, "qnn: error: ...", naming the file, node or tensor and the reason,
-// and exits with status 1 (2 for usage errors); no output file is left half written.
+// and exits with status 1 (2 for usage errors); no output file is left half written, and no output
+// may name an input file.
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -16,6 +19,7 @@
 #include "cmd_compare.hpp"
 #include "cmd_eval.hpp"
 #include "cmd_inspect.hpp"
+#include "cmd_profile.hpp"
 #include "cmd_quantize.hpp"
 #include "cmd_run.hpp"
 
@@ -30,13 +34,15 @@ const char* kUsage =
     "      [--config u8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]\n"
     "      [--per-channel|--per-tensor] [--percentile P] [--calib-per-class N] [--exclude NODE]\n"
     "      [--exclude-op TYPE] [--cle] [--bias-correction] [--finetune] [--threads N] [--log FILE]\n"
+    "  profile MODEL.onnx --input X.npy [--input X2.npy ...] [--runs N] [--warmup N] [--json]\n"
+    "      [--threads N] [--backend cpu|cpu-ref|npu-emu]   (per-node time, MACs, GMAC/s, share)\n"
     "  eval MODEL.onnx --idx DIR [--split t10k|train] [--backend cpu|cpu-ref|npu-emu] [--json]\n"
     "  compare FLOAT.onnx QUANT.onnx --input X.npy [--json]\n"
     "  compare QUANT.onnx --as-written --input X.npy [--json] [--list N]\n";
 
 int dispatch(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << kUsage;
+    std::cerr << "qnn: error: no command given\n" << kUsage;
     return 2;
   }
   const std::string cmd = argv[1];
@@ -44,6 +50,7 @@ int dispatch(int argc, char** argv) {
   if (cmd == "inspect") return qnn::cli::cmd_inspect(argc, argv);
   if (cmd == "quantize") return qnn::cli::cmd_quantize(argc, argv);
   if (cmd == "eval") return qnn::cli::cmd_eval(argc, argv);
+  if (cmd == "profile") return qnn::cli::cmd_profile(argc, argv);
   if (cmd == "compare") return qnn::cli::cmd_compare(argc, argv);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     std::cout << kUsage;
@@ -56,6 +63,9 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) then fails a write with EFBIG, reported like a full disk, instead
+  // of killing the process with SIGXFSZ halfway through an output file.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return dispatch(argc, argv);
   } catch (const qnn::error& e) {

@@ -48,15 +48,23 @@ class Shape {
 
   // Number of elements; 1 for a scalar (rank 0). Overflow-checked so a hostile header cannot
   // produce a wrapped-around small size.
+  // The non-zero dimensions must multiply within int64 even when another dimension is 0, as in
+  // NumPy: strides are products of trailing dimensions, so an empty [0, 2^32, 2^32] would overflow
+  // them; and whether a shape is valid must not depend on the order of its dimensions.
   std::int64_t numel() const {
     std::int64_t n = 1;
+    bool empty = false;
     for (int i = 0; i < rank_; ++i) {
       const std::int64_t d = dims_[static_cast<std::size_t>(i)];
-      check(d == 0 || n <= std::numeric_limits<std::int64_t>::max() / d, "shape ", *this,
+      if (d == 0) {
+        empty = true;
+        continue;
+      }
+      check(n <= std::numeric_limits<std::int64_t>::max() / d, "shape ", *this,
             " has more elements than int64 can count");
       n *= d;
     }
-    return n;
+    return empty ? 0 : n;
   }
 
   void push_back(std::int64_t d) {

@@ -93,7 +93,7 @@ class Graph {
     return n;
   }
   std::string add_constant(const std::string& base, Tensor t) {
-    const std::string n = unique_name(base);
+    std::string n = unique_name(base);
     Value& v = value(n);
     v.dtype = t.dtype();
     v.dims = std::vector<std::int64_t>(t.shape().begin(), t.shape().end());

@@ -1,6 +1,6 @@
 // Whole-file reads and atomic writes, shared by the io/ readers and writers.
 //
-// A write goes to `<path>.tmp` and is renamed over `<path>` only once every byte is on disk, so an
+// A write goes to a temporary file beside `<path>` and is renamed over `<path>` only once every byte is on disk, so an
 // error (full disk, a tensor the format cannot hold) never leaves a truncated file under the real
 // name for a later run to trip over. Every message names the file.
 #pragma once
@@ -13,6 +13,8 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <unistd.h>
 
 #include "qnn/core/error.hpp"
 
@@ -27,8 +29,10 @@ inline std::string file_context(const std::filesystem::path& path) {
 // size later.
 inline std::uintmax_t file_size_checked(const std::filesystem::path& path) {
   std::error_code ec;
-  check(std::filesystem::is_regular_file(path, ec), file_context(path),
-        ": cannot open for reading (", ec ? ec.message() : "not a regular file", ")");
+  const auto status = std::filesystem::status(path, ec);
+  check(std::filesystem::exists(status), file_context(path), ": cannot open for reading (no such file)");
+  check(std::filesystem::is_regular_file(status), file_context(path), ": cannot open for reading (",
+        std::filesystem::is_directory(status) ? "a directory" : "not a regular file", ")");
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   check(!ec, file_context(path), ": cannot open for reading (", ec.message(), ")");
   return size;
@@ -51,22 +55,48 @@ inline std::vector<std::byte> read_file_bytes(const std::filesystem::path& path)
   return bytes;
 }
 
-// Writes `bytes` to `<path>.tmp`, then renames it to `path`. On any error the temporary file is
-// removed and `path` is left as it was.
-inline void write_file_atomic(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+// The temporary name a write goes to before it is renamed into place: `<path>.tmp.<pid>`, so that
+// neither a user's own `<path>.tmp` nor another process writing the same path is clobbered.
+inline std::filesystem::path temp_path_for(const std::filesystem::path& path) {
   std::filesystem::path tmp = path;
-  tmp += ".tmp";
+  tmp += ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+  return tmp;
+}
+
+namespace detail {
+
+// Writes all of `bytes` to an opened stream; false on any failure (full disk, file size limit).
+inline bool write_all(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out.good()) return false;
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  return !out.fail();
+}
+
+}  // namespace detail
+
+// Writes `bytes` to a temporary file beside `path`, then renames it to `path`. On any error the
+// temporary file is removed and `path` is left as it was. An existing `path` that is not a regular
+// file (/dev/null, a FIFO, /dev/stdout) is written in place: renaming over a device node would
+// replace it, and such a target has no "partial file" to protect.
+inline void write_file_atomic(const std::filesystem::path& path, std::span<const std::byte> bytes) {
   std::error_code ec;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    check(out.good(), file_context(tmp), ": cannot open for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (out.fail()) {
-      std::filesystem::remove(tmp, ec);
-      fail(file_context(path), ": writing ", bytes.size(), " bytes to '", tmp.string(), "' failed");
-    }
+  const auto status = std::filesystem::status(path, ec);
+  check(!std::filesystem::is_directory(status), file_context(path), ": is a directory");
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    check(detail::write_all(path, bytes), file_context(path), ": writing ", bytes.size(), " bytes failed");
+    return;
+  }
+  const std::filesystem::path tmp = temp_path_for(path);
+  if (!detail::write_all(tmp, bytes)) {
+    const bool opened = std::filesystem::exists(tmp, ec);
+    std::filesystem::remove(tmp, ec);
+    check(opened, file_context(path), ": cannot open '", tmp.string(), "' for writing (",
+          std::filesystem::exists(path.parent_path().empty() ? "." : path.parent_path(), ec)
+              ? "directory not writable" : "no such directory", ")");
+    fail(file_context(path), ": writing ", bytes.size(), " bytes to '", tmp.string(),
+         "' failed (disk full or file size limit?)");
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {

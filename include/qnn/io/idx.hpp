@@ -117,7 +117,7 @@ inline IdxDataset load_fashion_mnist(const std::filesystem::path& dir, std::stri
   check(split == "train" || split == "t10k", "Fashion-MNIST split '", split,
         "' is neither 'train' nor 't10k'");
   const auto find = [&](const char* kind) {
-    const std::filesystem::path plain = dir / (std::string(split) + kind);
+    std::filesystem::path plain = dir / (std::string(split) + kind);
     std::filesystem::path gz = plain;
     gz += ".gz";
     std::error_code ec;

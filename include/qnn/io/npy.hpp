@@ -21,7 +21,7 @@
 // before anything is allocated, so a hostile header cannot request a huge buffer.
 //
 // Writing produces version 1.0 with the header padded so that the data starts at a multiple of 64
-// bytes, as numpy does; save_npy writes to "<path>.tmp" and renames, so an error never leaves a
+// bytes, as numpy does; save_npy writes to a temporary file and renames it (io/file.hpp), so an error never leaves a
 // partial file. A tensor's quantization parameters are not stored: .npy holds values only.
 #pragma once
 

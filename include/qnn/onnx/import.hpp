@@ -15,6 +15,7 @@
 #include "qnn/core/error.hpp"
 #include "qnn/core/tensor.hpp"
 #include "qnn/graph/graph.hpp"
+#include "qnn/io/file.hpp"
 #include "qnn/onnx/data_type.hpp"
 #include "qnn/onnx/proto.hpp"
 #include "qnn/runtime/kernel.hpp"
@@ -126,6 +127,8 @@ inline Graph import_model(const ModelProto& m) {
     detail::apply_value_info(g.ensure_value(out.name), out);
     g.outputs.push_back(out.name);
   }
+  // An empty file parses as an empty ModelProto; ONNX requires outputs, so this is the place to say so.
+  check(!g.outputs.empty(), "onnx: the graph has no outputs (an empty file, or not an ONNX model?)");
 
   int unnamed = 0;
   for (const NodeProto& np : gp.node) {
@@ -161,7 +164,8 @@ inline Graph import_model(const ModelProto& m) {
 }
 
 inline Graph load_graph(const std::filesystem::path& path) {
-  return with_context(path.string(), [&] { return import_model(load_model(path)); });
+  const ModelProto m = load_model(path);  // its errors already name the file
+  return with_context(io::file_context(path), [&] { return import_model(m); });
 }
 
 }  // namespace qnn::onnx

@@ -75,12 +75,12 @@ struct ClePair {
 
 // A constant input of node `i` that only this node reads; copied (and rewired) when it is shared.
 inline std::string private_constant(Graph& g, std::size_t i, std::size_t input) {
-  const std::string name = g.nodes[i].inputs[input];
+  std::string name = g.nodes[i].inputs[input];
   std::size_t uses = 0;
   for (const Node& n : g.nodes)
     for (const auto& in : n.inputs) uses += in == name;
   if (uses == 1 && !g.is_graph_output(name)) return name;
-  const std::string copy = g.add_constant(name + "_cle", *g.constant(name));
+  std::string copy = g.add_constant(name + "_cle", *g.constant(name));
   g.nodes[i].inputs[input] = copy;
   return copy;
 }

@@ -54,6 +54,23 @@ struct CalibrationStats {
   std::int64_t samples = 0;
 };
 
+namespace detail {
+
+// Fails on the first NaN or infinity in a float calibration batch whose first sample is `first`.
+inline void check_finite_input(const Tensor& t, const std::string& name, std::int64_t first) {
+  if (t.dtype() != DType::f32) return;
+  const auto v = t.span<float>();
+  const std::int64_t per_sample =
+      t.shape().rank() && t.shape()[0] > 0 ? static_cast<std::int64_t>(v.size()) / t.shape()[0] : 1;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]))
+      fail("calibration data: input '", name, "' sample ", first + static_cast<std::int64_t>(i) / per_sample,
+           " holds ", v[i], " (element ", static_cast<std::int64_t>(i) % per_sample,
+           "); NaN or infinity would poison every scale");
+}
+
+}  // namespace detail
+
 // Streams the reader through `g` and collects statistics of `tensors`.
 inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::string>& tensors,
                                            CalibrationReader& reader, const QuantConfig& cfg, int threads,
@@ -83,6 +100,11 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
         st.histograms.emplace(t, Histogram(r.min, r.max, cfg.method_options.histogram_bins));
       }
     while (auto batch = reader.next()) {
+      // Checked at the input first, so the message names the sample rather than the first
+      // activation the NaN happens to reach (ReLU and MaxPool may even swallow it on the way).
+      if (pass == 1)
+        for (std::size_t i = 0; i < batch->size() && i < s.input_names().size(); ++i)
+          detail::check_finite_input((*batch)[i], s.input_names()[i], done);
       s.run(ctx, *batch, outs);
       for (const auto& t : tensors) {
         const Tensor& v = outs[index.at(t)];

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -58,6 +59,12 @@ using Session = BasicSession<backends::cpu::SimdBackend>;
 
 inline std::optional<ShapeProbe> probe_graph(const Graph& g, const SessionOptions& options,
                                              const KernelRegistry& registry);
+
+// What an instrumented run records per step (BasicSession::run_profiled, runtime/profile.hpp).
+struct StepStats {
+  std::vector<std::int64_t> macs;  // multiply-accumulates of the step on this run's inputs
+  std::vector<double> seconds;     // wall time of the step, added to on every run
+};
 
 // Per-thread state of a session: the buffers, the run-time tensor table and the backend's tickets.
 template <backends::Backend B>
@@ -137,6 +144,17 @@ class BasicSession {
   }
   std::vector<Tensor> run(std::initializer_list<Tensor> inputs) const {
     return run(std::span<const Tensor>(inputs.begin(), inputs.size()));
+  }
+
+  // An instrumented run (outputs stay in the context): `stats` is sized to num_steps() on first use
+  // and each step's time is added to it, so repeated calls accumulate. runtime/profile.hpp builds
+  // the per-node report on this.
+  void run_profiled(Context& ctx, std::span<const Tensor> inputs, StepStats& stats) const {
+    if (stats.seconds.size() != steps_.size()) {
+      stats.seconds.assign(steps_.size(), 0.0);
+      stats.macs.assign(steps_.size(), -1);
+    }
+    execute(ctx, inputs, &stats);
   }
 
  private:
@@ -292,8 +310,10 @@ class BasicSession {
     }
   }
 
-  // `macs`, when given, receives each step's multiply-accumulates on these inputs.
-  void execute(Context& ctx, std::span<const Tensor> inputs, std::vector<std::int64_t>* macs = nullptr) const {
+  // `stats`, when given, receives each step's multiply-accumulates on these inputs and adds its wall
+  // time. Timing a step needs it to have finished, so an instrumented run waits for every node on B
+  // right after submitting it: per-node times then exclude the overlap a device queue would give.
+  void execute(Context& ctx, std::span<const Tensor> inputs, StepStats* stats = nullptr) const {
     check(inputs.size() == graph_.inputs.size(), "the model has ", graph_.inputs.size(), " inputs, got ",
           inputs.size());
     if (ctx.refs_.size() != slots_.size()) {
@@ -345,6 +365,7 @@ class BasicSession {
         }
         complete_through(need);
         StepContext sc(*this, ctx, s);
+        const auto t0 = stats ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         with_context(s.node->where(), [&] {
           for (int id : s.in)
             check(id < 0 || ctx.present_[static_cast<std::size_t>(id)], "an input was not computed");
@@ -361,8 +382,12 @@ class BasicSession {
           }
           for (std::size_t o = 0; o < s.out.size(); ++o)
             check(s.out[o] < 0 || ctx.present_[static_cast<std::size_t>(s.out[o])], "output ", o, " was not written");
-          if (macs) (*macs)[i] = s.kernel->macs(sc);
         });
+        if (stats) {
+          if (s.on_backend) complete_through(static_cast<int>(i));
+          stats->seconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          stats->macs[i] = s.kernel->macs(sc);
+        }
         if (!s.on_backend && done == i) done = i + 1;  // completed inline, nothing in flight before it
       }
       complete_through(static_cast<int>(steps_.size()) - 1);
@@ -401,9 +426,9 @@ class BasicSession {
     auto ins = probe_inputs(graph_, 1);
     if (!ins) return;
     Context ctx;
-    std::vector<std::int64_t> macs(steps_.size(), -1);
-    execute(ctx, *ins, &macs);
-    for (std::size_t i = 0; i < steps_.size(); ++i) partition_.nodes[i].macs = macs[i];
+    StepStats stats;
+    run_profiled(ctx, *ins, stats);
+    for (std::size_t i = 0; i < steps_.size(); ++i) partition_.nodes[i].macs = stats.macs[i];
   }
 
   std::unique_ptr<Context> acquire() const {

@@ -1,5 +1,5 @@
-// Fast CPU convolution: im2col of each image (and group) into lane panels, GEMM against weights
-// packed once, epilogue per block. NCHW in, NCHW out: lanes run along output pixels, so a block
+// Fast CPU convolution: im2col (kernels/cpu/im2col.hpp) of each image and group into lane panels,
+// GEMM against weights packed once, epilogue per block. NCHW in, NCHW out: lanes run along output pixels, so a block
 // row is a run of one output channel's pixels.
 //
 // Integer: patches hold x − zx (0 for taps in the padding — the zero point, exactly as the
@@ -8,7 +8,8 @@
 // padding), weights w (rounded to bf16 once for bf16 layers; products of bf16 values are exact in
 // fp32, so the FMA adds the same value the reference's multiply-then-add does, only in another
 // order).
-// Parallel over (image, group) pairs; every output is computed by the same code whatever the split.
+// Parallel over (image, group, pixel chunk) items; every output is computed by the same code
+// whatever the split.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "qnn/core/tensor.hpp"
 #include "qnn/kernels/cpu/exec.hpp"
 #include "qnn/kernels/cpu/gemm.hpp"
+#include "qnn/kernels/cpu/im2col.hpp"
 #include "qnn/kernels/cpu/pack.hpp"
 #include "qnn/kernels/geometry.hpp"
 #include "qnn/numerics/requantize.hpp"
@@ -71,41 +73,6 @@ PackedConvWeights<float> pack_conv_weights_f32(TensorView<const TW> w, std::int6
   return p;
 }
 
-// Patches of image `img` (C×H×W, contiguous), group `grp`, as lane panels. `Elem` is std::int16_t
-// (value − zx) or float (value). Written k-major so each tap's (ky, kx) is decoded once.
-template <class Elem, class TIn>
-void im2col(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, const LaneLayout& lay,
-            Elem* dst) {
-  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
-  const std::int64_t panel = lay.panel_elems(per_step);
-  std::fill(dst, dst + lay.panels() * panel, Elem{});
-  const std::int64_t kh = g.win.kernel[0], kw = g.win.kernel[1];
-  const std::int64_t c0 = grp * g.c_per_group();
-  for (std::int64_t k = 0; k < lay.k; ++k) {
-    const std::int64_t ci = k / (kh * kw);
-    const std::int64_t ky = (k / kw) % kh;
-    const std::int64_t kx = k % kw;
-    const TIn* plane = img + (c0 + ci) * g.h * g.w;
-    const std::int64_t step = per_step == 2 ? k / 2 : k;
-    const std::int64_t half = per_step == 2 ? k % 2 : 0;
-    for (std::int64_t oy = 0; oy < g.oh; ++oy) {
-      const std::int64_t iy = oy * g.win.strides[0] - g.win.pads[0] + ky * g.win.dilations[0];
-      if (iy < 0 || iy >= g.h) continue;  // padding: stays 0
-      const TIn* row = plane + iy * g.w;
-      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-        const std::int64_t ix = ox * g.win.strides[1] - g.win.pads[1] + kx * g.win.dilations[1];
-        if (ix < 0 || ix >= g.w) continue;
-        const std::int64_t p = oy * g.ow + ox;
-        const std::int64_t at = (p / lay.nr) * panel + (step * lay.nr + p % lay.nr) * per_step + half;
-        if constexpr (per_step == 2)
-          dst[at] = static_cast<std::int16_t>(static_cast<std::int32_t>(row[ix]) - zx);
-        else
-          dst[at] = static_cast<float>(row[ix]);
-      }
-    }
-  }
-}
-
 inline LaneLayout conv_lane_layout(const ConvGeometry& g, int per_step) {
   LaneLayout lay;
   lay.rows = g.oh * g.ow;
@@ -151,59 +118,107 @@ void requantize_block(const std::int32_t* acc, std::int64_t acc_stride, std::int
     }
 }
 
+// Work items are (image, group, pixel chunk). With at least as many (image, group) pairs as threads
+// there is one chunk per pair; smaller batches (batch 1) split the output pixels, in whole panels,
+// so that every thread has work — but only into chunks of at least kMinChunkMacs: a fork-join costs
+// microseconds on an idle machine and can cost a scheduler time slice on a busy one, which a small
+// layer (conv1 of the Fashion-MNIST CNN: 0.23 M MACs, about 20 µs) does not win back. A pixel's sums
+// do not depend on which chunk computes it.
+inline constexpr std::int64_t kMinChunkMacs = std::int64_t{1} << 20;
+
+inline std::int64_t conv_chunks(const ConvGeometry& g, const LaneLayout& lay, const Exec& ex) {
+  const std::int64_t pairs = g.n * g.groups;
+  if (ex.threads() <= 1 || pairs >= ex.threads()) return 1;
+  const std::int64_t pair_macs = g.m_per_group() * g.oh * g.ow * g.k();
+  const std::int64_t wanted = (ex.threads() + pairs - 1) / pairs;
+  return std::max<std::int64_t>(1, std::min({lay.panels(), wanted, pair_macs / kMinChunkMacs}));
+}
+
+// The driver shared by integer and float convolution: per work item, frame the group's input,
+// gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch).
+template <class Elem, class TIn, class Gemm>
+void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const Exec& ex, Gemm&& gemm) {
+  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
+  const LaneLayout lay = conv_lane_layout(g, per_step);
+  const std::int64_t chunks = conv_chunks(g, lay, ex);
+  const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
+  const bool direct = frame_is_input<Elem, TIn>(g);
+  const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
+  const std::size_t lane_bytes = aligned(static_cast<std::size_t>(max_panels * lay.panel_elems(per_step)) * sizeof(Elem));
+  const std::size_t gemm_bytes = aligned(gemm_scratch_bytes());
+  const std::size_t frame_bytes = direct ? 0 : aligned(static_cast<std::size_t>(frame_elems(g)) * sizeof(Elem));
+  const std::size_t pix_bytes = aligned(static_cast<std::size_t>(max_panels * lay.nr) * 8);
+  const std::size_t tap_bytes = aligned(static_cast<std::size_t>(lay.k) * 8);
+  ex.parallel(g.n * g.groups * chunks, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
+    std::byte* mem = ws.get(lane_bytes + gemm_bytes + frame_bytes + pix_bytes + tap_bytes);
+    auto* lanes = reinterpret_cast<Elem*>(mem);
+    std::byte* scratch = mem + lane_bytes;
+    auto* frame = reinterpret_cast<Elem*>(scratch + gemm_bytes);
+    auto* pix = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes);
+    auto* tap = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes + pix_bytes);
+    tap_offsets(g, tap);
+    std::int64_t framed = -1;  // the (image, group) pair whose frame is in `frame`
+    for (std::int64_t item = b; item < e; ++item) {
+      const std::int64_t pair = item / chunks, chunk = item % chunks;
+      const std::int64_t n = pair / g.groups, grp = pair % g.groups;
+      const TIn* img = x + n * g.c * g.h * g.w;
+      const Elem* src = nullptr;
+      if constexpr (std::same_as<Elem, TIn>) {
+        if (direct) src = img + grp * g.c_per_group() * g.h * g.w;
+      }
+      if (!src) {
+        if (framed != pair) frame_input(g, img, zx, grp, frame);
+        framed = pair;
+        src = frame;
+      }
+      const std::int64_t p0 = chunk * lay.panels() / chunks, p1 = (chunk + 1) * lay.panels() / chunks;
+      if (p0 == p1) continue;
+      LaneLayout part = lay;
+      part.rows = std::min(lay.rows, p1 * lay.nr) - p0 * lay.nr;
+      pixel_offsets(g, p0 * lay.nr, lay.rows, (p1 - p0) * lay.nr, pix);
+      gather_panels(src, tap, lay, pix, p1 - p0, lanes);
+      gemm(lanes, part, n, grp, p0 * lay.nr, scratch);
+    }
+  }, 1);
+}
+
 // Integer conv. x: N×C×H×W contiguous; y: N×M×OH×OW contiguous.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const PackedConvWeights<std::int32_t>& w,
                 std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult,
                 TOut* y, const Exec& ex) {
-  const LaneLayout lay = conv_lane_layout(g, 2);
-  const std::size_t lane_bytes = static_cast<std::size_t>(lay.panels() * lay.panel_elems(2)) * 2;
   const std::int64_t plane = g.oh * g.ow;
-  ex.parallel(g.n * g.groups, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
-    std::byte* mem = ws.get(lane_bytes + gemm_scratch_bytes());
-    auto* lanes = reinterpret_cast<std::int16_t*>(mem);
-    auto* scratch = reinterpret_cast<std::int32_t*>(mem + lane_bytes);
-    for (std::int64_t item = b; item < e; ++item) {
-      const std::int64_t n = item / g.groups, grp = item % g.groups;
-      im2col(g, x + n * g.c * g.h * g.w, zx, grp, lay, lanes);
-      TOut* yimg = y + (n * g.m + grp * w.m_per_group) * plane;
-      gemm_i16(lanes, lay, w.group(grp), w.m_per_group, scratch,
-               [&](std::int64_t s0, std::int64_t rows, std::int64_t l0, std::int64_t cols, const std::int32_t* acc,
-                   std::int64_t stride) {
-                 requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
-                                  yimg + s0 * plane + l0, plane, true);
-               });
-    }
-  }, 1);
+  conv2d_panels<std::int16_t>(g, x, zx, ex, [&](const std::int16_t* lanes, const LaneLayout& part, std::int64_t n,
+                                                std::int64_t grp, std::int64_t l0, std::byte* scratch) {
+    TOut* yimg = y + (n * g.m + grp * w.m_per_group) * plane + l0;
+    gemm_i16(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
+             [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
+                 std::int64_t stride) {
+               requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
+                                yimg + s0 * plane + c0, plane, true);
+             });
+  });
 }
 
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).
 template <class TIn>
 void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<float>& w, std::span<const float> bias,
                   float lo, float hi, float* y, const Exec& ex) {
-  const LaneLayout lay = conv_lane_layout(g, 1);
-  const std::size_t lane_bytes = static_cast<std::size_t>(lay.panels() * lay.panel_elems(1)) * 4;
   const std::int64_t plane = g.oh * g.ow;
-  ex.parallel(g.n * g.groups, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
-    std::byte* mem = ws.get(lane_bytes + gemm_scratch_bytes());
-    auto* lanes = reinterpret_cast<float*>(mem);
-    auto* scratch = reinterpret_cast<float*>(mem + lane_bytes);
-    for (std::int64_t item = b; item < e; ++item) {
-      const std::int64_t n = item / g.groups, grp = item % g.groups;
-      im2col(g, x + n * g.c * g.h * g.w, 0, grp, lay, lanes);
-      float* yimg = y + (n * g.m + grp * w.m_per_group) * plane;
-      gemm_f32(lanes, lay, w.group(grp), w.m_per_group, scratch,
-               [&](std::int64_t s0, std::int64_t rows, std::int64_t l0, std::int64_t cols, const float* acc,
-                   std::int64_t stride) {
-                 for (std::int64_t r = 0; r < rows; ++r) {
-                   const std::int64_t m = grp * w.m_per_group + s0 + r;
-                   const float bm = bias.empty() ? 0.0f : bias[static_cast<std::size_t>(m)];
-                   float* out = yimg + (s0 + r) * plane + l0;
-                   for (std::int64_t c = 0; c < cols; ++c) out[c] = std::min(std::max(acc[r * stride + c] + bm, lo), hi);
-                 }
-               });
-    }
-  }, 1);
+  conv2d_panels<float>(g, x, 0, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t n, std::int64_t grp,
+                                        std::int64_t l0, std::byte* scratch) {
+    float* yimg = y + (n * g.m + grp * w.m_per_group) * plane + l0;
+    gemm_f32(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<float*>(scratch),
+             [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const float* acc,
+                 std::int64_t stride) {
+               for (std::int64_t r = 0; r < rows; ++r) {
+                 const std::int64_t m = grp * w.m_per_group + s0 + r;
+                 const float bm = bias.empty() ? 0.0f : bias[static_cast<std::size_t>(m)];
+                 float* out = yimg + (s0 + r) * plane + c0;
+                 for (std::int64_t c = 0; c < cols; ++c) out[c] = std::min(std::max(acc[r * stride + c] + bm, lo), hi);
+               }
+             });
+  });
 }
 
 }  // namespace qnn::cpu

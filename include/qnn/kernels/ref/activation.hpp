@@ -54,10 +54,13 @@ struct Activation {
     return a;
   }
 
+  static float relu_of(float x) { return x < 0.0f ? 0.0f : x; }  // NaN passes through
+  static float clip_of(float x, float l, float h) { return x < l ? l : (x > h ? h : x); }
+
   float operator()(float x) const {
     switch (kind) {
-      case ActivationKind::relu: return x < 0.0f ? 0.0f : x;  // NaN passes through
-      case ActivationKind::clip: return x < lo ? lo : (x > hi ? hi : x);
+      case ActivationKind::relu: return relu_of(x);
+      case ActivationKind::clip: return clip_of(x, lo, hi);
       case ActivationKind::leaky_relu: return x < 0.0f ? alpha * x : x;
       case ActivationKind::sigmoid: return ort_logistic ? ort::logistic(x) : 1.0f / (1.0f + std::exp(-x));
       case ActivationKind::hard_sigmoid: return std::max(0.0f, std::min(1.0f, alpha * x + beta));
@@ -71,7 +74,13 @@ struct Activation {
 // fp32 (or bf16) element-wise activation.
 template <class T>
 void activation_float(TensorView<const T> x, TensorView<T> y, const Activation& f) {
-  unary(x, y, [&](T v) { return T(f(static_cast<float>(v))); });
+  // Relu and Clip, most of a float model's activations, with the kind decided once, not per element.
+  if (f.kind == ActivationKind::relu)
+    unary(x, y, [](T v) { return T(Activation::relu_of(static_cast<float>(v))); });
+  else if (f.kind == ActivationKind::clip)
+    unary(x, y, [lo = f.lo, hi = f.hi](T v) { return T(Activation::clip_of(static_cast<float>(v), lo, hi)); });
+  else
+    unary(x, y, [&](T v) { return T(f(static_cast<float>(v))); });
 }
 
 // Q_out(f(DQ_in(q))) for one input value.

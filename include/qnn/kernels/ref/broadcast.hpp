@@ -44,6 +44,14 @@ template <class TA, class TB, class TY, class F>
 void binary_broadcast(TensorView<const TA> a, TensorView<const TB> b, TensorView<TY> y, F&& f) {
   const Shape out = broadcast_shape(a.shape(), b.shape());
   check(y.shape() == out, "element-wise output ", y.shape(), " should be ", out);
+  // Same-shape contiguous operands (what a session passes almost always) walk flat spans: the same
+  // f on the same elements in the same order, without an N-d index per element.
+  if (a.shape() == out && b.shape() == out && a.contiguous() && b.contiguous() && y.contiguous()) {
+    const auto sa = a.span(), sb = b.span();
+    const auto sy = y.span();
+    for (std::size_t i = 0; i < sy.size(); ++i) sy[i] = f(sa[i], sb[i]);
+    return;
+  }
   const auto ab = broadcast_to(a, out);
   const auto bb = broadcast_to(b, out);
   for_each_index(out, [&](const auto& idx) { at(y, idx) = f(at(ab, idx), at(bb, idx)); });
@@ -52,6 +60,12 @@ void binary_broadcast(TensorView<const TA> a, TensorView<const TB> b, TensorView
 template <class TX, class TY, class F>
 void unary(TensorView<const TX> x, TensorView<TY> y, F&& f) {
   check(x.shape() == y.shape(), "element-wise output ", y.shape(), " should be ", x.shape());
+  if (x.contiguous() && y.contiguous()) {  // as in binary_broadcast: same elements, flat walk
+    const auto sx = x.span();
+    const auto sy = y.span();
+    for (std::size_t i = 0; i < sy.size(); ++i) sy[i] = f(sx[i]);
+    return;
+  }
   for_each_index(x.shape(), [&](const auto& idx) { at(y, idx) = f(at(x, idx)); });
 }
 

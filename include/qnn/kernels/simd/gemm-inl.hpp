@@ -3,9 +3,9 @@
 // dynamic-dispatch build (the two-guard -inl idiom), compiled once for the static target otherwise.
 //
 // Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K.
-// MR = 4, NV = 2 uses 8 accumulators + 2 lane vectors + 1 broadcast: 11 of AVX2's 16 registers,
-// leaving room for the compiler; the same shape is used on every target so the packed layouts
-// only depend on the lane count.
+// int16: MR = 4, NV = 2 uses 8 accumulators + 2 lane vectors + 1 broadcast: 11 of AVX2's 16
+// registers, leaving room for the compiler. fp32: MR = 6, NV = 2 (see gemm_block_f32). The same
+// shapes are used on every target, so the packed layouts only depend on the lane count.
 //
 // int16 tiles use ReorderWidenMulAccumulate (x86: _mm*_madd_epi16): each int32 lane adds
 // a(2q)·b(2q) + a(2q+1)·b(2q+1), exact for operands in [−255, 255] (no saturation: only
@@ -114,19 +114,30 @@ HWY_INLINE void tile_f32(const GemmF32Args& a, std::int64_t s0, std::int64_t p0)
     for (int v = 0; v < NV; ++v) hn::StoreU(acc[s][v], df, a.out + (s0 + s) * a.out_stride + (p0 + v) * nr);
 }
 
-inline void gemm_block_f32(const GemmF32Args& a) {
-  constexpr int kMR = 4;
+// Rows in tiles of 6 (12 accumulators + 2 lane vectors + 1 broadcast = 15 of AVX2's 16 registers):
+// with 8 accumulators (4 × 2) the FMAs of one k-step barely cover the FMA latency on two pipes,
+// and the kernel ran at 70–78 % of the FMA peak (docs/benchmarks.md). The 0–5 leftover rows of a
+// block run as one shorter tile. Each sum still adds its k terms in order, so the results do not
+// depend on the tile shape.
+template <int MR>
+HWY_INLINE void rows_f32(const GemmF32Args& a, std::int64_t s) {
   constexpr int kNV = 2;
+  std::int64_t p = 0;
+  for (; p + kNV <= a.panels; p += kNV) tile_f32<MR, kNV>(a, s, p);
+  for (; p < a.panels; ++p) tile_f32<MR, 1>(a, s, p);
+}
+
+inline void gemm_block_f32(const GemmF32Args& a) {
+  constexpr int kMR = 6;
   std::int64_t s = 0;
-  for (; s + kMR <= a.rows; s += kMR) {
-    std::int64_t p = 0;
-    for (; p + kNV <= a.panels; p += kNV) tile_f32<kMR, kNV>(a, s, p);
-    for (; p < a.panels; ++p) tile_f32<kMR, 1>(a, s, p);
-  }
-  for (; s < a.rows; ++s) {
-    std::int64_t p = 0;
-    for (; p + kNV <= a.panels; p += kNV) tile_f32<1, kNV>(a, s, p);
-    for (; p < a.panels; ++p) tile_f32<1, 1>(a, s, p);
+  for (; s + kMR <= a.rows; s += kMR) rows_f32<kMR>(a, s);
+  switch (a.rows - s) {
+    case 5: return rows_f32<5>(a, s);
+    case 4: return rows_f32<4>(a, s);
+    case 3: return rows_f32<3>(a, s);
+    case 2: return rows_f32<2>(a, s);
+    case 1: return rows_f32<1>(a, s);
+    default: return;
   }
 }
 

@@ -26,7 +26,7 @@ namespace qnn::ops {
 // A float activation y = f(x) on float32 or bfloat16.
 class FloatActivationKernel final : public OpKernel {
  public:
-  FloatActivationKernel(const NodeInfo& n, ref::Activation f) : f_(f) {
+  FloatActivationKernel(const NodeInfo& n, const ref::Activation& f) : f_(f) {
     check_input_dtype(n, 0, kFloats, "X (input 0)");
   }
   void run(KernelContext& ctx) const override {

@@ -18,6 +18,7 @@
 #include "qnn/core/dtype.hpp"
 #include "qnn/core/error.hpp"
 #include "qnn/kernels/conv2d.hpp"
+#include "qnn/kernels/cpu/pool.hpp"
 #include "qnn/kernels/geometry.hpp"
 #include "qnn/kernels/ref/batch_norm.hpp"
 #include "qnn/kernels/ref/pool.hpp"
@@ -259,7 +260,7 @@ class PoolKernel final : public OpKernel {
         const TensorView<const T> xv(x.view<T>().data(), x4);
         const TensorView<T> yv(y.mut<T>().data(), g.output_shape());
         if (max_)
-          ref::max_pool(g, xv, yv);
+          cpu::max_pool(g, xv, yv, ctx.exec());
         else if constexpr (std::same_as<T, float>)
           ref::avg_pool_float(g, xv, yv);
       }
@@ -296,7 +297,7 @@ class GlobalPoolKernel final : public OpKernel {
     const TensorView<const float> xv(x.span<float>().data(), x4);
     const TensorView<float> yv(y.mut<float>().data(), g.output_shape());
     if (max_)
-      ref::max_pool(g, xv, yv);
+      cpu::max_pool(g, xv, yv, ctx.exec());
     else
       ref::avg_pool_float(g, xv, yv);
   }

@@ -24,6 +24,7 @@
 #include <variant>
 
 #include "qnn/core/quant_params.hpp"
+#include "qnn/kernels/cpu/quantize.hpp"
 #include "qnn/kernels/ref/quantize_linear.hpp"
 #include "qnn/onnx/data_type.hpp"
 #include "qnn/runtime/kernel.hpp"
@@ -106,7 +107,7 @@ class QuantizeLinearKernel final : public OpKernel {
     const TypedQuant<T> tq = typed<T>(q, attrs_.axis, x.shape, "y_scale/y_zero_point");
     TensorRef& y = ctx.output(0, dtype_of_v<T>, x.shape);
     const Rounding mode = !npu ? Rounding::half_even : (weight_ ? Rounding::half_away : Rounding::half_up);
-    std::visit([&](const auto& p) { ref::quantize_linear(x.view<float>(), y.mut<T>(), p, mode); }, tq);
+    std::visit([&](const auto& p) { cpu::quantize_linear(x.view<float>(), y.mut<T>(), p, mode); }, tq);
   }
 
  private:

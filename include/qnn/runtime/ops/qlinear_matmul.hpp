@@ -63,8 +63,9 @@ class QLinearMatMulKernel final : public OpKernel {
   using Arith = ref::QuantizedArith<TA, P, TA>;
 
  public:
-  QLinearMatMulKernel(std::int32_t za, std::vector<std::int32_t> zb, std::int64_t columns, RequantPolicy policy,
-                      float sa, std::vector<float> sb, float sy, std::int32_t zy, const ActivationClamp& act)
+  QLinearMatMulKernel(std::int32_t za, const std::vector<std::int32_t>& zb, std::int64_t columns,
+                      RequantPolicy policy, float sa, const std::vector<float>& sb, float sy, std::int32_t zy,
+                      const ActivationClamp& act)
       : za_(za), zb_(zb), columns_(columns),
         arith_(visit_policy(policy, [&](auto p) -> ArithVariant {
           using P = decltype(p);

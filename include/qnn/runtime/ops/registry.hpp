@@ -1,4 +1,16 @@
 // The operators qnn runs out of the box.
+//
+// Compiling every operator kernel is most of the cost of a translation unit that makes a session,
+// and a header-only library pays it in every such unit. A program with many of them can pay it
+// once (as fmt's optional compiled part does): define QNN_COMPILED_REGISTRY for the whole program,
+// and in exactly one source file define QNN_REGISTRY_IMPLEMENTATION too before including qnn,
+//
+//   #define QNN_REGISTRY_IMPLEMENTATION
+//   #include <qnn/qnn.hpp>
+//
+// Elsewhere builtin_registry() is then only declared, and the kernels are compiled in that one file
+// (the other files still see the kernel classes; what they do not construct is not compiled).
+// Without QNN_COMPILED_REGISTRY (the default) nothing changes: header-only, nothing to link.
 #pragma once
 
 #include "qnn/runtime/kernel.hpp"
@@ -6,9 +18,21 @@
 #include "qnn/runtime/ops/quantized_ops.hpp"
 #include "qnn/runtime/ops/tensor_ops.hpp"
 
+#if defined(QNN_COMPILED_REGISTRY) && !defined(QNN_REGISTRY_IMPLEMENTATION)
+
+namespace qnn {
+const KernelRegistry& builtin_registry();
+}  // namespace qnn
+
+#else
+
 namespace qnn {
 
+#if defined(QNN_COMPILED_REGISTRY)
+const KernelRegistry& builtin_registry() {
+#else
 inline const KernelRegistry& builtin_registry() {
+#endif
   static const KernelRegistry registry = [] {
     KernelRegistry r;
     ops::register_tensor_ops(r);
@@ -20,3 +44,5 @@ inline const KernelRegistry& builtin_registry() {
 }
 
 }  // namespace qnn
+
+#endif

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes the single-header build of qnn: single_include/qnn/qnn.hpp.
 
-    python3 scripts/amalgamate.py                      regenerate single_include/qnn/qnn.hpp
-    python3 scripts/amalgamate.py --output FILE         write elsewhere
-    python3 scripts/amalgamate.py --output FILE --check COMMITTED
+    python3 tools/amalgamate.py                      regenerate single_include/qnn/qnn.hpp
+    python3 tools/amalgamate.py --output FILE         write elsewhere
+    python3 tools/amalgamate.py --output FILE --check COMMITTED
                                                         write FILE, then fail (exit 1, with a diff)
                                                         if it differs from COMMITTED
 
@@ -12,6 +12,11 @@ text the first time it is met and dropped afterwards (every qnn header is `#prag
 `-inl` header included from one place only). `#pragma once` lines of inlined headers are removed;
 the output has one at its top. Every other include (<...> and "hwy/...") is kept as written, so
 Highway and the standard library remain ordinary dependencies.
+
+The single header must offer everything the include tree does, except what needs a third-party SDK:
+every header under include/qnn/ must be reached from qnn/qnn.hpp unless EXCLUDED names it (the XRT
+backend, which needs XRT's headers and libraries). A header nobody included from qnn.hpp would
+otherwise be silently missing from the single header; the script refuses such a tree.
 
 A header first inlined inside a preprocessor conditional and included again elsewhere cannot be
 inlined only once without changing what compiles; the script refuses such a tree.
@@ -30,7 +35,11 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ENTRY = "qnn/qnn.hpp"
-COMMAND = "python3 scripts/amalgamate.py"
+COMMAND = "python3 tools/amalgamate.py"
+
+# Headers deliberately left out of qnn.hpp and so of the single header: the XRT backend includes
+# <xrt/...> and must be linked with libxrt_coreutil (CMake target qnn::xrt).
+EXCLUDED = re.compile(r"^qnn/backends/npu/xrt[a-z_]*\.hpp$")
 
 INCLUDE_QNN = re.compile(r'^\s*#\s*include\s*"(qnn/[^"]+)"')
 PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\b")
@@ -83,9 +92,19 @@ class Amalgamator:
         self.out.append(f"// ---- end {name} " + "-" * max(0, 90 - len(name)))
 
 
+def uncovered(include_dir: pathlib.Path, inlined: set[str]) -> list[str]:
+    headers = (p.relative_to(include_dir).as_posix() for p in (include_dir / "qnn").rglob("*.hpp"))
+    return sorted(h for h in headers if h not in inlined and not EXCLUDED.match(h))
+
+
 def amalgamate(root: pathlib.Path) -> str:
     a = Amalgamator(root / "include")
     a.inline(ENTRY, 0, [ENTRY])
+    missing = uncovered(root / "include", a.done)
+    if missing:
+        raise SystemExit(f"amalgamate.py: not reachable from include/{ENTRY}, so missing from the single "
+                         f"header: {', '.join(missing)}; include them from include/{ENTRY} (or, for a "
+                         "header that needs a third-party SDK, add it to EXCLUDED)")
     header = [
         "// qnn — single-header build. GENERATED FILE: do not edit.",
         f"// Regenerate from the repository root with: {COMMAND}",

@@ -1,0 +1,163 @@
+// Per-target max pooling (the SIMD half; geometry checks and threads are in kernels/cpu/pool.hpp).
+// Re-included once per target like gemm-inl.hpp.
+//
+// Each output row is the running maximum of its window's input rows, each of those first reduced
+// across the window's columns: the taps are visited row by row, columns in order, which is the
+// reference's order (ref::max_pool). A row whose windows reach into the padding is first copied
+// into a buffer framed by the identity of the maximum (lowest() for integers, −∞ for floats), so
+// padded taps need no masks: max(v, identity) = v. Other rows are read in place.
+//
+// Bit-exactness: for integers the maximum does not depend on the order. For floats the reference
+// keeps the first of equal values (−0 vs +0) and lets NaN win, the last NaN in tap order; the
+// combine below is that same rule (`v > best || v != v ? v : best`), and the rule is associative
+// over consecutive runs of taps, so reducing columns first and rows second gives the reference's
+// result bit for bit — NaN payloads and signed zeros included. Highway's Max leaves both of those
+// unspecified, so floats do not use it.
+
+#if defined(QNN_KERNELS_SIMD_POOL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QNN_KERNELS_SIMD_POOL_INL_H_
+#undef QNN_KERNELS_SIMD_POOL_INL_H_
+#else
+#define QNN_KERNELS_SIMD_POOL_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "hwy/highway.h"
+#include "qnn/kernels/simd/pool_args.hpp"
+
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+HWY_BEFORE_NAMESPACE();
+namespace qnn::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class T>
+HWY_INLINE T max_tap(T best, T v) {
+  if constexpr (hwy::IsFloat<T>())
+    return (v > best || v != v) ? v : best;
+  else
+    return v > best ? v : best;
+}
+
+template <class D, class V>
+HWY_INLINE V max_tap(D, V best, V v) {
+  if constexpr (hwy::IsFloat<hn::TFromD<D>>())
+    return hn::IfThenElse(hn::Or(v > best, hn::IsNaN(v)), v, best);
+  else
+    return hn::Max(best, v);
+}
+
+// dst[ox] = max over kx of row[ox·sw + kx·dw] for ox < width (a multiple of N), combined into the
+// running maximum already in dst when `accumulate` (the rows before come first in tap order).
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE void max_pool_columns(D d, const MaxPoolArgs& a, std::int64_t width, const T* row, T* dst,
+                                 bool accumulate) {
+  using V = hn::Vec<D>;
+  const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto store = [&](V v, std::int64_t ox) {
+    hn::StoreU(accumulate ? max_tap(d, hn::LoadU(d, dst + ox), v) : v, d, dst + ox);
+  };
+  if (a.sw == 1) {
+    for (std::int64_t ox = 0; ox < width; ox += n) {
+      V v = hn::LoadU(d, row + ox);
+      for (std::int64_t kx = 1; kx < a.kw; ++kx) v = max_tap(d, v, hn::LoadU(d, row + ox + kx * a.dw));
+      store(v, ox);
+    }
+  } else if (a.sw == 2) {
+    for (std::int64_t ox = 0; ox < width; ox += n) {
+      const T* base = row + 2 * ox;
+      V v, even, odd;
+      if (a.dw == 1) {  // one interleaved load serves taps kx and kx + 1
+        hn::LoadInterleaved2(d, base, even, odd);
+        v = even;
+        if (a.kw > 1) v = max_tap(d, v, odd);
+        for (std::int64_t kx = 2; kx < a.kw; kx += 2) {
+          hn::LoadInterleaved2(d, base + kx, even, odd);
+          v = max_tap(d, v, even);
+          if (kx + 1 < a.kw) v = max_tap(d, v, odd);
+        }
+      } else {
+        hn::LoadInterleaved2(d, base, v, odd);
+        for (std::int64_t kx = 1; kx < a.kw; ++kx) {
+          hn::LoadInterleaved2(d, base + kx * a.dw, even, odd);
+          v = max_tap(d, v, even);
+        }
+      }
+      store(v, ox);
+    }
+  } else {
+    for (std::int64_t ox = 0; ox < a.ow; ++ox) {
+      const T* tap = row + ox * a.sw;
+      T b = tap[0];
+      for (std::int64_t kx = 1; kx < a.kw; ++kx) b = max_tap(b, tap[kx * a.dw]);
+      dst[ox] = accumulate ? max_tap(dst[ox], b) : b;
+    }
+  }
+}
+
+// How far past its first element the column pass of one row reads: the last vector's lanes reach
+// past the row (only the discarded outputs beyond ow use them).
+inline std::int64_t max_pool_row_reach(const MaxPoolArgs& a, std::int64_t width) {
+  if (a.sw == 1) return width + (a.kw - 1) * a.dw;
+  if (a.sw == 2) return 2 * width + (a.kw - 1) * a.dw;
+  return (a.ow - 1) * a.sw + (a.kw - 1) * a.dw + 1;
+}
+
+template <class T>
+HWY_INLINE void max_pool_planes(const MaxPoolArgs& a) {
+  const hn::ScalableTag<T> d;
+  const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t width = (a.ow + n - 1) / n * n;
+  const std::int64_t row_cap = a.ow + 64;  // as max_pool_scratch_elems
+  const std::int64_t framed = row_cap * std::max<std::int64_t>(a.sw, 2) + (a.kw - 1) * a.dw + a.pad_left + a.w;
+  T* row = static_cast<T*>(a.scratch);
+  T* acc = row + framed;
+  const T identity = hwy::IsFloat<T>() ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  std::fill(row, row + framed, identity);
+  std::fill(acc, acc + row_cap, identity);
+  // An input row is read in place when no valid output's window leaves it (no framing needed) and
+  // the over-reach of the last vector stays inside this call's input; likewise an output row is
+  // written in place when its whole last vector lies inside this call's output (the lanes past ow
+  // land on later outputs, which are written afterwards).
+  const bool in_row = a.pad_left == 0 && (a.ow - 1) * a.sw + (a.kw - 1) * a.dw < a.w;
+  const std::int64_t reach = max_pool_row_reach(a, width);
+  const T* x_end = static_cast<const T*>(a.x) + a.planes * a.h * a.w;
+  T* y_end = static_cast<T*>(a.y) + a.planes * a.oh * a.ow;
+  for (std::int64_t p = 0; p < a.planes; ++p) {
+    const T* x = static_cast<const T*>(a.x) + p * a.h * a.w;
+    T* y = static_cast<T*>(a.y) + p * a.oh * a.ow;
+    for (std::int64_t oy = 0; oy < a.oh; ++oy) {
+      T* out = y + oy * a.ow;
+      T* dst = out + width <= y_end ? out : acc;
+      bool first = true;
+      for (std::int64_t ky = 0; ky < a.kh; ++ky) {
+        const std::int64_t iy = oy * a.sh - a.pad_top + ky * a.dh;
+        if (iy < 0 || iy >= a.h) continue;
+        const T* src = x + iy * a.w;
+        if (!in_row || src + reach > x_end) {
+          std::memcpy(row + a.pad_left, src, static_cast<std::size_t>(a.w) * sizeof(T));
+          src = row;
+        }
+        max_pool_columns(d, a, width, src, dst, !first);
+        first = false;
+      }
+      if (dst == acc) std::memcpy(out, acc, static_cast<std::size_t>(a.ow) * sizeof(T));
+    }
+  }
+}
+
+inline void max_pool_u8(const MaxPoolArgs& a) { max_pool_planes<std::uint8_t>(a); }
+inline void max_pool_i8(const MaxPoolArgs& a) { max_pool_planes<std::int8_t>(a); }
+inline void max_pool_i16(const MaxPoolArgs& a) { max_pool_planes<std::int16_t>(a); }
+inline void max_pool_f32(const MaxPoolArgs& a) { max_pool_planes<float>(a); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace qnn::simd
+HWY_AFTER_NAMESPACE();
+#endif  // HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+
+#endif  // include guard
