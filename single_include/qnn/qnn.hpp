@@ -5132,13 +5132,21 @@ inline std::filesystem::path temp_path_for(const std::filesystem::path& path) {
 
 namespace detail {
 
-// Writes all of `bytes` to an opened stream; false on any failure (full disk, file size limit).
-inline bool write_all(const std::filesystem::path& path, std::span<const std::byte> bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out.good()) return false;
+// Writes all of `bytes` to `file`; the messages name `path`, the file the caller asked for (`file`
+// is `path` itself or its temporary twin).
+inline void write_all(const std::filesystem::path& file, const std::filesystem::path& path,
+                      std::span<const std::byte> bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out.good()) {
+    std::error_code ec;
+    const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+    fail(file_context(path), ": cannot open '", file.string(), "' for writing (",
+         std::filesystem::exists(dir, ec) ? "directory not writable" : "no such directory", ")");
+  }
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  return !out.fail();
+  check(!out.fail(), file_context(path), ": writing ", bytes.size(), " bytes failed (",
+        file == path ? "" : "to '" + file.string() + "'; ", "disk full or file size limit?)");
 }
 
 }  // namespace detail
@@ -5152,18 +5160,15 @@ inline void write_file_atomic(const std::filesystem::path& path, std::span<const
   const auto status = std::filesystem::status(path, ec);
   check(!std::filesystem::is_directory(status), file_context(path), ": is a directory");
   if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
-    check(detail::write_all(path, bytes), file_context(path), ": writing ", bytes.size(), " bytes failed");
+    detail::write_all(path, path, bytes);
     return;
   }
   const std::filesystem::path tmp = temp_path_for(path);
-  if (!detail::write_all(tmp, bytes)) {
-    const bool opened = std::filesystem::exists(tmp, ec);
+  try {
+    detail::write_all(tmp, path, bytes);
+  } catch (...) {
     std::filesystem::remove(tmp, ec);
-    check(opened, file_context(path), ": cannot open '", tmp.string(), "' for writing (",
-          std::filesystem::exists(path.parent_path().empty() ? "." : path.parent_path(), ec)
-              ? "directory not writable" : "no such directory", ")");
-    fail(file_context(path), ": writing ", bytes.size(), " bytes to '", tmp.string(),
-         "' failed (disk full or file size limit?)");
+    throw;
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
@@ -13566,6 +13571,7 @@ ClassificationReport evaluate_classifier(const S& s, const Tensor& images, const
 #include <algorithm>
 #include <cstdint>
 #include <iomanip>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -13607,6 +13613,20 @@ inline double median(std::vector<double> v) {
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+// GMAC/s, or nothing where MACs are not counted or the time is zero (both the table and the JSON).
+inline std::optional<double> gmac_per_s(std::int64_t macs, double seconds) {
+  if (macs <= 0 || seconds <= 0) return std::nullopt;
+  return double(macs) / seconds * 1e-9;
+}
+inline std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+inline std::string gmacs(std::int64_t macs, double seconds) {
+  const auto r = gmac_per_s(macs, seconds);
+  return r ? fixed(*r, 2) : "-";
+}
 }  // namespace detail
 
 template <backends::Backend B>
@@ -13642,17 +13662,6 @@ Profile profile(const BasicSession<B>& session, std::span<const Tensor> inputs, 
   }
   return p;
 }
-
-namespace detail {
-inline std::string fixed(double v, int digits) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(digits) << v;
-  return os.str();
-}
-inline std::string gmacs(std::int64_t macs, double seconds) {
-  return macs > 0 && seconds > 0 ? fixed(double(macs) / seconds * 1e-9, 2) : "-";
-}
-}  // namespace detail
 
 // Text form, nodes in execution order:
 //   profile on cpu: batch 64, 2 threads, median of 20 runs: 18.42 ms, 277,478,400 MACs, 15.06 GMAC/s
@@ -13690,7 +13699,8 @@ inline std::string format_profile(const Profile& p) {
 // null where MACs are not counted or the time is zero.
 inline json::Value profile_json(const Profile& p) {
   const auto rate = [](std::int64_t macs, double s) {
-    return macs > 0 && s > 0 ? json::Value(double(macs) / s * 1e-9) : json::Value(nullptr);
+    const auto r = detail::gmac_per_s(macs, s);
+    return r ? json::Value(*r) : json::Value(nullptr);
   };
   json::Value nodes = json::Value::array();
   for (std::size_t i = 0; i < p.nodes.size(); ++i) {

@@ -33,10 +33,7 @@ inline int cmd_profile(int argc, char** argv) {
   check(po.runs >= 1 && po.runs <= 100000, "--runs must be between 1 and 100000, got ", po.runs);
   check(po.warmup >= 0 && po.warmup <= 100000, "--warmup must be between 0 and 100000, got ", po.warmup);
   return with_session(a, onnx::load_graph(model), [&](const auto& session) {
-    check(inputs.size() == session.input_names().size(), model, ": the model has ", session.input_names().size(),
-          " inputs, ", inputs.size(), " --input files given");
-    std::vector<Tensor> xs;
-    for (const auto& f : inputs) xs.push_back(io::load_npy(f));
+    const std::vector<Tensor> xs = load_inputs(session, model, inputs);
     const Profile p = profile(session, std::span<const Tensor>(xs), po);
     if (a.has("json")) std::cout << profile_json(p).dump() << "\n";
     else std::cout << model << "\n" << format_profile(p);

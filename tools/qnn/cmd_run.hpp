@@ -33,17 +33,9 @@ inline int cmd_run(int argc, char** argv) {
     for (std::size_t j = i + 1; j < outputs.size(); ++j)
       check(outputs[i] != outputs[j], "--output '", outputs[i], "' is given twice");
   return with_session(a, onnx::load_graph(model), [&](const auto& session) {
-    check(inputs.size() == session.input_names().size(), model, ": the model has ", session.input_names().size(),
-          " inputs, ", inputs.size(), " --input files given");
     check(outputs.size() <= session.output_names().size(), model, ": the model has ", session.output_names().size(),
           " outputs, ", outputs.size(), " --output files given");
-    std::vector<Tensor> xs;
-    for (const auto& f : inputs) xs.push_back(io::load_npy(f));
-    for (std::size_t i = 0; i < xs.size(); ++i)
-      with_context("input '" + session.input_names()[i] + "' (" + inputs[i] + ")", [&] {
-        const Value& v = session.graph().value(session.input_names()[i]);
-        if (v.dtype) check(xs[i].dtype() == *v.dtype, "the model expects ", *v.dtype, ", the file holds ", xs[i].dtype());
-      });
+    const std::vector<Tensor> xs = load_inputs(session, model, inputs);
     const auto ys = session.run(std::span<const Tensor>(xs));
     // All or nothing: every output is encoded (the step that can refuse a tensor) before the first
     // file is written, and outputs already written are removed if a later write fails.

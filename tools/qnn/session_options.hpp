@@ -4,10 +4,12 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "args.hpp"
 #include "qnn/backends/backends.hpp"
 #include "qnn/core/error.hpp"
+#include "qnn/io/npy.hpp"
 #include "qnn/runtime/kernel.hpp"
 #include "qnn/runtime/session.hpp"
 
@@ -49,6 +51,23 @@ decltype(auto) with_session(const Args& a, Graph graph, F&& f) {
     const BasicSession<B> s(std::move(graph), o, builtin_registry(), std::move(backend));
     return f(s);
   });
+}
+
+// The --input files of `run` and `profile`: one .npy per model input, in order, each of the dtype
+// the model declares (shapes are checked by the session when it runs).
+template <class S>
+std::vector<Tensor> load_inputs(const S& session, const std::string& model, const std::vector<std::string>& files) {
+  check(files.size() == session.input_names().size(), model, ": the model has ", session.input_names().size(),
+        " inputs, ", files.size(), " --input files given");
+  std::vector<Tensor> xs;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    xs.push_back(io::load_npy(files[i]));
+    with_context("input '" + session.input_names()[i] + "' (" + files[i] + ")", [&] {
+      const Value& v = session.graph().value(session.input_names()[i]);
+      if (v.dtype) check(xs[i].dtype() == *v.dtype, "the model expects ", *v.dtype, ", the file holds ", xs[i].dtype());
+    });
+  }
+  return xs;
 }
 
 }  // namespace qnn::cli

@@ -65,13 +65,21 @@ inline std::filesystem::path temp_path_for(const std::filesystem::path& path) {
 
 namespace detail {
 
-// Writes all of `bytes` to an opened stream; false on any failure (full disk, file size limit).
-inline bool write_all(const std::filesystem::path& path, std::span<const std::byte> bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out.good()) return false;
+// Writes all of `bytes` to `file`; the messages name `path`, the file the caller asked for (`file`
+// is `path` itself or its temporary twin).
+inline void write_all(const std::filesystem::path& file, const std::filesystem::path& path,
+                      std::span<const std::byte> bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out.good()) {
+    std::error_code ec;
+    const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+    fail(file_context(path), ": cannot open '", file.string(), "' for writing (",
+         std::filesystem::exists(dir, ec) ? "directory not writable" : "no such directory", ")");
+  }
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  return !out.fail();
+  check(!out.fail(), file_context(path), ": writing ", bytes.size(), " bytes failed (",
+        file == path ? "" : "to '" + file.string() + "'; ", "disk full or file size limit?)");
 }
 
 }  // namespace detail
@@ -85,18 +93,15 @@ inline void write_file_atomic(const std::filesystem::path& path, std::span<const
   const auto status = std::filesystem::status(path, ec);
   check(!std::filesystem::is_directory(status), file_context(path), ": is a directory");
   if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
-    check(detail::write_all(path, bytes), file_context(path), ": writing ", bytes.size(), " bytes failed");
+    detail::write_all(path, path, bytes);
     return;
   }
   const std::filesystem::path tmp = temp_path_for(path);
-  if (!detail::write_all(tmp, bytes)) {
-    const bool opened = std::filesystem::exists(tmp, ec);
+  try {
+    detail::write_all(tmp, path, bytes);
+  } catch (...) {
     std::filesystem::remove(tmp, ec);
-    check(opened, file_context(path), ": cannot open '", tmp.string(), "' for writing (",
-          std::filesystem::exists(path.parent_path().empty() ? "." : path.parent_path(), ec)
-              ? "directory not writable" : "no such directory", ")");
-    fail(file_context(path), ": writing ", bytes.size(), " bytes to '", tmp.string(),
-         "' failed (disk full or file size limit?)");
+    throw;
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <iomanip>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -61,6 +62,20 @@ inline double median(std::vector<double> v) {
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+// GMAC/s, or nothing where MACs are not counted or the time is zero (both the table and the JSON).
+inline std::optional<double> gmac_per_s(std::int64_t macs, double seconds) {
+  if (macs <= 0 || seconds <= 0) return std::nullopt;
+  return double(macs) / seconds * 1e-9;
+}
+inline std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+inline std::string gmacs(std::int64_t macs, double seconds) {
+  const auto r = gmac_per_s(macs, seconds);
+  return r ? fixed(*r, 2) : "-";
+}
 }  // namespace detail
 
 template <backends::Backend B>
@@ -96,17 +111,6 @@ Profile profile(const BasicSession<B>& session, std::span<const Tensor> inputs, 
   }
   return p;
 }
-
-namespace detail {
-inline std::string fixed(double v, int digits) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(digits) << v;
-  return os.str();
-}
-inline std::string gmacs(std::int64_t macs, double seconds) {
-  return macs > 0 && seconds > 0 ? fixed(double(macs) / seconds * 1e-9, 2) : "-";
-}
-}  // namespace detail
 
 // Text form, nodes in execution order:
 //   profile on cpu: batch 64, 2 threads, median of 20 runs: 18.42 ms, 277,478,400 MACs, 15.06 GMAC/s
@@ -144,7 +148,8 @@ inline std::string format_profile(const Profile& p) {
 // null where MACs are not counted or the time is zero.
 inline json::Value profile_json(const Profile& p) {
   const auto rate = [](std::int64_t macs, double s) {
-    return macs > 0 && s > 0 ? json::Value(double(macs) / s * 1e-9) : json::Value(nullptr);
+    const auto r = detail::gmac_per_s(macs, s);
+    return r ? json::Value(*r) : json::Value(nullptr);
   };
   json::Value nodes = json::Value::array();
   for (std::size_t i = 0; i < p.nodes.size(); ++i) {
