@@ -16,7 +16,8 @@ ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
 xrt_build="$QNN_ROOT/build-xrt"
 cmake -S "$QNN_ROOT" -B "$xrt_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQNN_WERROR=ON -DQNN_WITH_XRT=ON \
       -DQNN_BUILD_TOOLS=OFF -DQNN_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$xrt_build" -j "$(nproc)" --target qnn_xrt_tests
+# qnn_dispatch too: xrt_consumer_package installs this build tree, and the install includes it.
+cmake --build "$xrt_build" -j "$(nproc)" --target qnn_xrt_tests qnn_dispatch
 ctest --test-dir "$xrt_build" -L xrt --output-on-failure -j "$(nproc)"
 
 # The whole doctest suite again under AddressSanitizer + UndefinedBehaviorSanitizer, every UBSan

@@ -3,7 +3,7 @@
 // It is include/qnn/qnn.hpp with every qnn header it reaches inlined once, in include order;
 // standard-library and Highway (hwy/...) includes are kept, so Highway stays a dependency.
 // CTest's single_include_fresh test fails when this file is out of date.
-// Headers inlined: 128.
+// Headers inlined: 130.
 #pragma once
 
 // ---- begin qnn/qnn.hpp -----------------------------------------------------------------------------
@@ -1624,13 +1624,25 @@ void pack_bcast_f32(float* dst, std::int64_t rows, std::int64_t k, Value&& value
 // (-march=native, -march=x86-64-v3 -maes -mpclmul → AVX2, -march=x86-64-v4 ... → AVX-512).
 // Without such flags Highway's target is SCALAR, for which qnn has no SIMD kernels: the portable
 // C++ loops (or the reference kernels) run instead (same layouts, same results).
-// With QNN_DYNAMIC_DISPATCH (the opt-in compiled part, target qnn::dispatch), the table comes from
-// src/dispatch.cpp, which compiles the kernels for every x86 target and picks the best one the
-// CPU supports at run time.
+//
+// Run-time dispatch (opt-in: link the CMake target qnn::dispatch, which defines
+// QNN_DYNAMIC_DISPATCH for its users): src/dispatch.cpp compiles the same kernels for every x86
+// target Highway 1.0.3 offers (SSSE3, SSE4, AVX2, AVX3, AVX3_DL; plus the portable loops) and
+// picks, at the first use, the best one the CPU supports — the choice HWY_DYNAMIC_DISPATCH would
+// make — or the one the environment variable QNN_SIMD_TARGET names (AVX2, SSE4, ..., portable;
+// any case). A name that is unknown, or a target this CPU lacks, is a qnn::error naming the ones
+// available, raised by that first use; never a silent fallback. Code compiled this way includes no
+// kernel: one binary serves AVX2, AVX-512 and VNNI machines.
+//
 // Kernels never look at targets; they receive this table.
 
+// ---- begin qnn/kernels/simd/kernel_table.hpp -------------------------------------------------------
+// The table of per-target SIMD kernels that the CPU drivers (kernels/cpu/) call through: one
+// function pointer per kernel, filled for one Highway target by kernels/simd/table-inl.hpp and
+// chosen by kernels/dispatch.hpp. A plain struct of pointers, so the drivers need no Highway
+// header and the run-time dispatch build can hold one table per target.
+
 #include <cstddef>
-#include <cstdint>
 
 // ---- begin qnn/kernels/simd/gemm_args.hpp ----------------------------------------------------------
 // Arguments of the per-target GEMM blocks and epilogues (kernels/simd/gemm-inl.hpp). Plain
@@ -1734,7 +1746,48 @@ struct QuantizeArgs {
 }  // namespace qnn::simd
 // ---- end qnn/kernels/simd/quantize_args.hpp --------------------------------------------------------
 
-#if !defined(QNN_NO_SIMD) && !defined(QNN_DYNAMIC_DISPATCH)
+namespace qnn::simd {
+
+struct KernelTable {
+  const char* target = "portable";
+  std::size_t lanes = 8;  // int32/float lanes per vector: the packed panel width
+  void (*gemm_i16)(const GemmI16Args&) = nullptr;
+  void (*gemm_f32)(const GemmF32Args&) = nullptr;
+  void (*requant_onnx_u8)(const RequantArgs&) = nullptr;
+  void (*requant_onnx_i8)(const RequantArgs&) = nullptr;
+  void (*max_pool_u8)(const MaxPoolArgs&) = nullptr;
+  void (*max_pool_i8)(const MaxPoolArgs&) = nullptr;
+  void (*max_pool_i16)(const MaxPoolArgs&) = nullptr;
+  void (*max_pool_f32)(const MaxPoolArgs&) = nullptr;
+  void (*quantize_u8)(const QuantizeArgs&) = nullptr;
+  void (*quantize_i8)(const QuantizeArgs&) = nullptr;
+  void (*quantize_u16)(const QuantizeArgs&) = nullptr;
+  void (*quantize_i16)(const QuantizeArgs&) = nullptr;
+};
+
+}  // namespace qnn::simd
+// ---- end qnn/kernels/simd/kernel_table.hpp ---------------------------------------------------------
+
+#if defined(QNN_DYNAMIC_DISPATCH)
+#include <string_view>
+#include <vector>
+#elif !defined(QNN_NO_SIMD)
+// ---- begin qnn/kernels/simd/table-inl.hpp ----------------------------------------------------------
+// The kernel table of one Highway target: the only place the per-target kernels are named. The
+// header-only build includes it once (the static target, kernels/dispatch.hpp); the run-time
+// dispatch build (src/dispatch.cpp) has hwy/foreach_target.h re-include it once per x86 target
+// (the two-guard -inl idiom), so both builds fill their tables with this one function.
+//
+// SCALAR and EMU128 get no SIMD kernels (gemm-inl.hpp says why): their table is nullptr, which the
+// drivers read as "run the portable loops".
+
+#if defined(QNN_KERNELS_SIMD_TABLE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QNN_KERNELS_SIMD_TABLE_INL_H_
+#undef QNN_KERNELS_SIMD_TABLE_INL_H_
+#else
+#define QNN_KERNELS_SIMD_TABLE_INL_H_
+#endif
+
 #include "hwy/highway.h"
 // ---- begin qnn/kernels/simd/gemm-inl.hpp -----------------------------------------------------------
 // Per-target GEMM tiles and epilogues (the SIMD half of the CPU GEMM; packing, blocking and
@@ -2161,55 +2214,69 @@ HWY_AFTER_NAMESPACE();
 
 #endif  // include guard
 // ---- end qnn/kernels/simd/quantize-inl.hpp ---------------------------------------------------------
+
+HWY_BEFORE_NAMESPACE();
+namespace qnn::simd {
+namespace HWY_NAMESPACE {
+
+// This target's table (built on first use; call it only on a CPU that supports the target), or
+// nullptr where qnn has no SIMD kernels.
+inline const KernelTable* target_kernel_table() {
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+  return nullptr;
+#else
+  static const KernelTable t = [] {
+    KernelTable k;
+    k.target = hwy::TargetName(HWY_TARGET);
+    k.lanes = lanes_i32();
+    k.gemm_i16 = &gemm_block_i16;
+    k.gemm_f32 = &gemm_block_f32;
+    k.requant_onnx_u8 = &requant_onnx_u8;
+    k.requant_onnx_i8 = &requant_onnx_i8;
+    k.max_pool_u8 = &max_pool_u8;
+    k.max_pool_i8 = &max_pool_i8;
+    k.max_pool_i16 = &max_pool_i16;
+    k.max_pool_f32 = &max_pool_f32;
+    k.quantize_u8 = &quantize_u8;
+    k.quantize_i8 = &quantize_i8;
+    k.quantize_u16 = &quantize_u16;
+    k.quantize_i16 = &quantize_i16;
+    return k;
+  }();
+  return &t;
+#endif
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace qnn::simd
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
+// ---- end qnn/kernels/simd/table-inl.hpp ------------------------------------------------------------
 #endif
 
 namespace qnn::simd {
 
-struct KernelTable {
-  const char* target = "portable";
-  std::size_t lanes = 8;  // int32/float lanes per vector: the packed panel width
-  void (*gemm_i16)(const GemmI16Args&) = nullptr;
-  void (*gemm_f32)(const GemmF32Args&) = nullptr;
-  void (*requant_onnx_u8)(const RequantArgs&) = nullptr;
-  void (*requant_onnx_i8)(const RequantArgs&) = nullptr;
-  void (*max_pool_u8)(const MaxPoolArgs&) = nullptr;
-  void (*max_pool_i8)(const MaxPoolArgs&) = nullptr;
-  void (*max_pool_i16)(const MaxPoolArgs&) = nullptr;
-  void (*max_pool_f32)(const MaxPoolArgs&) = nullptr;
-  void (*quantize_u8)(const QuantizeArgs&) = nullptr;
-  void (*quantize_i8)(const QuantizeArgs&) = nullptr;
-  void (*quantize_u16)(const QuantizeArgs&) = nullptr;
-  void (*quantize_i16)(const QuantizeArgs&) = nullptr;
-};
-
 #if defined(QNN_DYNAMIC_DISPATCH)
-// Defined in src/dispatch.cpp.
+// Defined in src/dispatch.cpp. Target names are those active_target() reports.
 const KernelTable* dynamic_kernel_table();
 inline const KernelTable* kernel_table() { return dynamic_kernel_table(); }
-#elif defined(QNN_NO_SIMD) || HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+
+// Every target src/dispatch.cpp was compiled for, best first; "portable" last.
+std::vector<std::string_view> compiled_targets();
+// Those of them this CPU supports (as hwy::SupportedTargets() says, so DisableTargets and
+// SetSupportedTargetsForTest apply), best first: the candidates select_target() accepts.
+std::vector<std::string_view> dispatch_targets();
+// Pins the target later calls use (for tests and benchmarks), or returns to the best one.
+// Layers and sessions keep the panel width they packed their weights for: select before preparing
+// them (a GEMM over weights packed for another width throws). Thread-safe, but a run already in
+// progress may mix tables: do not select while one runs.
+void select_target(std::string_view name);
+void select_best_target();
+#elif defined(QNN_NO_SIMD)
 inline const KernelTable* kernel_table() { return nullptr; }
 #else
-inline const KernelTable* kernel_table() {
-  static const KernelTable t = [] {
-    KernelTable k;
-    k.target = hwy::TargetName(HWY_TARGET);
-    k.lanes = HWY_NAMESPACE::lanes_i32();
-    k.gemm_i16 = &HWY_NAMESPACE::gemm_block_i16;
-    k.gemm_f32 = &HWY_NAMESPACE::gemm_block_f32;
-    k.requant_onnx_u8 = &HWY_NAMESPACE::requant_onnx_u8;
-    k.requant_onnx_i8 = &HWY_NAMESPACE::requant_onnx_i8;
-    k.max_pool_u8 = &HWY_NAMESPACE::max_pool_u8;
-    k.max_pool_i8 = &HWY_NAMESPACE::max_pool_i8;
-    k.max_pool_i16 = &HWY_NAMESPACE::max_pool_i16;
-    k.max_pool_f32 = &HWY_NAMESPACE::max_pool_f32;
-    k.quantize_u8 = &HWY_NAMESPACE::quantize_u8;
-    k.quantize_i8 = &HWY_NAMESPACE::quantize_i8;
-    k.quantize_u16 = &HWY_NAMESPACE::quantize_u16;
-    k.quantize_i16 = &HWY_NAMESPACE::quantize_i16;
-    return k;
-  }();
-  return &t;
-}
+inline const KernelTable* kernel_table() { return HWY_NAMESPACE::target_kernel_table(); }
 #endif
 
 // Name of the code path GEMMs run on ("AVX2", "AVX3", ..., or "portable").
@@ -2230,6 +2297,15 @@ inline constexpr std::int64_t kBlockPanels = 8;
 inline std::int64_t panel_lanes() {
   const simd::KernelTable* t = simd::kernel_table();
   return t ? static_cast<std::int64_t>(t->lanes) : 8;
+}
+
+// Weights are packed once, for the panel width of the target active then. Under run-time dispatch
+// another target can be selected later (simd::select_target); its kernels and scratch sizes would
+// misread those panels, so the GEMM refuses them.
+inline void check_panel_width(std::int64_t nr) {
+  if (nr != panel_lanes())
+    fail("GEMM operand packed in ", nr, "-lane panels, but the active SIMD target ", simd::active_target(),
+         " uses ", panel_lanes(), ": select the target before preparing layers and sessions");
 }
 
 // The portable block kernels: the same layouts and the same integer sums as the SIMD ones.
@@ -2274,6 +2350,7 @@ void gemm_i16(const std::int16_t* lanes, const LaneLayout& lay, const std::int32
               std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
+  check_panel_width(nr);
   const std::int64_t panel = lay.panel_elems(2);
   const std::int64_t stride = kBlockPanels * nr;
   const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
@@ -2302,6 +2379,7 @@ void gemm_f32(const float* lanes, const LaneLayout& lay, const float* bcast, std
               Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
+  check_panel_width(nr);
   const std::int64_t panel = lay.panel_elems(1);
   const std::int64_t stride = kBlockPanels * nr;
   const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;

@@ -1,4 +1,5 @@
-# clang-tidy or cppcheck over every public header (docs/reliability.md). Both tools see one generated
+# clang-tidy or cppcheck over every public header (docs/reliability.md); clang-tidy also over the
+# compiled part, src/*.cpp, one parse each. For the headers both tools see one generated
 # translation unit that includes qnn/qnn.hpp and then every other header under INCLUDE_DIR/qnn: one
 # parse instead of one per header (clang-tidy takes about a minute either way, and 130 parses would
 # take twenty). The header list is taken when the test runs, so a new header is covered without
@@ -72,6 +73,18 @@ if(TOOL STREQUAL "clang-tidy")
                           "--header-filter=^${include_dir}/qnn/" "${source}"
                           -- -xc++ -std=c++20 "-I${include_dir}" ${xrt_flags} ${arch}
                   RESULT_VARIABLE rc)
+  # The compiled part too (src/*.cpp, qnn::dispatch): as it is built, for plain x86-64 with
+  # QNN_DYNAMIC_DISPATCH, so every Highway target's kernels are analysed.
+  file(GLOB compiled_sources "${SOURCE_DIR}/src/*.cpp")
+  foreach(src ${compiled_sources})
+    execute_process(COMMAND "${EXE}" --quiet "--config-file=${SOURCE_DIR}/.clang-tidy"
+                            "--header-filter=^(${include_dir}/qnn|${SOURCE_DIR}/src)/" "${src}"
+                            -- -xc++ -std=c++20 "-I${include_dir}" -DQNN_DYNAMIC_DISPATCH
+                    RESULT_VARIABLE src_rc)
+    if(NOT src_rc EQUAL 0)
+      set(rc "${src_rc}")
+    endif()
+  endforeach()
 elseif(TOOL STREQUAL "cppcheck")
   # --library=std is the default; std headers are not parsed (cppcheck's own model of them is
   # used), so only qnn's code is analysed. -D__GNUC__ and __x86_64__ select the configuration the

@@ -4,7 +4,8 @@
 # the project's instruction-set flags, so the Highway kernels are compiled, and plain x86-64, the
 # portable path). Headers that need XRT (they include <xrt/...> or <experimental/xrt...>, directly
 # or through another qnn header) are left out: XRT is not installed where this runs. The header list is taken when the test runs, so a new
-# header is covered without re-running CMake.
+# header is covered without re-running CMake. The compiled part, src/*.cpp (qnn::dispatch), is checked
+# the way it is built: plain x86-64 with QNN_DYNAMIC_DISPATCH.
 #   cmake -DCLANGXX=... -DINCLUDE_DIR=... -DWORK_DIR=... "-DFLAG_SETS=a b|c" -P check_clang.cmake
 cmake_minimum_required(VERSION 3.20)
 file(GLOB_RECURSE headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/qnn/*.hpp")
@@ -72,6 +73,20 @@ foreach(flags IN LISTS flag_sets)
     list(APPEND failed "${flags}")
   endif()
 endforeach()
+# The compiled part (src/*.cpp, qnn::dispatch), as it is built: plain x86-64, QNN_DYNAMIC_DISPATCH.
+file(GLOB compiled_sources "${INCLUDE_DIR}/../src/*.cpp")
+foreach(src ${compiled_sources})
+  execute_process(
+    COMMAND ${CLANGXX} -std=c++20 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -DQNN_DYNAMIC_DISPATCH
+            -I${INCLUDE_DIR} ${src}
+    RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_VARIABLE out)
+  if(rc EQUAL 0)
+    message(STATUS "${src}: clean under ${CLANGXX}")
+  else()
+    message(STATUS "${CLANGXX} ${src}:\n${out}${err}")
+    list(APPEND failed "${src}")
+  endif()
+endforeach()
 if(failed)
-  message(FATAL_ERROR "clang++ warnings or errors in the public headers with flags: ${failed}")
+  message(FATAL_ERROR "clang++ warnings or errors in the public headers or src/ with: ${failed}")
 endif()

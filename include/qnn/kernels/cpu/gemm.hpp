@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "qnn/core/error.hpp"
 #include "qnn/kernels/cpu/pack.hpp"
 #include "qnn/kernels/dispatch.hpp"
 #include "qnn/kernels/simd/gemm_args.hpp"
@@ -24,6 +25,15 @@ inline constexpr std::int64_t kBlockPanels = 8;
 inline std::int64_t panel_lanes() {
   const simd::KernelTable* t = simd::kernel_table();
   return t ? static_cast<std::int64_t>(t->lanes) : 8;
+}
+
+// Weights are packed once, for the panel width of the target active then. Under run-time dispatch
+// another target can be selected later (simd::select_target); its kernels and scratch sizes would
+// misread those panels, so the GEMM refuses them.
+inline void check_panel_width(std::int64_t nr) {
+  if (nr != panel_lanes())
+    fail("GEMM operand packed in ", nr, "-lane panels, but the active SIMD target ", simd::active_target(),
+         " uses ", panel_lanes(), ": select the target before preparing layers and sessions");
 }
 
 // The portable block kernels: the same layouts and the same integer sums as the SIMD ones.
@@ -68,6 +78,7 @@ void gemm_i16(const std::int16_t* lanes, const LaneLayout& lay, const std::int32
               std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
+  check_panel_width(nr);
   const std::int64_t panel = lay.panel_elems(2);
   const std::int64_t stride = kBlockPanels * nr;
   const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
@@ -96,6 +107,7 @@ void gemm_f32(const float* lanes, const LaneLayout& lay, const float* bcast, std
               Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
+  check_panel_width(nr);
   const std::int64_t panel = lay.panel_elems(1);
   const std::int64_t stride = kBlockPanels * nr;
   const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
