@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -86,4 +87,29 @@ TEST_CASE("memory: making and destroying sessions repeatedly does not grow the r
   MESSAGE("resident set after ", kSessions, " sessions: ", grown / 1024, " KiB more than after the warm-up");
   // One session holds ~6 MB of packed weights: a leak of even one per cycle would be ~1.2 GB here.
   if (kJudgeRss) CHECK(grown < 2 * 1024 * 1024);
+}
+
+TEST_CASE("memory: run_in_place points at the results inside the context, equal to run()'s copies") {
+  qnn::Graph g = qnn::onnx::load_graph(kModel);
+  g.outputs.insert(g.outputs.begin(), g.nodes.front().outputs.front());  // an intermediate, probed
+  const qnn::Session session(g, qnn::SessionOptions{});
+  qnn::RunContext ctx;
+  const std::vector<qnn::Tensor> in{image(0.25f)};
+  std::vector<qnn::Tensor> copies;
+  session.run(ctx, in, copies);
+  std::vector<qnn::TensorRef> refs;
+  session.run_in_place(ctx, in, refs);
+  REQUIRE(refs.size() == copies.size());
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    CAPTURE(i);
+    CHECK(refs[i].dtype == copies[i].dtype());
+    CHECK(refs[i].shape == copies[i].shape());
+    CHECK(std::memcmp(refs[i].data, copies[i].raw(), copies[i].bytes()) == 0);
+    CHECK(refs[i].data != copies[i].raw());
+  }
+  // Still the same memory after another run on the context: the views follow the context.
+  const std::byte* where = refs[0].data;
+  const std::vector<qnn::Tensor> other{image(0.75f)};
+  session.run_in_place(ctx, other, refs);
+  CHECK(refs[0].data == where);
 }

@@ -28,6 +28,7 @@
 #include "qnn/core/error.hpp"
 #include "qnn/core/tensor.hpp"
 #include "qnn/graph/graph.hpp"
+#include "qnn/graph/passes/fuse_activation.hpp"
 #include "qnn/numerics/quantize.hpp"
 #include "qnn/quantize/calib_reader.hpp"
 #include "qnn/quantize/config.hpp"
@@ -102,6 +103,9 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
   std::vector<std::string> wanted;
   for (const auto& t : tensors)
     if (!probe.is_graph_output(t)) probe.outputs.push_back(t);
+  // Relu/Clip fold into the producer where its output is not observed (a graph output is never
+  // fused away): the same values, one pass over the tensor fewer.
+  passes::fuse_activations(probe);
   SessionOptions so;
   so.optimize = false;
   so.probe = false;
@@ -113,7 +117,7 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
   CalibrationStats st;
   const bool need_hist = cfg.method != CalibMethod::minmax;
   RunContext ctx;
-  std::vector<Tensor> outs;
+  std::vector<TensorRef> outs;
   ThreadPool pool(threads);  // observes while the session's own pool is idle
   std::vector<RangeObserver> range_parts;
   std::vector<Histogram> hist_parts;
@@ -131,10 +135,10 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
       if (pass == 1)
         for (std::size_t i = 0; i < batch->size() && i < s.input_names().size(); ++i)
           detail::check_finite_input((*batch)[i], s.input_names()[i], done);
-      s.run(ctx, *batch, outs);
+      s.run_in_place(ctx, *batch, outs);
       for (const auto& t : tensors) {
-        const Tensor& v = outs[index.at(t)];
-        check(v.dtype() == DType::f32, "calibration: tensor '", t, "' is ", v.dtype(), ", not float32");
+        const TensorRef& v = outs[index.at(t)];
+        check(v.dtype == DType::f32, "calibration: tensor '", t, "' is ", v.dtype, ", not float32");
         if (pass == 1) {
           detail::observe_parallel(pool, range_parts, st.ranges[t], v.span<float>(), t, [] { return RangeObserver(); });
         } else {

@@ -129,6 +129,15 @@ class BasicSession {
     }
   }
 
+  // Runs on the caller's context and points `outputs` at the results where they lie in it, without
+  // copying; they stay valid until the next run on `ctx`. Calibration reads every probed activation
+  // of every batch this way (the copies of run() were 8 % of its time).
+  void run_in_place(Context& ctx, std::span<const Tensor> inputs, std::vector<TensorRef>& outputs) const {
+    execute(ctx, inputs);
+    outputs.clear();
+    for (const int id : output_ids_) outputs.push_back(ctx.refs_[static_cast<std::size_t>(id)]);
+  }
+
   // Thread-safe convenience form: borrows a context from the session's pool.
   std::vector<Tensor> run(std::span<const Tensor> inputs) const {
     std::unique_ptr<Context> ctx = acquire();
