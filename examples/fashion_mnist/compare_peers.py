@@ -436,12 +436,6 @@ def qnn_side(ctx, spec: QnnSpec | None, q_out: str, runs: list[dict], error: str
 
 def ort_qnn_spec(cfg: str, per_channel: bool, method: str, reduce_range: bool) -> QnnSpec:
     diffs = []
-    if cfg == "S8S8":
-        # ORT's ActivationSymmetric defaults to False: int8 activations get a zero point, so a
-        # post-ReLU tensor uses all 256 codes; qnn's only int8-activation preset is symmetric.
-        diffs.append("activations: ORT int8 asymmetric (zero point per tensor, ActivationSymmetric=False);"
-                     " qnn a8w8 int8 symmetric (zero point 0: a post-ReLU tensor uses 128 of the 256 codes);"
-                     " qnn has no asymmetric int8 activation config")
     if reduce_range:
         diffs.append("reduce_range (7-bit weights) has no qnn option: qnn's exact kernels do not need it;"
                      " qnn row is the same configuration without it")
@@ -452,10 +446,7 @@ def ort_qnn_spec(cfg: str, per_channel: bool, method: str, reduce_range: bool) -
     if method == "Percentile":
         diffs.append(f"percentile {PEER_PERCENTILE} in both; ORT returns the edge of the bin of a 2048-bin"
                      " histogram where the CDF reaches p, qnn interpolates inside the bin")
-        if cfg == "S8S8":
-            diffs.append("percentile on a symmetric target: qnn clips |x| at p; ORT (asymmetric)"
-                         " cuts (100-p)/2 % from each tail")
-    return QnnSpec(config="u8s8" if cfg == "U8S8" else "a8w8", per_channel=per_channel,
+    return QnnSpec(config="u8s8" if cfg == "U8S8" else "s8s8", per_channel=per_channel,
                    method=method.lower(), differences=diffs,
                    percentile=PEER_PERCENTILE if method == "Percentile" else None)
 
@@ -596,12 +587,10 @@ def quark_configs(quark):
         "Quark's A8W8 extra options (FoldRelu, AlignConcat) have no qnn counterpart; qnn folds Relu into the"
         " preceding quantization only for asymmetric activations",
     ], percentile=PEER_PERCENTILE)
-    report = QnnSpec("a8w8", True, "entropy", [
+    report = QnnSpec("s8s8", True, "entropy", [
         "entropy: Quark uses ORT's entropy calibrator with 128 bins and 128 quantized bins (its search has"
-        " nothing to choose from here); qnn searches 2048 bins with 128 levels and has no CLI option for either",
-        "activations: Quark int8 asymmetric (zero point per tensor, as ORT's S8S8: the legacy config leaves"
-        " ActivationSymmetric unset); qnn a8w8 int8 symmetric (zero point 0: a post-ReLU tensor uses 128 of"
-        " the 256 codes); qnn has no asymmetric int8 activation config",
+        " nothing to choose from here); qnn searches 2048 bins with 256/128 levels and has no CLI option for"
+        " either",
         "optimize_model=True lets ORT's float graph optimiser rewrite the model before Quark quantizes it;"
         " qnn quantizes the graph as given",
     ])

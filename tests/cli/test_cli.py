@@ -261,7 +261,7 @@ def roundtrip(qnn, work):
     work.mkdir(parents=True, exist_ok=True)
     x, labels = load_test_images(1000)
     np.save(work / "test1000.npy", x)
-    for config, method in [("u8s8", "minmax"), ("a8w8", "percentile"), ("a16w8", "minmax"), ("xint8", "pow2-mse"),
+    for config, method in [("u8s8", "minmax"), ("s8s8", "entropy"), ("a8w8", "percentile"), ("a16w8", "minmax"), ("xint8", "pow2-mse"),
                            ("bf16", None)]:
         out = work / f"fm_{config}.onnx"
         args = ["quantize", MODEL, "--calib-idx", DATASET, "--calib-per-class", "20", "--config", config, "-o", out]

@@ -393,6 +393,32 @@ TEST_CASE("finetune's objective, checked independently on a one-layer model with
   CHECK(has_line(all.log, "bias correction: 'fc'"));
 }
 
+TEST_CASE("s8s8 is u8s8's grid shifted by 128: int8 zero points, the same outputs bit for bit") {
+  const Graph model = conv_model();
+  const Tensor calib = random_input(Shape{64, 3, 8, 8}, 23);
+  TensorReader ru({calib}, 16), rs({calib}, 16);
+  const QuantizeResult u = quantize(model, ru, QuantConfig::make(Preset::u8s8));
+  const QuantizeResult q = quantize(model, rs, QuantConfig::make(Preset::s8s8));
+  int activations = 0, at_minus_128 = 0;
+  for (const Node& n : q.graph.nodes) {
+    if (n.op_type != "QuantizeLinear" || n.inputs.size() < 3) continue;
+    const Tensor* zp = q.graph.constant(n.inputs[2]);
+    REQUIRE(zp != nullptr);
+    if (zp->dtype() == DType::i8 && zp->numel() == 1) {
+      ++activations;
+      at_minus_128 += zp->span<std::int8_t>()[0] == -128;  // post-ReLU: min 0 on the lowest code
+    }
+  }
+  CHECK(activations >= 4);
+  CHECK(at_minus_128 >= 2);
+  const Tensor x = random_input(Shape{8, 3, 8, 8}, 29);
+  const auto a = run(u.graph, x);
+  const auto b = run(q.graph, x);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(std::memcmp(a[i].raw(), b[i].raw(), a[i].bytes()) == 0);
+  CHECK(parse_preset("s8s8") == Preset::s8s8);
+}
+
 TEST_CASE("calibration statistics are the same for every thread count") {
   // 256 samples of conv1's 8x8x8 output: 131,072 values per batch, split across threads.
   const Graph model = conv_model();

@@ -1,5 +1,5 @@
 // qnn quantize MODEL.onnx --calib CALIB.npy | --calib-idx DIR  -o OUT.onnx
-//        [--config u8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]
+//        [--config u8s8|s8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]
 //        [--per-channel | --per-tensor] [--percentile P] [--calib-per-class N] [--batch N]
 //        [--exclude NODE ...] [--exclude-op TYPE ...] [--cle] [--bias-correction] [--finetune]
 //        [--threads N] [--log FILE.json]
@@ -43,7 +43,7 @@ inline int cmd_quantize(int argc, char** argv) {
   }
 
   const auto preset = quant::parse_preset(a.get("config", "u8s8"));
-  check(preset.has_value(), "unknown --config '", a.get("config"), "' (u8s8, a8w8, a16w8, xint8, bf16)");
+  check(preset.has_value(), "unknown --config '", a.get("config"), "' (u8s8, s8s8, a8w8, a16w8, xint8, bf16)");
   quant::QuantConfig cfg = quant::QuantConfig::make(*preset);
   if (a.has("method")) {
     const auto m = quant::parse_method(a.get("method"));

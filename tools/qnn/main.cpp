@@ -31,7 +31,7 @@ const char* kUsage =
     "      [--threads N] [--backend cpu|cpu-ref|npu-emu] [--precision bf16] [--requant POLICY] [--no-optimize]\n"
     "  inspect MODEL.onnx [--json] [--backend cpu|cpu-ref|npu-emu]   (nodes, devices, fallback reasons)\n"
     "  quantize MODEL.onnx (--calib CALIB.npy | --calib-idx DIR) -o OUT.onnx\n"
-    "      [--config u8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]\n"
+    "      [--config u8s8|s8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]\n"
     "      [--per-channel|--per-tensor] [--percentile P] [--calib-per-class N] [--exclude NODE]\n"
     "      [--exclude-op TYPE] [--cle] [--bias-correction] [--finetune] [--threads N] [--log FILE]\n"
     "  profile MODEL.onnx --input X.npy [--input X2.npy ...] [--runs N] [--warmup N] [--json]\n"

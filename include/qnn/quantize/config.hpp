@@ -2,6 +2,7 @@
 //
 //   preset  activations                      weights                         default method
 //   u8s8    uint8 asymmetric, float scale    int8 symmetric [−127,127]       minmax   (ONNX Runtime's default)
+//   s8s8    int8 asymmetric, float scale     int8 symmetric                   minmax   (ONNX Runtime QInt8/QInt8)
 //   a8w8    int8 symmetric, float scale      int8 symmetric                   minmax   (Quark A8W8)
 //   a16w8   int16 symmetric, float scale     int8 symmetric                   minmax   (Quark A16W8)
 //   xint8   uint8 symmetric (zp 128), 2^−pos int8 symmetric 2^−pos, per tensor pow2-mse (Quark XINT8, NPU)
@@ -22,11 +23,12 @@
 
 namespace qnn::quant {
 
-enum class Preset : std::uint8_t { u8s8, a8w8, a16w8, xint8, bf16 };
+enum class Preset : std::uint8_t { u8s8, s8s8, a8w8, a16w8, xint8, bf16 };
 
 constexpr std::string_view name_of(Preset p) {
   switch (p) {
     case Preset::u8s8: return "u8s8";
+    case Preset::s8s8: return "s8s8";
     case Preset::a8w8: return "a8w8";
     case Preset::a16w8: return "a16w8";
     case Preset::xint8: return "xint8";
@@ -36,7 +38,7 @@ constexpr std::string_view name_of(Preset p) {
 }
 
 inline std::optional<Preset> parse_preset(std::string_view s) {
-  for (Preset p : {Preset::u8s8, Preset::a8w8, Preset::a16w8, Preset::xint8, Preset::bf16})
+  for (Preset p : {Preset::u8s8, Preset::s8s8, Preset::a8w8, Preset::a16w8, Preset::xint8, Preset::bf16})
     if (name_of(p) == s) return p;
   return std::nullopt;
 }
@@ -81,6 +83,9 @@ struct QuantConfig {
     switch (p) {
       case Preset::u8s8:
         c.activation = {DType::u8, false, false};
+        break;
+      case Preset::s8s8:  // a post-ReLU tensor keeps all 256 codes (zero point −128), unlike a8w8
+        c.activation = {DType::i8, false, false};
         break;
       case Preset::a8w8:
         c.activation = {DType::i8, true, false};
