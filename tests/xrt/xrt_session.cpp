@@ -16,6 +16,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +27,7 @@
 #include "qnn/backends/backends.hpp"
 #include "qnn/backends/npu/xrt_session_backend.hpp"
 #include "qnn/backends/partition.hpp"
+#include "qnn/onnx/export.hpp"
 #include "qnn/runtime/session.hpp"
 #include "xrt_test_util.hpp"
 
@@ -337,6 +341,37 @@ TEST_CASE("session: without a device the backend fails with XRT's reason, or run
     const Tensor x = input(batch, static_cast<std::uint32_t>(batch));
     CHECK(same(s.run({x}), cpu.run({x})));
   }
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("cli") {
+
+// The qnn tool of this build (QNN_CLI, set by tests/xrt/CMakeLists.txt) on the noop shim.
+TEST_CASE("qnn inspect --backend xrt --xrt-manifest prints the partition; without a manifest it says what is missing") {
+  ScratchDir dir;
+  write_setup(dir, {u8_artefact()});
+  qnn::onnx::save_graph(dir / "mlp.onnx", mlp());
+  const std::string cli = std::getenv("QNN_CLI");
+  auto qnn_tool = [&](const std::string& args) {
+    const std::string out = (dir / "out.txt").string();
+    const int rc = std::system((cli + " " + args + " > " + out + " 2>&1").c_str());
+    std::ifstream f(out);
+    std::stringstream text;
+    text << f.rdbuf();
+    return std::make_pair(rc, text.str());
+  };
+  const std::string model = (dir / "mlp.onnx").string();
+  const auto [rc, text] = qnn_tool("inspect " + model + " --backend xrt --xrt-manifest " + (dir / "manifest.json").string());
+  INFO(text);
+  CHECK(rc == 0);
+  CHECK(text.find("partition on xrt: 3 of 5 nodes") != std::string::npos);
+  CHECK(text.find("#2 fc3 (com.microsoft.QGemm) -> cpu: weight zero point 3 is not 0") != std::string::npos);
+
+  const auto [rc2, text2] = qnn_tool("inspect " + model + " --backend xrt");
+  INFO(text2);
+  CHECK(rc2 == 1);
+  CHECK(text2.find("qnn: error: backend 'xrt' needs the manifest of your prebuilt NPU artefacts") != std::string::npos);
 }
 
 }  // TEST_SUITE

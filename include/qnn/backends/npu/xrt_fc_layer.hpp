@@ -48,7 +48,7 @@ enum class XrtFcOp : std::uint8_t { qgemm, qlinear_matmul, matmul_integer };
 
 struct XrtFcLayer {
   XrtFcOp op = XrtFcOp::qgemm;
-  const Tensor* weights = nullptr;  // the node's constant B: [K,N], or [N,K] with trans_b
+  const Tensor* weights = nullptr;  // the graph's constant B, [K,N] or [N,K] with trans_b; read when preparing
   bool trans_b = false;
   std::int64_t K = 0, N = 0;
   std::int64_t m_hint = 0;  // rows of A when the model declares them, else 0

@@ -69,11 +69,11 @@ class XrtMatmul {
   struct Lane;
 
  public:
-  // One call of C = A·B in flight: start() packs and starts its first runs, finish() drives the
-  // rest and folds every result into C. A call holds one lane from start() until finish() returns
-  // or throws; a call dropped unfinished settles its runs (each waited for within the timeout, or
-  // aborted) and gives its lane back, so no run is ever left writing into a reused buffer. The op,
-  // A and C must outlive the call.
+  // One call of C = A·B: start() packs and starts its first runs, finish() drives the rest and
+  // folds every result into C. A call holds one lane from start() until it is destroyed (or
+  // finish() throws); a call dropped unfinished settles its runs (each waited for within the
+  // timeout, or aborted) before giving its lane back, so no run is ever left writing into a reused
+  // buffer. The op, A and C must outlive the call.
   class Call {
    public:
     Call() = default;
@@ -96,7 +96,8 @@ class XrtMatmul {
 
     bool active() const { return lane_ != nullptr; }
     const XrtTilePlan& plan() const { return plan_; }
-    // C as given to start(), or the lane's own M×N buffer when none was given.
+    // C as given to start(), or the lane's own M×N buffer when none was given (valid while the
+    // call holds its lane).
     void* result() const { return c_; }
 
    private:
@@ -176,8 +177,9 @@ class XrtMatmul {
     return call;
   }
 
-  // Completes a started call: every remaining run started, every result folded into C, the lane
-  // given back. Throws (the lane given back all the same) when a run fails or times out.
+  // Completes a started call: every remaining run started, every result folded into C. The call
+  // keeps its lane, so result() stays valid, until it is destroyed or assigned to. Throws when a
+  // run fails or times out, the lane then given back at once, no run left in flight.
   void finish(Call& call) {
     check(call.op_ == this && call.active(), where_, ": finish() of a call that is not in flight on this op");
     const std::int64_t jobs = call.plan_.runs();
@@ -196,7 +198,6 @@ class XrtMatmul {
       call.abandon();
       throw;
     }
-    release(*std::exchange(call.lane_, nullptr), false);
   }
 
  private:

@@ -112,8 +112,9 @@ class XrtSessionBackend {
       return t;
     }
 
-    // Drives the remaining runs, then the host epilogue into the output. The ticket is empty
-    // afterwards, also when this throws (its lane given back, no run left in flight).
+    // Drives the remaining runs, then the host epilogue into the output — before `done` gives the
+    // lane (and the accumulators in it) back. The ticket is empty afterwards, also when this throws
+    // (no run left in flight).
     static void wait(Ticket& t) {
       if (!t.kernel_) return;
       Ticket done = std::move(t);
@@ -134,7 +135,7 @@ class XrtSessionBackend {
         check(a.shape.rank() == 2, "A must be 2-D, got ", a.shape);
         return Shape{a.shape[0], layer_.N};
       }
-      return ops::matmul_detail::MatmulShapes::of(a.shape, layer_.weights->shape()).out;
+      return ops::matmul_detail::MatmulShapes::of(a.shape, Shape{layer_.K, layer_.N}).out;
     }
 
     XrtFcLayer layer_;
