@@ -12,6 +12,7 @@
 // tiling, K accumulation and the host epilogue around the kernel (bit-identical to the CPU
 // session), not the kernel.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
@@ -75,6 +76,8 @@ qnn::Graph mlp() {
 
   const std::string w4 = b.constant("w4", random_int8(Shape{40, 8}, 5, -64, 63));
   b.node("", "MatMulInteger", {"h2", w4, zp128}, {"y4"}, "fc4");
+  b.describe("y3", DType::f32, {qnn::kDynamicDim, 10});  // graph outputs declare their type (ONNX export)
+  b.describe("y4", DType::i32, {qnn::kDynamicDim, 8});
   b.output("y3").output("y4");
   return b.g;
 }
@@ -355,11 +358,11 @@ TEST_CASE("qnn inspect --backend xrt --xrt-manifest prints the partition; withou
   const std::string cli = std::getenv("QNN_CLI");
   auto qnn_tool = [&](const std::string& args) {
     const std::string out = (dir / "out.txt").string();
-    const int rc = std::system((cli + " " + args + " > " + out + " 2>&1").c_str());
+    const int status = std::system((cli + " " + args + " > " + out + " 2>&1").c_str());
     std::ifstream f(out);
     std::stringstream text;
     text << f.rdbuf();
-    return std::make_pair(rc, text.str());
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str());  // the exit code
   };
   const std::string model = (dir / "mlp.onnx").string();
   const auto [rc, text] = qnn_tool("inspect " + model + " --backend xrt --xrt-manifest " + (dir / "manifest.json").string());
