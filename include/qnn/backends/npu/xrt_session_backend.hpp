@@ -117,8 +117,7 @@ class XrtSessionBackend {
     // (no run left in flight).
     static void wait(Ticket& t) {
       if (!t.kernel_) return;
-      Ticket done = std::move(t);
-      t.kernel_ = nullptr;
+      Ticket done = std::exchange(t, Ticket{});
       done.kernel_->matmul_.finish(done.call_);
       done.kernel_->epilogue_(static_cast<const std::int32_t*>(done.call_.result()), done.m_, done.y_);
     }
