@@ -16,7 +16,8 @@ Highway and the standard library remain ordinary dependencies.
 The single header must offer everything the include tree does, except what needs a third-party SDK:
 every header under include/qnn/ must be reached from qnn/qnn.hpp unless EXCLUDED names it (the XRT
 backend, which needs XRT's headers and libraries). A header nobody included from qnn.hpp would
-otherwise be silently missing from the single header; the script refuses such a tree.
+otherwise be silently missing from the single header; the script refuses such a tree. An include of
+an EXCLUDED header (backends.hpp's, under #ifdef QNN_WITH_XRT) is kept as written, not inlined.
 
 A header first inlined inside a preprocessor conditional and included again elsewhere cannot be
 inlined only once without changing what compiles; the script refuses such a tree.
@@ -74,6 +75,9 @@ class Amalgamator:
             elif COND_CLOSE.match(line):
                 local_depth -= 1
             m = INCLUDE_QNN.match(line)
+            if m and EXCLUDED.match(m.group(1)):
+                self.out.append(line)  # an SDK-backed header stays an include (under its #ifdef)
+                continue
             if m:
                 inc = m.group(1)
                 where = f"{name}:{lineno}"

@@ -2,8 +2,9 @@
 //
 // Everything a CPU user needs: tensors and quantization types, the numerics, the kernels (scalar
 // reference and fast CPU), ONNX import and export, graph passes, sessions, post-training
-// quantization, and the I/O helpers (npy, IDX, PNG, JSON). The XRT NPU backend is not included: it
-// needs XRT's headers and libraries (include qnn/backends/npu/xrt.hpp and link qnn::xrt).
+// quantization, and the I/O helpers (npy, IDX, PNG, JSON). The XRT NPU backend is included only
+// where QNN_WITH_XRT is defined, as the qnn::xrt CMake target does (it needs XRT's headers and
+// libraries; backends/backends.hpp, docs/backends_xrt.md).
 // tools/amalgamate.py checks that every other header is reached from here, so the single header
 // (single_include/qnn/qnn.hpp) offers all of it.
 #pragma once

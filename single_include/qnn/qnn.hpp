@@ -11,8 +11,9 @@
 //
 // Everything a CPU user needs: tensors and quantization types, the numerics, the kernels (scalar
 // reference and fast CPU), ONNX import and export, graph passes, sessions, post-training
-// quantization, and the I/O helpers (npy, IDX, PNG, JSON). The XRT NPU backend is not included: it
-// needs XRT's headers and libraries (include qnn/backends/npu/xrt.hpp and link qnn::xrt).
+// quantization, and the I/O helpers (npy, IDX, PNG, JSON). The XRT NPU backend is included only
+// where QNN_WITH_XRT is defined, as the qnn::xrt CMake target does (it needs XRT's headers and
+// libraries; backends/backends.hpp, docs/backends_xrt.md).
 // tools/amalgamate.py checks that every other header is reached from here, so the single header
 // (single_include/qnn/qnn.hpp) offers all of it.
 
@@ -10385,6 +10386,20 @@ class QGemmKernel final : public OpKernel {
   std::variant<QuantizedGemm<TA, TB, TA>, FloatOut> body_;
 };
 
+// QGemm's bias C (input 6) as N int32 values at the accumulator scale; empty without one.
+inline std::vector<std::int32_t> qgemm_bias(const NodeInfo& info, std::int64_t n) {
+  if (!info.has_input(6)) return {};
+  const Tensor& c = info.require_constant(6, "C");
+  check(c.dtype() == DType::i32, "C must be int32, got ", c.dtype());
+  const Shape& cs = c.shape();
+  const bool scalar = c.numel() == 1 && cs.rank() <= 2;
+  const bool row = (cs.rank() == 1 && cs[0] == n) || (cs.rank() == 2 && cs[0] == 1 && cs[1] == n);
+  check(scalar || row, "C of shape ", cs, " is not supported: qnn takes (), (1), (N) or (1, N) biases, N = ", n);
+  const auto s = c.span<std::int32_t>();
+  return scalar ? std::vector<std::int32_t>(static_cast<std::size_t>(n), s[0])
+                : std::vector<std::int32_t>(s.begin(), s.end());
+}
+
 inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
   const Attributes& at = info.attrs();
   QGemmParts parts;
@@ -10402,18 +10417,7 @@ inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
       quant::expand_channels(quant::constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point"), parts.n, "b_scale/b_zero_point");
   check(bq.dtype == b.dtype(), "B is ", b.dtype(), " but b_zero_point is ", bq.dtype);
   if (const auto d = info.input_dtype(0)) check(*d == aq.dtype, "A is ", *d, " but a_zero_point is ", aq.dtype);
-  if (info.has_input(6)) {
-    const Tensor& c = info.require_constant(6, "C");
-    check(c.dtype() == DType::i32, "C must be int32, got ", c.dtype());
-    const Shape& cs = c.shape();
-    const bool scalar = c.numel() == 1 && cs.rank() <= 2;
-    const bool row = (cs.rank() == 1 && cs[0] == parts.n) || (cs.rank() == 2 && cs[0] == 1 && cs[1] == parts.n);
-    check(scalar || row, "C of shape ", cs, " is not supported: qnn takes (), (1), (N) or (1, N) biases, N = ",
-          parts.n);
-    const auto s = c.span<std::int32_t>();
-    parts.bias = scalar ? std::vector<std::int32_t>(static_cast<std::size_t>(parts.n), s[0])
-                        : std::vector<std::int32_t>(s.begin(), s.end());
-  }
+  parts.bias = qgemm_bias(info, parts.n);
   const bool quantized_out = info.has_input(7) || info.has_input(8);
   check(!quantized_out || (info.has_input(7) && info.has_input(8)),
         "y_scale and y_zero_point must be given together (without both the output is float)");
@@ -13822,13 +13826,20 @@ inline json::Value profile_json(const Profile& p) {
 //   cpu       backends::cpu::SimdBackend      the default; fast kernels where an op has them
 //   cpu-ref   backends::cpu::ReferenceBackend scalar reference kernels only
 //   npu-emu   backends::npu::Emulator         the NPU's layer table and integer arithmetic, on the CPU
-//   xrt       the XRT NPU backend, when built with QNN_WITH_XRT (backends/npu/xrt*.hpp)
+//   xrt       npu::XrtSessionBackend          prebuilt NPU artefacts through XRT; only in programs
+//                                             built with QNN_WITH_XRT (the qnn::xrt CMake target
+//                                             defines it and links XRT), elsewhere a clear error
 //
-// visit_backend(name, f) calls f(B{}) with the backend named and returns its result; an unknown or
-// unavailable name is a qnn::error listing the available ones. A new backend adds its line here.
+// visit_backend(name, options, f) calls f(B) with the backend named, made from `options`, and
+// returns its result; an unknown or unavailable name is a qnn::error listing the available ones
+// (check_backend_name says so without making anything). A new backend adds its line here.
 
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 
 // ---- begin qnn/backends/npu/emulator.hpp -----------------------------------------------------------
 // The NPU emulator backend ("npu-emu"): runs on the CPU what the NPU would run, with the NPU's
@@ -14827,20 +14838,65 @@ static_assert(Backend<Emulator>);
 
 }  // namespace qnn::backends::npu
 // ---- end qnn/backends/npu/emulator.hpp -------------------------------------------------------------
+#ifdef QNN_WITH_XRT
+#include "qnn/backends/npu/xrt_session_backend.hpp"
+#endif
 
 namespace qnn::backends {
 
+#ifdef QNN_WITH_XRT
+inline constexpr bool kHaveXrt = true;
+inline constexpr std::string_view kBackendNames = "cpu, cpu-ref, npu-emu, xrt";
+#else
+inline constexpr bool kHaveXrt = false;
 inline constexpr std::string_view kBackendNames = "cpu, cpu-ref, npu-emu";
+#endif
+
+// What making a backend may need beyond its name. Only the XRT backend reads anything today: the
+// user's artefact manifest (an NPU cannot run what was not compiled for it ahead of time,
+// docs/backends_xrt.md) and how to behave without a device.
+struct BackendOptions {
+  std::string xrt_manifest;            // manifest JSON; empty: the QNN_XRT_MANIFEST environment variable
+  bool xrt_require_device = true;      // false: without an XRT device every node runs on the CPU, reported
+  std::int64_t xrt_timeout_ms = 10000;  // bound on each NPU run; 0 waits forever
+};
+
+// Fails unless `name` is a backend of this build.
+inline void check_backend_name(std::string_view name) {
+  if (name == cpu::SimdBackend::name || name == cpu::ReferenceBackend::name || name == npu::Emulator::name) return;
+  if (name == "xrt") {
+    check(kHaveXrt, "backend 'xrt' is not available in this build (configure with -DQNN_WITH_XRT=ON and link ",
+          "qnn::xrt); available: ", kBackendNames);
+    return;
+  }
+  fail("unknown backend '", name, "' (available: ", kBackendNames, ")");
+}
 
 template <class F>
-decltype(auto) visit_backend(std::string_view name, F&& f) {
+decltype(auto) visit_backend(std::string_view name, [[maybe_unused]] const BackendOptions& options, F&& f) {
   if (name == cpu::SimdBackend::name) return f(cpu::SimdBackend{});
   if (name == cpu::ReferenceBackend::name) return f(cpu::ReferenceBackend{});
   if (name == npu::Emulator::name) return f(npu::Emulator{});
-  // The XRT backend plugs in here when QNN_WITH_XRT provides it.
-  if (name == "xrt")
-    fail("backend 'xrt' is not available in this build (configure with -DQNN_WITH_XRT=ON); available: ", kBackendNames);
-  fail("unknown backend '", name, "' (available: ", kBackendNames, ")");
+#ifdef QNN_WITH_XRT
+  if (name == qnn::npu::XrtSessionBackend::name) {
+    std::string manifest = options.xrt_manifest;
+    if (const char* env = std::getenv("QNN_XRT_MANIFEST"); manifest.empty() && env) manifest = env;
+    check(!manifest.empty(), "backend 'xrt' needs the manifest of your prebuilt NPU artefacts: pass ",
+          "--xrt-manifest FILE or set QNN_XRT_MANIFEST (docs/backends_xrt.md)");
+    check(options.xrt_timeout_ms >= 0, "the XRT timeout must not be negative, got ", options.xrt_timeout_ms);
+    qnn::npu::XrtOptions o;
+    o.require_device = options.xrt_require_device;
+    o.run.timeout = std::chrono::milliseconds(options.xrt_timeout_ms);
+    return f(qnn::npu::XrtSessionBackend::from_file(manifest, o));
+  }
+#endif
+  check_backend_name(name);  // an unknown name, or xrt in a build without it
+  fail("backend '", name, "' is not wired into visit_backend");
+}
+
+template <class F>
+decltype(auto) visit_backend(std::string_view name, F&& f) {
+  return visit_backend(name, BackendOptions{}, std::forward<F>(f));
 }
 
 }  // namespace qnn::backends

@@ -3,6 +3,7 @@
 //   --require=noop       XRT's noop shim (XCL_EMULATION_MODE=noop, $XILINX_XRT/lib/libxrt_noop.so.2)
 //   --require=no_device  no usable XRT device (the no-device paths cannot be tested next to one)
 //   --require=hardware   a real device and a user manifest in QNN_XRT_MANIFEST
+//   --require=cli        the noop shim and the qnn tool of this build in QNN_CLI
 //
 // When it is missing the run exits with 77, which CTest reports as skipped (SKIP_RETURN_CODE), never
 // as passed. The remaining arguments go to doctest (e.g. -ts=noop_dispatch).
@@ -34,6 +35,12 @@ std::string missing(std::string_view need) {
     const std::filesystem::path shim = std::filesystem::path(env("XILINX_XRT")) / "lib" / "libxrt_noop.so.2";
     if (env("XILINX_XRT").empty() || !std::filesystem::exists(shim))
       return "XRT's noop shim is not at " + shim.string() + " (Debian: package libxrt1)";
+    return {};
+  }
+  if (need == "cli") {
+    if (const std::string noop = missing("noop"); !noop.empty()) return noop;
+    if (env("QNN_CLI").empty() || !std::filesystem::exists(env("QNN_CLI")))
+      return "QNN_CLI does not name the qnn tool (build the qnn_cli target of this build)";
     return {};
   }
   if (need == "no_device") {

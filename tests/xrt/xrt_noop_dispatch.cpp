@@ -167,7 +167,7 @@ TEST_CASE("several runs are in flight per call, and results fold in submission o
   CHECK(std::memcmp(c.raw(), want.data(), want.size() * 4) == 0);
 }
 
-TEST_CASE("calls from several threads, on one op and on two ops, are serialised per op and exact") {
+TEST_CASE("calls from several threads, on one op and on two ops, run on lanes of their own and are exact") {
   ScratchDir dir;
   XrtBackend be(write_setup(dir, {TestArtefact{}}), emulated());
   const Tensor b1 = random_tensor(DType::i8, Shape{50, 20}, 8);
@@ -194,6 +194,10 @@ TEST_CASE("calls from several threads, on one op and on two ops, are serialised 
   const auto n = be.counters();
   CHECK(n.runs_completed == n.runs_started);
   CHECK(n.runs_started == static_cast<std::uint64_t>(kThreads / 2 * kCalls * (2 * 2 + 2 * 3)));  // 2 K tiles x 2 or 3 N tiles
+  // A lane per call in flight, kept for reuse: never more than the op's concurrent callers.
+  CHECK(op1.npu()->lanes() >= 1);
+  CHECK(op1.npu()->lanes() <= kThreads / 2);
+  CHECK(op2.npu()->lanes() <= kThreads / 2);
 }
 
 TEST_CASE("an error in a run reaches the caller, and the op stays usable") {

@@ -2,8 +2,9 @@
 // model's inputs and outputs, and every node of the prepared graph with its op (and fused
 // activation), output dtype and shape, the quantization of its operands, and the device that runs
 // it; then the partition report (backends/partition.hpp): for each node that falls back to the CPU
-// the exact reason, and nodes and MACs per device. Nothing is run on a device: placement is decided
-// when the session is prepared.
+// the exact reason, and nodes and MACs per device. Placement is decided when the session is
+// prepared; nothing else runs on a device, except that --backend xrt uploads the weights of the
+// nodes it takes and the session's batch-1 probe run (which measures MACs) dispatches them once.
 #pragma once
 
 #include <iomanip>

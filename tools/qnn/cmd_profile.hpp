@@ -1,5 +1,5 @@
 // qnn profile MODEL.onnx --input X.npy [--input X2.npy ...] [--runs N] [--warmup N] [--json]
-//        [--threads N] [--backend cpu|cpu-ref|npu-emu] [--precision bf16] [--requant POLICY]
+//        [--threads N] [--backend cpu|cpu-ref|npu-emu|xrt] [--precision bf16] [--requant POLICY]
 //
 // Per-node time (median of the runs), MACs, GMAC/s and share of the run, as a table or as JSON
 // (runtime/profile.hpp). The batch is the inputs' first axis.

@@ -1,5 +1,5 @@
 // qnn run MODEL.onnx --input X.npy [--input X2.npy ...] --output Y.npy [--output Y2.npy ...]
-//        [--threads N] [--backend cpu|cpu-ref|npu-emu] [--precision bf16] [--no-optimize]
+//        [--threads N] [--backend cpu|cpu-ref|npu-emu|xrt] [--precision bf16] [--no-optimize]
 #pragma once
 
 #include <cstddef>

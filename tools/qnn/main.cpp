@@ -28,17 +28,19 @@ namespace {
 const char* kUsage =
     "usage: qnn <command> [arguments]\n"
     "  run MODEL.onnx --input X.npy [--input X2.npy ...] --output Y.npy [--output Y2.npy ...]\n"
-    "      [--threads N] [--backend cpu|cpu-ref|npu-emu] [--precision bf16] [--requant POLICY] [--no-optimize]\n"
-    "  inspect MODEL.onnx [--json] [--backend cpu|cpu-ref|npu-emu]   (nodes, devices, fallback reasons)\n"
+    "      [--threads N] [--backend cpu|cpu-ref|npu-emu|xrt] [--precision bf16] [--requant POLICY] [--no-optimize]\n"
+    "  inspect MODEL.onnx [--json] [--backend cpu|cpu-ref|npu-emu|xrt]   (nodes, devices, fallback reasons)\n"
     "  quantize MODEL.onnx (--calib CALIB.npy | --calib-idx DIR) -o OUT.onnx\n"
     "      [--config u8s8|s8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]\n"
     "      [--per-channel|--per-tensor] [--percentile P] [--calib-per-class N] [--exclude NODE]\n"
     "      [--exclude-op TYPE] [--cle] [--bias-correction] [--finetune] [--threads N] [--log FILE]\n"
     "  profile MODEL.onnx --input X.npy [--input X2.npy ...] [--runs N] [--warmup N] [--json]\n"
-    "      [--threads N] [--backend cpu|cpu-ref|npu-emu]   (per-node time, MACs, GMAC/s, share)\n"
-    "  eval MODEL.onnx --idx DIR [--split t10k|train] [--backend cpu|cpu-ref|npu-emu] [--json]\n"
+    "      [--threads N] [--backend cpu|cpu-ref|npu-emu|xrt]   (per-node time, MACs, GMAC/s, share)\n"
+    "  eval MODEL.onnx --idx DIR [--split t10k|train] [--backend cpu|cpu-ref|npu-emu|xrt] [--json]\n"
     "  compare FLOAT.onnx QUANT.onnx --input X.npy [--json]\n"
-    "  compare QUANT.onnx --as-written --input X.npy [--json] [--list N]\n";
+    "  compare QUANT.onnx --as-written --input X.npy [--json] [--list N]\n"
+    "  --backend xrt (builds with QNN_WITH_XRT): --xrt-manifest FILE (or QNN_XRT_MANIFEST) names the\n"
+    "      prebuilt NPU artefacts; [--xrt-timeout MS] [--xrt-allow-cpu] (no device: all on the CPU, reported)\n";
 
 int dispatch(int argc, char** argv) {
   if (argc < 2) {

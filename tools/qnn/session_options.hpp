@@ -1,5 +1,6 @@
 // Session options shared by the commands that run a model (--threads, --backend, --precision,
-// --no-optimize).
+// --requant, --no-optimize), and the XRT backend's (--xrt-manifest FILE, --xrt-timeout MS,
+// --xrt-allow-cpu: run everything on the CPU, reported, when no XRT device can be opened).
 #pragma once
 
 #include <set>
@@ -15,15 +16,16 @@
 
 namespace qnn::cli {
 
-inline const std::set<std::string> kSessionValued{"threads", "backend", "precision", "requant"};
-inline const std::set<std::string> kSessionFlags{"no-optimize"};
+inline const std::set<std::string> kSessionValued{"threads", "backend", "precision", "requant", "xrt-manifest",
+                                                  "xrt-timeout"};
+inline const std::set<std::string> kSessionFlags{"no-optimize", "xrt-allow-cpu"};
 
 inline SessionOptions session_options(const Args& a) {
   SessionOptions o;
   o.threads = a.get_int("threads", 1);
   check(o.threads >= 1 && o.threads <= 256, "--threads must be between 1 and 256, got ", o.threads);
   const std::string backend = a.get("backend", "cpu");
-  backends::visit_backend(backend, [](auto) {});  // an unknown or unavailable backend fails here
+  backends::check_backend_name(backend);  // an unknown or unavailable backend fails here
   const std::string precision = a.get("precision", "as-written");
   if (precision == "bf16") o.precision = Precision::bf16;
   else check(precision == "as-written" || precision == "fp32", "unknown precision '", precision, "' (as-written, bf16)");
@@ -42,11 +44,20 @@ inline SessionOptions session_options(const Args& a) {
   return o;
 }
 
+inline backends::BackendOptions backend_options(const Args& a) {
+  backends::BackendOptions o;
+  o.xrt_manifest = a.get("xrt-manifest", "");
+  o.xrt_require_device = !a.has("xrt-allow-cpu");
+  o.xrt_timeout_ms = a.get_int("xrt-timeout", 10000);
+  check(o.xrt_timeout_ms >= 0, "--xrt-timeout must not be negative, got ", o.xrt_timeout_ms);
+  return o;
+}
+
 // Makes the session of the --backend the arguments name (cpu by default) and calls f(session).
 template <class F>
 decltype(auto) with_session(const Args& a, Graph graph, F&& f) {
   const SessionOptions o = session_options(a);
-  return backends::visit_backend(a.get("backend", "cpu"), [&](auto backend) -> decltype(auto) {
+  return backends::visit_backend(a.get("backend", "cpu"), backend_options(a), [&](auto backend) -> decltype(auto) {
     using B = decltype(backend);
     const BasicSession<B> s(std::move(graph), o, builtin_registry(), std::move(backend));
     return f(s);

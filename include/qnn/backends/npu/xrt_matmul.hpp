@@ -2,21 +2,28 @@
 //
 // Prepare once (the constructor): open the kernel, upload the instruction stream, pack every
 // (K tile, N tile) of B into the artefact's layout and upload it — each into its own buffer, so a
-// run only points the kernel at a different weight buffer — and make `depth` run slots, each with
-// its own activation and result buffers and its own xrt::run whose constant arguments (opcode,
-// instructions, their count, scalars) are set once. A call allocates nothing and uploads no
-// weights: it packs each A tile into a free slot, syncs it, starts the run and moves on, so up to
-// `depth` runs are in flight while the host packs the next tile and folds finished results into C.
-// Slots are reused in order, so results are folded in submission order and the K tiles of a C tile
-// are summed in ascending K whatever the timing.
+// run only points the kernel at a different weight buffer — and make one lane: `depth` run slots,
+// each with its own activation and result buffers and its own xrt::run whose constant arguments
+// (opcode, instructions, their count, scalars) are set once. A call allocates nothing and uploads
+// no weights: it packs each A tile into a free slot of its lane, syncs it, starts the run and moves
+// on, so up to `depth` runs are in flight while the host packs the next tile and folds finished
+// results into C. Slots are reused in order, so results are folded in submission order and the K
+// tiles of a C tile are summed in ascending K whatever the timing.
+//
+// A call is split in two for asynchronous callers (the session backend, xrt_session_backend.hpp):
+// start() takes a lane and starts the first `depth` runs, finish() drives the rest and folds the
+// results; run() is both. Calls in flight at once — several threads, several run contexts of a
+// session — each hold their own lane, so they never share a buffer; lanes are made on demand and
+// kept, so the pool grows to the most calls seen at once and then allocates nothing.
 //
 // Every wait is bounded by the timeout. A run that times out is aborted, the other runs in flight
 // are drained, and the call fails with the tile and the state; so does a run that ends in any state
 // but COMPLETED. Runs carry a completion callback, which makes XRT monitor them itself: only then is
-// a timed wait a real condition-variable wait on every XRT version and shim (make_slot). The caller (xrt_backend.hpp) decides whether that is an error or a CPU fallback.
-// One call at a time per XrtMatmul (a mutex); different XrtMatmuls run concurrently.
+// a timed wait a real condition-variable wait on every XRT version and shim (make_slot). The caller
+// (xrt_backend.hpp, xrt_session_backend.hpp) decides whether that is an error or a CPU fallback.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +66,54 @@ struct XrtRunOptions {
 };
 
 class XrtMatmul {
+  struct Lane;
+
  public:
+  // One call of C = A·B: start() packs and starts its first runs, finish() drives the rest and
+  // folds every result into C. A call holds one lane from start() until it is destroyed (or
+  // finish() throws); a call dropped unfinished settles its runs (each waited for within the
+  // timeout, or aborted) before giving its lane back, so no run is ever left writing into a reused
+  // buffer. The op, A and C must outlive the call.
+  class Call {
+   public:
+    Call() = default;
+    Call(Call&& o) noexcept { *this = std::move(o); }
+    Call& operator=(Call&& o) noexcept {
+      if (this != &o) {
+        abandon();
+        op_ = std::exchange(o.op_, nullptr);
+        lane_ = std::exchange(o.lane_, nullptr);
+        a_ = o.a_;
+        c_ = o.c_;
+        plan_ = o.plan_;
+        next_ = o.next_;
+      }
+      return *this;
+    }
+    Call(const Call&) = delete;
+    Call& operator=(const Call&) = delete;
+    ~Call() { abandon(); }
+
+    bool active() const { return lane_ != nullptr; }
+    const XrtTilePlan& plan() const { return plan_; }
+    // C as given to start(), or the lane's own M×N buffer when none was given (valid while the
+    // call holds its lane).
+    void* result() const { return c_; }
+
+   private:
+    friend class XrtMatmul;
+    void abandon() noexcept {
+      if (lane_) op_->release(*lane_, true);
+      lane_ = nullptr;
+    }
+    XrtMatmul* op_ = nullptr;
+    Lane* lane_ = nullptr;
+    const void* a_ = nullptr;
+    void* c_ = nullptr;
+    XrtTilePlan plan_;
+    std::int64_t next_ = 0;  // the next job to start
+  };
+
   // `b` holds B[K,N] of dtype artefact.b with element strides (sk, sn): (N, 1) for [K,N] weights,
   // (1, K) for [N,K] ones.
   XrtMatmul(std::shared_ptr<XrtDevice> device, const XrtArtefact& artefact, const void* b, std::int64_t K,
@@ -75,50 +129,73 @@ class XrtMatmul {
     slot_c_ = art_.slot_of(XrtArgRole::c);
     upload_instructions();
     upload_weights(static_cast<const std::byte*>(b), sk, sn);
-    for (int i = 0; i < options_.depth; ++i) make_slot(i);
+    free_.push_back(make_lane());  // the first call allocates nothing
   }
 
   XrtMatmul(const XrtMatmul&) = delete;
   XrtMatmul& operator=(const XrtMatmul&) = delete;
 
   ~XrtMatmul() {
-    // A run still in flight (a call that threw mid-drain) must finish before its buffers go.
-    for (Slot& s : slots_)
-      if (s.job >= 0) settle(s);
+    // A run still in flight (a call leaked past its op) must finish before its buffers go.
+    for (auto& lane : lanes_)
+      for (Slot& s : lane->slots)
+        if (s.job >= 0) settle(s);
   }
 
   const XrtArtefact& artefact() const { return art_; }
   std::int64_t K() const { return K_; }
   std::int64_t N() const { return N_; }
   XrtTilePlan plan(std::int64_t M) const { return plan_xrt_matmul(art_, M, K_, N_); }
+  // Lanes made so far: the most calls that were in flight at once (at least 1).
+  std::size_t lanes() const {
+    std::lock_guard<std::mutex> lock(m_);
+    return lanes_.size();
+  }
 
   // C[M,N] = A[M,K]·B, A row-major of dtype artefact.a, C row-major of dtype artefact.c.
   void run(const void* a, std::int64_t M, void* c) {
-    std::lock_guard<std::mutex> lock(m_);
-    const XrtTilePlan p = plan(M);
-    const std::size_t ea = size_of(art_.a);
-    const std::int64_t jobs = p.runs();
+    Call call = start(a, M, c);
+    finish(call);
+  }
+
+  // Starts C = A·B: takes a free lane (or makes one: calls in flight at once each need their own)
+  // and starts up to `depth` runs. `c` null: the result goes to a buffer of the lane, call.result().
+  Call start(const void* a, std::int64_t M, void* c = nullptr) {
+    Call call;
+    call.plan_ = plan(M);
+    call.op_ = this;
+    call.lane_ = acquire();
+    call.a_ = a;
+    const auto c_bytes = static_cast<std::size_t>(M * N_) * size_of(art_.c);
+    if (!c) {
+      if (call.lane_->result.size() < c_bytes) call.lane_->result.resize(c_bytes);
+      c = call.lane_->result.data();
+    }
+    call.c_ = c;
+    const std::int64_t first = std::min<std::int64_t>(call.plan_.runs(), options_.depth);
+    while (call.next_ < first) launch(call);  // a failure drops the call: its runs are settled
+    return call;
+  }
+
+  // Completes a started call: every remaining run started, every result folded into C. The call
+  // keeps its lane, so result() stays valid, until it is destroyed or assigned to. Throws when a
+  // run fails or times out, the lane then given back at once, no run left in flight.
+  void finish(Call& call) {
+    check(call.op_ == this && call.active(), where_, ": finish() of a call that is not in flight on this op");
+    const std::int64_t jobs = call.plan_.runs();
+    std::vector<Slot>& slots = call.lane_->slots;
     try {
-      for (std::int64_t j = 0; j < jobs; ++j) {
-        Slot& s = slots_[static_cast<std::size_t>(j % options_.depth)];
-        if (s.job >= 0) finish(s, p, c);
-        const std::int64_t ik = j % p.kt, in = (j / p.kt) % p.nt, im = j / (p.kt * p.nt);
-        pack_tile_rows(static_cast<const std::byte*>(a), K_, im * p.tm, ik * p.tk, XrtTilePlan::extent(M, p.tm, im),
-                       XrtTilePlan::extent(K_, p.tk, ik), ea, s.a_host, p.tm, p.tk);
-        device_->to_device(s.a, static_cast<std::size_t>(p.tm * p.tk) * ea, where_);
-        Weight& w = weights_[static_cast<std::size_t>(ik * p.nt + in)];
-        xrt_call([&] { return where_ + ": starting a run"; }, [&] {
-          s.run.set_arg(slot_b_, w.bo);
-          s.run.start();
-        });
-        ++device_->stats().runs_started;
-        s.job = j;
+      while (call.next_ < jobs) {
+        Slot& s = slots[static_cast<std::size_t>(call.next_ % options_.depth)];
+        if (s.job >= 0) complete(call, s);
+        launch(call);
       }
-      for (std::int64_t j = std::max<std::int64_t>(0, jobs - options_.depth); j < jobs; ++j)
-        finish(slots_[static_cast<std::size_t>(j % options_.depth)], p, c);
+      for (std::int64_t j = std::max<std::int64_t>(0, jobs - options_.depth); j < jobs; ++j) {
+        Slot& s = slots[static_cast<std::size_t>(j % options_.depth)];
+        if (s.job >= 0) complete(call, s);
+      }
     } catch (...) {
-      for (Slot& s : slots_)
-        if (s.job >= 0) settle(s);
+      call.abandon();
       throw;
     }
   }
@@ -135,6 +212,51 @@ class XrtMatmul {
     ::xrt::run run;
     std::int64_t job = -1;  // the job in flight, -1 when free
   };
+  // `depth` run slots and the result buffer of one call in flight.
+  struct Lane {
+    std::vector<Slot> slots;
+    std::vector<std::byte> result;  // M×N of artefact.c, grown to the largest M seen
+  };
+
+  Lane* acquire() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      if (!free_.empty()) {
+        Lane* l = free_.back();
+        free_.pop_back();
+        return l;
+      }
+    }
+    return make_lane();  // allocates outside the lock: other calls go on meanwhile
+  }
+  // Gives a lane back; `settle_runs`: its runs may still be in flight (a failed or dropped call).
+  void release(Lane& lane, bool settle_runs) noexcept {
+    if (settle_runs)
+      for (Slot& s : lane.slots)
+        if (s.job >= 0) settle(s);
+    std::lock_guard<std::mutex> lock(m_);
+    free_.push_back(&lane);
+  }
+
+  // Packs the call's next A tile into its slot, syncs it and starts the run.
+  void launch(Call& call) {
+    const XrtTilePlan& p = call.plan_;
+    const std::int64_t j = call.next_;
+    Slot& s = call.lane_->slots[static_cast<std::size_t>(j % options_.depth)];
+    const std::int64_t ik = j % p.kt, in = (j / p.kt) % p.nt, im = j / (p.kt * p.nt);
+    const std::size_t ea = size_of(art_.a);
+    pack_tile_rows(static_cast<const std::byte*>(call.a_), K_, im * p.tm, ik * p.tk, XrtTilePlan::extent(p.M, p.tm, im),
+                   XrtTilePlan::extent(K_, p.tk, ik), ea, s.a_host, p.tm, p.tk);
+    device_->to_device(s.a, static_cast<std::size_t>(p.tm * p.tk) * ea, where_);
+    Weight& w = weights_[static_cast<std::size_t>(ik * p.nt + in)];
+    xrt_call([&] { return where_ + ": starting a run"; }, [&] {
+      s.run.set_arg(slot_b_, w.bo);
+      s.run.start();
+    });
+    ++device_->stats().runs_started;
+    s.job = j;
+    ++call.next_;
+  }
 
   int group(int slot) const {
     return xrt_call(qnn::detail::cat(art_.where(), ": memory group of argument ", slot),
@@ -174,8 +296,18 @@ class XrtMatmul {
       }
   }
 
-  void make_slot(int i) {
-    const std::string what = qnn::detail::cat(art_.where(), ": run slot ", i);
+  // A lane: `depth` slots, each with its activation and result buffers and its run, whose constant
+  // arguments are set here once.
+  Lane* make_lane() {
+    auto lane = std::make_unique<Lane>();
+    for (int i = 0; i < options_.depth; ++i)
+      lane->slots.push_back(make_slot(qnn::detail::cat(art_.where(), ": run slot ", i)));
+    std::lock_guard<std::mutex> lock(m_);
+    lanes_.push_back(std::move(lane));
+    return lanes_.back().get();
+  }
+
+  Slot make_slot(const std::string& what) {
     Slot s;
     s.a = device_->alloc(static_cast<std::size_t>(art_.M * art_.K) * size_of(art_.a), art_.buffers, group(slot_a_), what);
     s.c = device_->alloc(static_cast<std::size_t>(art_.M * art_.N) * size_of(art_.c), art_.buffers, group(slot_c_), what);
@@ -201,7 +333,7 @@ class XrtMatmul {
         }
       }
     });
-    slots_.push_back(std::move(s));
+    return s;
   }
 
   // A scalar argument, written with the width the xclbin declares (checked to be 4 or 8 bytes).
@@ -232,8 +364,10 @@ class XrtMatmul {
     fail(tile(), ": ended in state ", xrt_state_name(st), " (", static_cast<int>(st), ")");
   }
 
-  // Waits for the slot's run, then reads its result tile into C.
-  void finish(Slot& s, const XrtTilePlan& p, void* c) {
+  // Waits for the slot's run, then folds its result tile into the call's C.
+  void complete(const Call& call, Slot& s) {
+    const XrtTilePlan& p = call.plan_;
+    void* c = call.c_;
     const std::int64_t j = s.job;
     wait(s, p);
     const std::int64_t ik = j % p.kt, in = (j / p.kt) % p.nt, im = j / (p.kt * p.nt);
@@ -298,8 +432,9 @@ class XrtMatmul {
   ::xrt::bo instructions_;
   std::uint64_t instruction_words_ = 0;
   std::vector<Weight> weights_;  // [k tile][n tile]
-  std::vector<Slot> slots_;
-  std::mutex m_;
+  std::vector<std::unique_ptr<Lane>> lanes_;  // every lane made; lanes are never freed before the op
+  std::vector<Lane*> free_;                   // lanes no call holds
+  mutable std::mutex m_;                      // guards lanes_ and free_
 };
 
 }  // namespace qnn::npu

@@ -312,6 +312,20 @@ class QGemmKernel final : public OpKernel {
   std::variant<QuantizedGemm<TA, TB, TA>, FloatOut> body_;
 };
 
+// QGemm's bias C (input 6) as N int32 values at the accumulator scale; empty without one.
+inline std::vector<std::int32_t> qgemm_bias(const NodeInfo& info, std::int64_t n) {
+  if (!info.has_input(6)) return {};
+  const Tensor& c = info.require_constant(6, "C");
+  check(c.dtype() == DType::i32, "C must be int32, got ", c.dtype());
+  const Shape& cs = c.shape();
+  const bool scalar = c.numel() == 1 && cs.rank() <= 2;
+  const bool row = (cs.rank() == 1 && cs[0] == n) || (cs.rank() == 2 && cs[0] == 1 && cs[1] == n);
+  check(scalar || row, "C of shape ", cs, " is not supported: qnn takes (), (1), (N) or (1, N) biases, N = ", n);
+  const auto s = c.span<std::int32_t>();
+  return scalar ? std::vector<std::int32_t>(static_cast<std::size_t>(n), s[0])
+                : std::vector<std::int32_t>(s.begin(), s.end());
+}
+
 inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
   const Attributes& at = info.attrs();
   QGemmParts parts;
@@ -329,18 +343,7 @@ inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
       quant::expand_channels(quant::constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point"), parts.n, "b_scale/b_zero_point");
   check(bq.dtype == b.dtype(), "B is ", b.dtype(), " but b_zero_point is ", bq.dtype);
   if (const auto d = info.input_dtype(0)) check(*d == aq.dtype, "A is ", *d, " but a_zero_point is ", aq.dtype);
-  if (info.has_input(6)) {
-    const Tensor& c = info.require_constant(6, "C");
-    check(c.dtype() == DType::i32, "C must be int32, got ", c.dtype());
-    const Shape& cs = c.shape();
-    const bool scalar = c.numel() == 1 && cs.rank() <= 2;
-    const bool row = (cs.rank() == 1 && cs[0] == parts.n) || (cs.rank() == 2 && cs[0] == 1 && cs[1] == parts.n);
-    check(scalar || row, "C of shape ", cs, " is not supported: qnn takes (), (1), (N) or (1, N) biases, N = ",
-          parts.n);
-    const auto s = c.span<std::int32_t>();
-    parts.bias = scalar ? std::vector<std::int32_t>(static_cast<std::size_t>(parts.n), s[0])
-                        : std::vector<std::int32_t>(s.begin(), s.end());
-  }
+  parts.bias = qgemm_bias(info, parts.n);
   const bool quantized_out = info.has_input(7) || info.has_input(8);
   check(!quantized_out || (info.has_input(7) && info.has_input(8)),
         "y_scale and y_zero_point must be given together (without both the output is float)");
