@@ -11,13 +11,14 @@ cmake -S "$QNN_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQNN_WERRO
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
 
-# The XRT NPU backend (docs/backends_xrt.md): a second build with QNN_WITH_XRT=ON that builds only
-# the XRT tests and runs them against XRT's noop shim; tests that need a device report "Skipped".
+# The XRT NPU backend (docs/backends_xrt.md): a second build with QNN_WITH_XRT=ON that builds the
+# XRT tests and the qnn tool (`qnn inspect --backend xrt`, ctest xrt_cli) and runs them against XRT's
+# noop shim; tests that need a device report "Skipped".
 xrt_build="$QNN_ROOT/build-xrt"
 cmake -S "$QNN_ROOT" -B "$xrt_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQNN_WERROR=ON -DQNN_WITH_XRT=ON \
-      -DQNN_BUILD_TOOLS=OFF -DQNN_BUILD_EXAMPLES=OFF >/dev/null
+      -DQNN_BUILD_TOOLS=ON -DQNN_BUILD_EXAMPLES=OFF >/dev/null
 # qnn_dispatch too: xrt_consumer_package installs this build tree, and the install includes it.
-cmake --build "$xrt_build" -j "$(nproc)" --target qnn_xrt_tests qnn_dispatch
+cmake --build "$xrt_build" -j "$(nproc)" --target qnn_xrt_tests qnn_dispatch qnn_cli
 ctest --test-dir "$xrt_build" -L xrt --output-on-failure -j "$(nproc)"
 
 # The whole doctest suite again under AddressSanitizer + UndefinedBehaviorSanitizer, every UBSan
