@@ -110,7 +110,11 @@ struct Histogram {
     // Flushed before a 32-bit count could overflow.
     constexpr std::size_t kFlush = std::size_t{1} << 30;
     std::int32_t idx[kChunk];
-    std::vector<std::uint32_t> even(counts.size(), 0), odd(counts.size(), 0);
+    // Per-thread scratch, reused from call to call: calibration calls this for every tensor of
+    // every batch.
+    thread_local std::vector<std::uint32_t> scratch;
+    scratch.assign(2 * counts.size(), 0);
+    const std::span<std::uint32_t> even(scratch.data(), counts.size()), odd(scratch.data() + counts.size(), counts.size());
     const auto flush = [&] {
       for (std::size_t k = 0; k < counts.size(); ++k) {
         counts[k] += std::int64_t{even[k]} + std::int64_t{odd[k]};

@@ -73,23 +73,33 @@ inline void check_finite_input(const Tensor& t, const std::string& name, std::in
            "); NaN or infinity would poison every scale");
 }
 
-// Observes one tensor of a batch with `pool`'s threads: each part of the values goes into its own
-// observer, merged into `into` afterwards. Counts add and min/max commute, so the statistics are
-// the same for every thread count. Parts of fewer than 2^16 values are merged (small tensors stay
-// on one thread).
+// Observes one tensor of a batch with `pool`'s threads: the first part of the values goes straight
+// into `into`, each other part into an observer of its own, merged afterwards. Counts add and
+// min/max commute, so the statistics are the same for every thread count. A tensor of fewer than
+// 2 × 2^16 values is not split (and allocates nothing).
 template <class Observer, class Fresh>
 void observe_parallel(ThreadPool& pool, std::vector<Observer>& parts, Observer& into, std::span<const float> v,
                       const std::string& tensor, Fresh fresh) {
-  parts.assign(static_cast<std::size_t>(pool.threads()), fresh());
+  constexpr std::int64_t kGrain = std::int64_t{1} << 16;
+  const auto n = static_cast<std::int64_t>(v.size());
+  if (pool.threads() == 1 || n < 2 * kGrain) {
+    into.observe(v, tensor);
+    return;
+  }
+  std::int64_t base = 0;  // RangeObserver: where this batch starts, to name a non-finite value by position
+  if constexpr (std::same_as<Observer, RangeObserver>) base = into.count;
+  parts.assign(static_cast<std::size_t>(pool.threads() - 1), fresh());
   pool.parallel_for(
-      static_cast<std::int64_t>(v.size()),
+      n,
       [&](int part, std::int64_t b, std::int64_t e) {
-        Observer& o = parts[static_cast<std::size_t>(part)];
-        if constexpr (std::same_as<Observer, RangeObserver>) o.count = into.count + b;  // names the value on NaN
-        o.observe(v.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), tensor);
+        const std::span<const float> mine = v.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b));
+        if (part == 0) return into.observe(mine, tensor);
+        Observer& o = parts[static_cast<std::size_t>(part - 1)];
+        if constexpr (std::same_as<Observer, RangeObserver>) o.count = base + b;
+        o.observe(mine, tensor);
         if constexpr (std::same_as<Observer, RangeObserver>) o.count = e - b;
       },
-      std::int64_t{1} << 16);
+      kGrain);
   for (const Observer& o : parts) into.merge(o);
 }
 
