@@ -5,11 +5,18 @@
 //    (x − zx) or float — and surrounded by the padding, whose value is 0 (the zero point minus
 //    itself, as the reference treats padded taps). Every tap of every output pixel then reads
 //    inside the frame, so step 2 has no bounds checks.
-// 2. gather_panels: for each panel and k-step, NR loads from the frame at (tap offset + pixel
-//    offset), both from small tables built once per call, stored contiguously into the panel. A
-//    panel whose NR pixels lie in one output row at stride 1 reads NR consecutive elements (the
-//    usual case away from row ends), which the compiler turns into vector copies: NR is a template
-//    parameter (the panel width of the target: 4, 8 or 16 lanes).
+// 2. gather_panels: the panels' element for (pixel, k-step) is the frame at (tap offset + pixel
+//    offset), both from small tables built once per call. The pixels are taken a block at a time
+//    and split into runs of consecutive frame elements (an output row at stride 1); then for each
+//    k-step the block's row of "units" — an int16 tap pair as one 32-bit word, or a float — is
+//    built run by run into a small buffer and cut into the panels, NR units each.
+//    Working a run at a time instead of a panel at a time is what lets the loads be vectors: a
+//    panel whose pixels straddle two output rows (half of them with 12-wide rows) is just the end
+//    of one run and the start of the next, and the pair interleave of a run is a vector widening
+//    instead of NR scalar copies. The k-step loop outside the panel loop keeps the two tap rows
+//    hot. Runs of at least kChunk units are built in fixed kChunk-wide steps, the last one
+//    overlapping the previous, so the compiler emits whole vectors and no scalar tail; shorter
+//    runs (stride > 1, narrow outputs) are built one unit at a time.
 // Lanes past the last pixel repeat the last pixel: their sums are computed and discarded, and a
 // repeated real value cannot overflow or trap where a zero would have been equally good.
 //
@@ -18,14 +25,54 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "qnn/kernels/cpu/pack.hpp"
 #include "qnn/kernels/geometry.hpp"
 
 namespace qnn::cpu {
+
+namespace im2col_detail {
+
+// Width of the fixed steps in which runs are converted: 8 int16 → 8 words is one AVX2 vector
+// store, 8 bytes → 8 int16 one SSE vector; targets with wider vectors lose little, as the rows of
+// small feature maps are short anyway.
+inline constexpr std::int64_t kChunk = 8;
+
+// dst[i] = f(i) for i in [0, n): kChunk at a time when n ≥ kChunk (the last step overlaps the one
+// before, rewriting equal values), one by one otherwise.
+template <class T, class F>
+inline void convert_run(T* dst, std::int64_t n, F f) {
+  if (n < kChunk) {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = f(i);
+    return;
+  }
+  const auto chunk = [&](std::int64_t i0) {
+    for (std::int64_t i = 0; i < kChunk; ++i) dst[i0 + i] = f(i0 + i);
+  };
+  std::int64_t i = 0;
+  for (; i + kChunk <= n; i += kChunk) chunk(i);
+  if (i < n) chunk(n - kChunk);
+}
+
+// An int16 panel k-step per lane as one 32-bit word: the even tap at the lower address.
+inline constexpr int kEvenShift = std::endian::native == std::endian::little ? 0 : 16;
+inline std::uint32_t pair_word(std::int16_t even, std::int16_t odd) {
+  return std::uint32_t{static_cast<std::uint16_t>(even)} << kEvenShift |
+         std::uint32_t{static_cast<std::uint16_t>(odd)} << (16 - kEvenShift);
+}
+
+// Consecutive pixels l, l+1, … , l+n−1 of a block whose window origins are off, off+1, ….
+struct Run {
+  std::int64_t off;
+  std::int32_t l, n;
+};
+
+}  // namespace im2col_detail
 
 // Elements of one group's frame: c/groups planes of (h + pads) × (w + pads).
 inline std::int64_t frame_elems(const ConvGeometry& g) {
@@ -45,18 +92,23 @@ void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::in
   const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
   const std::int64_t wp = g.w + pl + pr;
   const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
+  const auto convert = [zx](const TIn* s, std::int64_t n, Elem* d) {
+    im2col_detail::convert_run(d, n, [s, zx](std::int64_t i) {
+      if constexpr (std::same_as<Elem, std::int16_t>)
+        return static_cast<std::int16_t>(static_cast<std::int32_t>(s[i]) - zx);
+      else
+        return static_cast<float>(s[i]);
+    });
+  };
+  // Unpadded, the frame is the input's planes back to back: one run instead of short rows.
+  if (pt == 0 && pl == 0 && pb == 0 && pr == 0) return convert(src, g.c_per_group() * g.h * g.w, dst);
   Elem* out = dst;
   for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci) {
     std::fill(out, out + pt * wp, Elem{});
     out += pt * wp;
     for (std::int64_t y = 0; y < g.h; ++y, src += g.w, out += wp) {
       std::fill(out, out + pl, Elem{});
-      for (std::int64_t x = 0; x < g.w; ++x) {
-        if constexpr (std::same_as<Elem, std::int16_t>)
-          out[pl + x] = static_cast<std::int16_t>(static_cast<std::int32_t>(src[x]) - zx);
-        else
-          out[pl + x] = static_cast<float>(src[x]);
-      }
+      convert(src, g.w, out + pl);
       std::fill(out + pl + g.w, out + wp, Elem{});
     }
     std::fill(out, out + pb * wp, Elem{});
@@ -96,47 +148,50 @@ inline void pixel_offsets(const ConvGeometry& g, std::int64_t l0, std::int64_t l
 template <int NR, class Elem>
 void gather_panels_nr(const Elem* frame, const std::int64_t* tap, std::int64_t k, std::int64_t ksteps,
                       const std::int64_t* pix, std::int64_t panels, Elem* dst) {
-  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
-  const std::int64_t panel = ksteps * NR * per_step;
-  for (std::int64_t p = 0; p < panels; ++p) {
-    const std::int64_t* px = pix + p * NR;
-    bool run = true;  // NR consecutive elements of one frame row
-    for (int r = 1; r < NR; ++r) run = run && px[r] == px[0] + r;
-    Elem* d = dst + p * panel;
-    if constexpr (per_step == 1) {
-      for (std::int64_t q = 0; q < k; ++q, d += NR) {
-        const Elem* s = frame + tap[q];
-        if (run) {
-          std::memcpy(d, s + px[0], sizeof(Elem) * NR);
-        } else {
-          for (int r = 0; r < NR; ++r) d[r] = s[px[r]];
-        }
-      }
-    } else {
-      for (std::int64_t q = 0; q < ksteps; ++q, d += 2 * NR) {
+  using namespace im2col_detail;
+  constexpr bool pairs = std::same_as<Elem, std::int16_t>;
+  using Unit = std::conditional_t<pairs, std::uint32_t, Elem>;
+  constexpr std::int64_t per_unit = pairs ? 2 : 1;  // elements per unit
+  static_assert(sizeof(Unit) == per_unit * sizeof(Elem));
+  // Pixels per block: its units (1 KiB) and runs stay in L1 next to the tap rows.
+  constexpr std::int64_t kBlockPanels = 256 / NR;
+  const std::int64_t panel = ksteps * NR;  // in units
+  Unit units[kBlockPanels * NR];
+  Run runs[kBlockPanels * NR];
+  for (std::int64_t p0 = 0; p0 < panels; p0 += kBlockPanels) {
+    const std::int64_t np = std::min(kBlockPanels, panels - p0);
+    const std::int64_t* px = pix + p0 * NR;
+    std::int64_t nruns = 0;
+    for (std::int32_t l = 0, n = static_cast<std::int32_t>(np * NR), e; l < n; l = e) {
+      for (e = l + 1; e < n && px[e] == px[e - 1] + 1;) ++e;
+      runs[nruns++] = Run{px[l], l, e - l};
+    }
+    Elem* d = dst + p0 * panel * per_unit;
+    for (std::int64_t q = 0; q < ksteps; ++q) {
+      if constexpr (pairs) {
         const Elem* s0 = frame + tap[2 * q];
-        if (2 * q + 1 == k) {  // odd K: the second half of the last pair is 0
-          for (int r = 0; r < NR; ++r) {
-            d[2 * r] = s0[px[r]];
-            d[2 * r + 1] = 0;
+        if (2 * q + 1 < k) {
+          const Elem* s1 = frame + tap[2 * q + 1];
+          for (std::int64_t r = 0; r < nruns; ++r) {
+            const Elem* a = s0 + runs[r].off;
+            const Elem* b = s1 + runs[r].off;
+            convert_run(units + runs[r].l, runs[r].n, [a, b](std::int64_t i) { return pair_word(a[i], b[i]); });
           }
-          continue;
+        } else {  // odd K: the second half of the last pair is 0
+          for (std::int64_t r = 0; r < nruns; ++r) {
+            const Elem* a = s0 + runs[r].off;
+            convert_run(units + runs[r].l, runs[r].n, [a](std::int64_t i) { return pair_word(a[i], 0); });
+          }
         }
-        const Elem* s1 = frame + tap[2 * q + 1];
-        if (run) {
-          const Elem* a = s0 + px[0];
-          const Elem* b = s1 + px[0];
-          for (int r = 0; r < NR; ++r) {
-            d[2 * r] = a[r];
-            d[2 * r + 1] = b[r];
-          }
-        } else {
-          for (int r = 0; r < NR; ++r) {
-            d[2 * r] = s0[px[r]];
-            d[2 * r + 1] = s1[px[r]];
-          }
+      } else {
+        const Elem* s = frame + tap[q];
+        for (std::int64_t r = 0; r < nruns; ++r) {
+          const Elem* a = s + runs[r].off;
+          convert_run(units + runs[r].l, runs[r].n, [a](std::int64_t i) { return a[i]; });
         }
       }
+      for (std::int64_t p = 0; p < np; ++p)
+        std::memcpy(d + (p * panel + q * NR) * per_unit, units + p * NR, sizeof(Unit) * NR);
     }
   }
 }
