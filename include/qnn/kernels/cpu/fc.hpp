@@ -65,9 +65,12 @@ void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<std::int
   Workspace& w0 = (*ex.workspaces)[0];
   const std::size_t act_bytes = static_cast<std::size_t>(m * ks) * 4;
   auto* rows = reinterpret_cast<std::int32_t*>(w0.get(act_bytes + gemm_scratch_bytes()));
-  pack_bcast_i16(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
-    return static_cast<std::int32_t>(a(i, k)) - zx;
-  });
+  if (a.stride(1) == 1)
+    pack_bcast_rows_i16(rows, a.data(), m, a.stride(0), w.lay.k, ks, zx);
+  else
+    pack_bcast_i16(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
+      return static_cast<std::int32_t>(a(i, k)) - zx;
+    });
   const std::int64_t n = w.lay.rows;
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<std::int32_t*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
@@ -89,7 +92,10 @@ void fc_float(TensorView<const TIn> a, const PackedLanes<float>& w, std::span<co
   Workspace& w0 = (*ex.workspaces)[0];
   const std::size_t act_bytes = static_cast<std::size_t>(m * k) * 4;
   auto* rows = reinterpret_cast<float*>(w0.get(act_bytes + gemm_scratch_bytes()));
-  pack_bcast_f32(rows, m, k, [&](std::int64_t i, std::int64_t j) { return static_cast<float>(a(i, j)); });
+  if (a.stride(1) == 1)
+    pack_bcast_rows_f32(rows, a.data(), m, a.stride(0), k);
+  else
+    pack_bcast_f32(rows, m, k, [&](std::int64_t i, std::int64_t j) { return static_cast<float>(a(i, j)); });
   const std::int64_t n = w.lay.rows;
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<float*>(reinterpret_cast<std::byte*>(rows) + act_bytes)

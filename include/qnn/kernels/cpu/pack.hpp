@@ -69,6 +69,26 @@ void pack_bcast_i16(std::int32_t* dst, std::int64_t rows, std::int64_t k, std::i
     }
 }
 
+// The same broadcast rows from rows of integer values `row_stride` elements apart, minus zero
+// point zp: one pass per row whose loop the compiler vectorizes (the FC's activations, packed on
+// every run; the accessor form above costs a strided view lookup per element).
+template <class T>
+void pack_bcast_rows_i16(std::int32_t* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k,
+                         std::int64_t ksteps, std::int32_t zp) {
+  for (std::int64_t s = 0; s < rows; ++s) {
+    const T* in = src + s * row_stride;
+    std::int32_t* out = dst + s * ksteps;
+    const std::int64_t full = k / 2;
+    for (std::int64_t q = 0; q < full; ++q) {
+      const auto lo = static_cast<std::uint16_t>(static_cast<std::int32_t>(in[2 * q]) - zp);
+      const auto hi = static_cast<std::uint16_t>(static_cast<std::int32_t>(in[2 * q + 1]) - zp);
+      out[q] = static_cast<std::int32_t>(std::uint32_t{lo} | (std::uint32_t{hi} << 16));
+    }
+    if (full < ksteps)  // odd K: the high half of the last word is 0
+      out[full] = static_cast<std::int32_t>(std::uint32_t{static_cast<std::uint16_t>(static_cast<std::int32_t>(in[k - 1]) - zp)});
+  }
+}
+
 // float lane operand: panel p holds, for each k, nr floats (rows p·nr .. p·nr+nr−1).
 template <class Value>
 void pack_lanes_f32(float* dst, const LaneLayout& lay, Value&& value) {
@@ -87,6 +107,16 @@ template <class Value>
 void pack_bcast_f32(float* dst, std::int64_t rows, std::int64_t k, Value&& value) {
   for (std::int64_t s = 0; s < rows; ++s)
     for (std::int64_t j = 0; j < k; ++j) dst[s * k + j] = static_cast<float>(value(s, j));
+}
+
+// The same from rows `row_stride` elements apart (float or bf16), as pack_bcast_rows_i16.
+template <class T>
+void pack_bcast_rows_f32(float* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k) {
+  for (std::int64_t s = 0; s < rows; ++s) {
+    const T* in = src + s * row_stride;
+    float* out = dst + s * k;
+    for (std::int64_t j = 0; j < k; ++j) out[j] = static_cast<float>(in[j]);
+  }
 }
 
 }  // namespace qnn::cpu
