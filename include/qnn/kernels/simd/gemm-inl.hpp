@@ -3,18 +3,19 @@
 // dynamic-dispatch build (the two-guard -inl idiom), compiled once for the static target otherwise.
 //
 // Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K.
-// int16: MR = 4, NV = 2 uses 8 accumulators + 2 lane vectors + 1 broadcast: 11 of AVX2's 16
-// registers, leaving room for the compiler. fp32: MR = 6, NV = 2 (see gemm_block_f32). The same
-// shapes are used on every target, so the packed layouts only depend on the lane count.
+// int16 and fp32 alike: MR = 6, NV = 2, 12 accumulators + 2 lane vectors + 1 broadcast = 15 of
+// AVX2's 16 registers (see gemm_block). The same shapes are used on every target, so the packed
+// layouts only depend on the lane count.
 //
 // int16 tiles use ReorderWidenMulAccumulate (x86: _mm*_madd_epi16): each int32 lane adds
 // a(2q)·b(2q) + a(2q+1)·b(2q+1), exact for operands in [−255, 255] (no saturation: only
 // (−32768)² overflows a pair), so the int32 accumulator equals the reference's sum bit for bit as
 // long as the reference's overflow bound holds (it is checked when the layer is prepared).
 //
-// Epilogue (onnx_float policy): f = float(acc + bias)·m, clamp to [lo−zp, hi−zp], NearestInt
-// (cvtps2dq, round half to even under the default MXCSR), + zp: the same operations as
-// OnnxFloat::apply, so the result equals the scalar reference bit for bit.
+// Epilogue (onnx_float policy): f = float(acc + bias)·m, clamp to [lo−zp, hi−zp], round half to
+// even, + zp: the operations of OnnxFloat::apply, so the result equals the scalar reference bit
+// for bit. The rounding is done by adding 1.5·2^23 (see requant_vec), which rounds like cvtps2dq
+// under the default MXCSR.
 
 #if defined(QNN_KERNELS_SIMD_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QNN_KERNELS_SIMD_GEMM_INL_H_
@@ -43,7 +44,7 @@ inline std::size_t lanes_i32() {
 }
 
 template <int MR, int NV>
-HWY_INLINE void tile_i16(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
+HWY_INLINE void tile(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
   const hn::ScalableTag<std::int32_t> d32;
   const hn::Repartition<std::int16_t, decltype(d32)> d16;
   using V32 = hn::Vec<decltype(d32)>;
@@ -67,31 +68,17 @@ HWY_INLINE void tile_i16(const GemmI16Args& a, std::int64_t s0, std::int64_t p0)
       for (int v = 0; v < NV; ++v) acc[s][v] = hn::ReorderWidenMulAccumulate(d32, l[v], b, acc[s][v], acc1[s][v]);
     }
   }
+  // Locals: through `a` the compiler would reload out and out_stride after every store (they might
+  // alias the output), which costs at small K (conv1: 5 k-pairs).
+  std::int32_t* HWY_RESTRICT out = a.out + s0 * a.out_stride + p0 * nr;
+  const std::int64_t out_stride = a.out_stride;
   for (int s = 0; s < MR; ++s)
     for (int v = 0; v < NV; ++v)
-      hn::StoreU(hn::RearrangeToOddPlusEven(acc[s][v], acc1[s][v]), d32,
-                 a.out + (s0 + s) * a.out_stride + (p0 + v) * nr);
-}
-
-// C[s][l] for s in [0, rows), l in [0, panels·nr): the int32 sums of one block.
-inline void gemm_block_i16(const GemmI16Args& a) {
-  constexpr int kMR = 4;
-  constexpr int kNV = 2;
-  std::int64_t s = 0;
-  for (; s + kMR <= a.rows; s += kMR) {
-    std::int64_t p = 0;
-    for (; p + kNV <= a.panels; p += kNV) tile_i16<kMR, kNV>(a, s, p);
-    for (; p < a.panels; ++p) tile_i16<kMR, 1>(a, s, p);
-  }
-  for (; s < a.rows; ++s) {
-    std::int64_t p = 0;
-    for (; p + kNV <= a.panels; p += kNV) tile_i16<1, kNV>(a, s, p);
-    for (; p < a.panels; ++p) tile_i16<1, 1>(a, s, p);
-  }
+      hn::StoreU(hn::RearrangeToOddPlusEven(acc[s][v], acc1[s][v]), d32, out + s * out_stride + v * nr);
 }
 
 template <int MR, int NV>
-HWY_INLINE void tile_f32(const GemmF32Args& a, std::int64_t s0, std::int64_t p0) {
+HWY_INLINE void tile(const GemmF32Args& a, std::int64_t s0, std::int64_t p0) {
   const hn::ScalableTag<float> df;
   using VF = hn::Vec<decltype(df)>;
   const std::int64_t nr = static_cast<std::int64_t>(hn::Lanes(df));
@@ -110,68 +97,100 @@ HWY_INLINE void tile_f32(const GemmF32Args& a, std::int64_t s0, std::int64_t p0)
       for (int v = 0; v < NV; ++v) acc[s][v] = hn::MulAdd(l[v], b, acc[s][v]);
     }
   }
+  float* HWY_RESTRICT out = a.out + s0 * a.out_stride + p0 * nr;  // locals: see tile(GemmI16Args)
+  const std::int64_t out_stride = a.out_stride;
   for (int s = 0; s < MR; ++s)
-    for (int v = 0; v < NV; ++v) hn::StoreU(acc[s][v], df, a.out + (s0 + s) * a.out_stride + (p0 + v) * nr);
+    for (int v = 0; v < NV; ++v) hn::StoreU(acc[s][v], df, out + s * out_stride + v * nr);
 }
 
-// Rows in tiles of 6 (12 accumulators + 2 lane vectors + 1 broadcast = 15 of AVX2's 16 registers):
-// with 8 accumulators (4 × 2) the FMAs of one k-step barely cover the FMA latency on two pipes,
-// and the kernel ran at 70–78 % of the FMA peak (docs/benchmarks.md). The 0–5 leftover rows of a
-// block run as one shorter tile. Each sum still adds its k terms in order, so the results do not
-// depend on the tile shape.
-template <int MR>
-HWY_INLINE void rows_f32(const GemmF32Args& a, std::int64_t s) {
-  constexpr int kNV = 2;
+// MR rows × all the panels of a block, two panels at a time.
+template <int MR, class Args>
+HWY_INLINE void tile_rows(const Args& a, std::int64_t s) {
   std::int64_t p = 0;
-  for (; p + kNV <= a.panels; p += kNV) tile_f32<MR, kNV>(a, s, p);
-  for (; p < a.panels; ++p) tile_f32<MR, 1>(a, s, p);
+  for (; p + 2 <= a.panels; p += 2) tile<MR, 2>(a, s, p);
+  for (; p < a.panels; ++p) tile<MR, 1>(a, s, p);
 }
 
-inline void gemm_block_f32(const GemmF32Args& a) {
-  constexpr int kMR = 6;
-  std::int64_t s = 0;
-  for (; s + kMR <= a.rows; s += kMR) rows_f32<kMR>(a, s);
-  switch (a.rows - s) {
-    case 5: return rows_f32<5>(a, s);
-    case 4: return rows_f32<4>(a, s);
-    case 3: return rows_f32<3>(a, s);
-    case 2: return rows_f32<2>(a, s);
-    case 1: return rows_f32<1>(a, s);
-    default: return;
+template <int MR, class Args>
+HWY_INLINE void last_rows(const Args& a, std::int64_t s) {
+  if constexpr (MR > 0) {
+    if (a.rows - s == MR) return tile_rows<MR>(a, s);
+    last_rows<MR - 1>(a, s);
   }
 }
 
-// onnx_float requantization of an int32 block into uint8 or int8 (docs/numerics.md §4.1).
-template <class TOut>
-HWY_INLINE void requant_onnx(const RequantArgs& a) {
+// Rows in tiles of 6 (12 accumulators + 2 lane vectors + 1 broadcast = 15 of AVX2's 16
+// registers), the 0–5 rows left as one shorter tile. fp32: with 8 accumulators (4 × 2) the FMAs
+// of one k-step barely cover the FMA latency on two pipes, and the kernel ran at 70–78 % of the
+// FMA peak (docs/benchmarks.md). int16: each k-step loads the 2 lane vectors once for 12 madds
+// (4 × 2 left them as memory operands of every madd, 9 loads per 8 madds); 4 × 2 already ran at
+// about 95 % of the madd peak, so this gains only 1–2 %. Each sum still adds its k terms in
+// order, so the results do not depend on the tile shape.
+template <class Args>
+HWY_INLINE void gemm_block(const Args& a) {
+  constexpr int kMR = 6;
+  std::int64_t s = 0;
+  for (; s + kMR <= a.rows; s += kMR) tile_rows<kMR>(a, s);
+  last_rows<kMR - 1>(a, s);
+}
+
+// C[s][l] for s in [0, rows), l in [0, panels·nr): the int32 (float) sums of one block.
+inline void gemm_block_i16(const GemmI16Args& a) { gemm_block(a); }
+inline void gemm_block_f32(const GemmF32Args& a) { gemm_block(a); }
+
+// One vector of onnx_float results (docs/numerics.md §4.1), int32 lanes within [lo, hi].
+// lo, hi and zp are 8-bit values, so after the clamp |f| < 2^9 (2^22 would do), and
+// f + 1.5·2^23 lies in [2^23, 2^24) where the float spacing is 1:
+// the addition rounds f half to even, like cvtps2dq under the default MXCSR, and leaves
+// round(f) in the low mantissa bits. Subtracting the constant's bits less zp then gives
+// round(f) + zp in one integer op; NearestInt would also fix up out-of-range inputs, 4 more
+// instructions per vector on AVX2 that the clamp makes useless.
+template <class D32, class DF>
+HWY_INLINE hn::Vec<D32> requant_vec(D32 d32, DF df, hn::Vec<D32> acc, hn::Vec<D32> bias, hn::Vec<DF> m,
+                                    hn::Vec<DF> flo, hn::Vec<DF> fhi, hn::Vec<DF> magic, hn::Vec<D32> magic_less_zp) {
+  const auto f = hn::Min(hn::Max(hn::Mul(hn::ConvertTo(df, hn::Add(acc, bias)), m), flo), fhi);
+  return hn::Sub(hn::BitCast(d32, hn::Add(f, magic)), magic_less_zp);
+}
+
+// The rows of a block. kColBias / kColMult: bias / factor indexed by column (FC) rather than one
+// per row (conv, or a per-tensor factor); decided once per block, not per vector.
+//
+// Four vectors are narrowed together: [lo, hi] lies inside TOut's range (output_range), so
+// keeping the low half of each lane is exact, and ConcatEven keeps lane order on every target.
+// That is 3 ConcatEvens (4 instructions each on AVX2) per 4 vectors instead of one DemoteTo
+// (4 instructions on AVX2) per vector.
+template <class TOut, bool kColBias, bool kColMult>
+HWY_INLINE void requant_rows(const RequantArgs& a) {
   const hn::ScalableTag<std::int32_t> d32;
   const hn::Rebind<float, decltype(d32)> df;
-  const hn::Rebind<TOut, decltype(d32)> d8;
+  const hn::Repartition<std::int16_t, decltype(d32)> d16;
+  const hn::Repartition<TOut, decltype(d32)> d8;
+  const hn::Rebind<TOut, decltype(d32)> d8q;  // one vector's results
   const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d32));
-  const auto vzp = hn::Set(d32, a.zp);
+  constexpr float kMagic = 12582912.0f;  // 1.5·2^23, bits 0x4B400000
+  const auto magic = hn::Set(df, kMagic);
+  const auto magic_less_zp = hn::Set(d32, std::int32_t{0x4B400000} - a.zp);
   const auto flo = hn::Set(df, static_cast<float>(a.lo - a.zp));
   const auto fhi = hn::Set(df, static_cast<float>(a.hi - a.zp));
+  const std::int32_t* col_bias = kColBias ? a.bias + a.channel0 : nullptr;
+  const float* col_mult = kColMult ? a.mult + a.channel0 : nullptr;
   for (std::int64_t r = 0; r < a.rows; ++r) {
     const std::int32_t* acc = a.acc + r * a.acc_stride;
     TOut* out = static_cast<TOut*>(a.out) + r * a.out_stride;
     const std::int64_t row_ch = a.channel0 + r;
+    const auto vb = hn::Set(d32, a.channel_is_row && a.bias ? a.bias[row_ch] : 0);
+    const auto vm = hn::Set(df, a.mult[a.channel_is_row && a.per_channel ? row_ch : 0]);
+    const auto quant = [&](std::int64_t c) HWY_ATTR {
+      return requant_vec(d32, df, hn::LoadU(d32, acc + c), kColBias ? hn::LoadU(d32, col_bias + c) : vb,
+                         kColMult ? hn::LoadU(df, col_mult + c) : vm, flo, fhi, magic, magic_less_zp);
+    };
     std::int64_t c = 0;
-    for (; c + n <= a.cols; c += n) {
-      auto v = hn::LoadU(d32, acc + c);
-      hn::Vec<decltype(df)> m;
-      if (a.channel_is_row) {
-        v = hn::Add(v, hn::Set(d32, a.bias ? a.bias[row_ch] : 0));
-        m = hn::Set(df, a.mult[a.per_channel ? row_ch : 0]);
-      } else {
-        const std::int64_t ch = a.channel0 + c;
-        if (a.bias) v = hn::Add(v, hn::LoadU(d32, a.bias + ch));
-        m = a.per_channel ? hn::LoadU(df, a.mult + ch) : hn::Set(df, a.mult[0]);
-      }
-      auto f = hn::Mul(hn::ConvertTo(df, v), m);
-      f = hn::Min(hn::Max(f, flo), fhi);
-      const auto q = hn::Add(hn::NearestInt(f), vzp);
-      hn::StoreU(hn::DemoteTo(d8, q), d8, out + c);
+    for (; c + 4 * n <= a.cols; c += 4 * n) {
+      const auto q01 = hn::ConcatEven(d16, hn::BitCast(d16, quant(c + n)), hn::BitCast(d16, quant(c)));
+      const auto q23 = hn::ConcatEven(d16, hn::BitCast(d16, quant(c + 3 * n)), hn::BitCast(d16, quant(c + 2 * n)));
+      hn::StoreU(hn::ConcatEven(d8, hn::BitCast(d8, q23), hn::BitCast(d8, q01)), d8, out + c);
     }
+    for (; c + n <= a.cols; c += n) hn::StoreU(hn::DemoteTo(d8q, quant(c)), d8q, out + c);
     for (; c < a.cols; ++c) {  // tail: the same operations, one lane at a time
       const std::int64_t ch = a.channel_is_row ? row_ch : a.channel0 + c;
       const std::int32_t b = a.bias ? a.bias[ch] : 0;
@@ -183,6 +202,17 @@ HWY_INLINE void requant_onnx(const RequantArgs& a) {
       out[c] = static_cast<TOut>(hn::GetLane(hn::NearestInt(hn::Set(df, f))) + a.zp);
     }
   }
+}
+
+// onnx_float requantization of an int32 block into uint8 or int8 (docs/numerics.md §4.1).
+template <class TOut>
+HWY_INLINE void requant_onnx(const RequantArgs& a) {
+  const bool col_bias = !a.channel_is_row && a.bias;
+  const bool col_mult = !a.channel_is_row && a.per_channel;
+  if (col_bias && col_mult) return requant_rows<TOut, true, true>(a);
+  if (col_bias) return requant_rows<TOut, true, false>(a);
+  if (col_mult) return requant_rows<TOut, false, true>(a);
+  requant_rows<TOut, false, false>(a);
 }
 
 inline void requant_onnx_u8(const RequantArgs& a) { requant_onnx<std::uint8_t>(a); }
