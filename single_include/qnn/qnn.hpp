@@ -1595,6 +1595,26 @@ void pack_bcast_i16(std::int32_t* dst, std::int64_t rows, std::int64_t k, std::i
     }
 }
 
+// The same broadcast rows from rows of integer values `row_stride` elements apart, minus zero
+// point zp: one pass per row whose loop the compiler vectorizes (the FC's activations, packed on
+// every run; the accessor form above costs a strided view lookup per element).
+template <class T>
+void pack_bcast_rows_i16(std::int32_t* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k,
+                         std::int64_t ksteps, std::int32_t zp) {
+  for (std::int64_t s = 0; s < rows; ++s) {
+    const T* in = src + s * row_stride;
+    std::int32_t* out = dst + s * ksteps;
+    const std::int64_t full = k / 2;
+    for (std::int64_t q = 0; q < full; ++q) {
+      const auto lo = static_cast<std::uint16_t>(static_cast<std::int32_t>(in[2 * q]) - zp);
+      const auto hi = static_cast<std::uint16_t>(static_cast<std::int32_t>(in[2 * q + 1]) - zp);
+      out[q] = static_cast<std::int32_t>(std::uint32_t{lo} | (std::uint32_t{hi} << 16));
+    }
+    if (full < ksteps)  // odd K: the high half of the last word is 0
+      out[full] = static_cast<std::int32_t>(std::uint32_t{static_cast<std::uint16_t>(static_cast<std::int32_t>(in[k - 1]) - zp)});
+  }
+}
+
 // float lane operand: panel p holds, for each k, nr floats (rows p·nr .. p·nr+nr−1).
 template <class Value>
 void pack_lanes_f32(float* dst, const LaneLayout& lay, Value&& value) {
@@ -1613,6 +1633,16 @@ template <class Value>
 void pack_bcast_f32(float* dst, std::int64_t rows, std::int64_t k, Value&& value) {
   for (std::int64_t s = 0; s < rows; ++s)
     for (std::int64_t j = 0; j < k; ++j) dst[s * k + j] = static_cast<float>(value(s, j));
+}
+
+// The same from rows `row_stride` elements apart (float or bf16), as pack_bcast_rows_i16.
+template <class T>
+void pack_bcast_rows_f32(float* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k) {
+  for (std::int64_t s = 0; s < rows; ++s) {
+    const T* in = src + s * row_stride;
+    float* out = dst + s * k;
+    for (std::int64_t j = 0; j < k; ++j) out[j] = static_cast<float>(in[j]);
+  }
 }
 
 }  // namespace qnn::cpu
@@ -1796,18 +1826,19 @@ struct KernelTable {
 // dynamic-dispatch build (the two-guard -inl idiom), compiled once for the static target otherwise.
 //
 // Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K.
-// int16: MR = 4, NV = 2 uses 8 accumulators + 2 lane vectors + 1 broadcast: 11 of AVX2's 16
-// registers, leaving room for the compiler. fp32: MR = 6, NV = 2 (see gemm_block_f32). The same
-// shapes are used on every target, so the packed layouts only depend on the lane count.
+// int16 and fp32 alike: MR = 6, NV = 2, 12 accumulators + 2 lane vectors + 1 broadcast = 15 of
+// AVX2's 16 registers (see gemm_block). The same shapes are used on every target, so the packed
+// layouts only depend on the lane count.
 //
 // int16 tiles use ReorderWidenMulAccumulate (x86: _mm*_madd_epi16): each int32 lane adds
 // a(2q)·b(2q) + a(2q+1)·b(2q+1), exact for operands in [−255, 255] (no saturation: only
 // (−32768)² overflows a pair), so the int32 accumulator equals the reference's sum bit for bit as
 // long as the reference's overflow bound holds (it is checked when the layer is prepared).
 //
-// Epilogue (onnx_float policy): f = float(acc + bias)·m, clamp to [lo−zp, hi−zp], NearestInt
-// (cvtps2dq, round half to even under the default MXCSR), + zp: the same operations as
-// OnnxFloat::apply, so the result equals the scalar reference bit for bit.
+// Epilogue (onnx_float policy): f = float(acc + bias)·m, clamp to [lo−zp, hi−zp], round half to
+// even, + zp: the operations of OnnxFloat::apply, so the result equals the scalar reference bit
+// for bit. The rounding is done by adding 1.5·2^23 (see requant_vec), which rounds like cvtps2dq
+// under the default MXCSR.
 
 #if defined(QNN_KERNELS_SIMD_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QNN_KERNELS_SIMD_GEMM_INL_H_
@@ -1835,7 +1866,7 @@ inline std::size_t lanes_i32() {
 }
 
 template <int MR, int NV>
-HWY_INLINE void tile_i16(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
+HWY_INLINE void tile(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
   const hn::ScalableTag<std::int32_t> d32;
   const hn::Repartition<std::int16_t, decltype(d32)> d16;
   using V32 = hn::Vec<decltype(d32)>;
@@ -1859,31 +1890,17 @@ HWY_INLINE void tile_i16(const GemmI16Args& a, std::int64_t s0, std::int64_t p0)
       for (int v = 0; v < NV; ++v) acc[s][v] = hn::ReorderWidenMulAccumulate(d32, l[v], b, acc[s][v], acc1[s][v]);
     }
   }
+  // Locals: through `a` the compiler would reload out and out_stride after every store (they might
+  // alias the output), which costs at small K (conv1: 5 k-pairs).
+  std::int32_t* HWY_RESTRICT out = a.out + s0 * a.out_stride + p0 * nr;
+  const std::int64_t out_stride = a.out_stride;
   for (int s = 0; s < MR; ++s)
     for (int v = 0; v < NV; ++v)
-      hn::StoreU(hn::RearrangeToOddPlusEven(acc[s][v], acc1[s][v]), d32,
-                 a.out + (s0 + s) * a.out_stride + (p0 + v) * nr);
-}
-
-// C[s][l] for s in [0, rows), l in [0, panels·nr): the int32 sums of one block.
-inline void gemm_block_i16(const GemmI16Args& a) {
-  constexpr int kMR = 4;
-  constexpr int kNV = 2;
-  std::int64_t s = 0;
-  for (; s + kMR <= a.rows; s += kMR) {
-    std::int64_t p = 0;
-    for (; p + kNV <= a.panels; p += kNV) tile_i16<kMR, kNV>(a, s, p);
-    for (; p < a.panels; ++p) tile_i16<kMR, 1>(a, s, p);
-  }
-  for (; s < a.rows; ++s) {
-    std::int64_t p = 0;
-    for (; p + kNV <= a.panels; p += kNV) tile_i16<1, kNV>(a, s, p);
-    for (; p < a.panels; ++p) tile_i16<1, 1>(a, s, p);
-  }
+      hn::StoreU(hn::RearrangeToOddPlusEven(acc[s][v], acc1[s][v]), d32, out + s * out_stride + v * nr);
 }
 
 template <int MR, int NV>
-HWY_INLINE void tile_f32(const GemmF32Args& a, std::int64_t s0, std::int64_t p0) {
+HWY_INLINE void tile(const GemmF32Args& a, std::int64_t s0, std::int64_t p0) {
   const hn::ScalableTag<float> df;
   using VF = hn::Vec<decltype(df)>;
   const std::int64_t nr = static_cast<std::int64_t>(hn::Lanes(df));
@@ -1902,68 +1919,100 @@ HWY_INLINE void tile_f32(const GemmF32Args& a, std::int64_t s0, std::int64_t p0)
       for (int v = 0; v < NV; ++v) acc[s][v] = hn::MulAdd(l[v], b, acc[s][v]);
     }
   }
+  float* HWY_RESTRICT out = a.out + s0 * a.out_stride + p0 * nr;  // locals: see tile(GemmI16Args)
+  const std::int64_t out_stride = a.out_stride;
   for (int s = 0; s < MR; ++s)
-    for (int v = 0; v < NV; ++v) hn::StoreU(acc[s][v], df, a.out + (s0 + s) * a.out_stride + (p0 + v) * nr);
+    for (int v = 0; v < NV; ++v) hn::StoreU(acc[s][v], df, out + s * out_stride + v * nr);
 }
 
-// Rows in tiles of 6 (12 accumulators + 2 lane vectors + 1 broadcast = 15 of AVX2's 16 registers):
-// with 8 accumulators (4 × 2) the FMAs of one k-step barely cover the FMA latency on two pipes,
-// and the kernel ran at 70–78 % of the FMA peak (docs/benchmarks.md). The 0–5 leftover rows of a
-// block run as one shorter tile. Each sum still adds its k terms in order, so the results do not
-// depend on the tile shape.
-template <int MR>
-HWY_INLINE void rows_f32(const GemmF32Args& a, std::int64_t s) {
-  constexpr int kNV = 2;
+// MR rows × all the panels of a block, two panels at a time.
+template <int MR, class Args>
+HWY_INLINE void tile_rows(const Args& a, std::int64_t s) {
   std::int64_t p = 0;
-  for (; p + kNV <= a.panels; p += kNV) tile_f32<MR, kNV>(a, s, p);
-  for (; p < a.panels; ++p) tile_f32<MR, 1>(a, s, p);
+  for (; p + 2 <= a.panels; p += 2) tile<MR, 2>(a, s, p);
+  for (; p < a.panels; ++p) tile<MR, 1>(a, s, p);
 }
 
-inline void gemm_block_f32(const GemmF32Args& a) {
-  constexpr int kMR = 6;
-  std::int64_t s = 0;
-  for (; s + kMR <= a.rows; s += kMR) rows_f32<kMR>(a, s);
-  switch (a.rows - s) {
-    case 5: return rows_f32<5>(a, s);
-    case 4: return rows_f32<4>(a, s);
-    case 3: return rows_f32<3>(a, s);
-    case 2: return rows_f32<2>(a, s);
-    case 1: return rows_f32<1>(a, s);
-    default: return;
+template <int MR, class Args>
+HWY_INLINE void last_rows(const Args& a, std::int64_t s) {
+  if constexpr (MR > 0) {
+    if (a.rows - s == MR) return tile_rows<MR>(a, s);
+    last_rows<MR - 1>(a, s);
   }
 }
 
-// onnx_float requantization of an int32 block into uint8 or int8 (docs/numerics.md §4.1).
-template <class TOut>
-HWY_INLINE void requant_onnx(const RequantArgs& a) {
+// Rows in tiles of 6 (12 accumulators + 2 lane vectors + 1 broadcast = 15 of AVX2's 16
+// registers), the 0–5 rows left as one shorter tile. fp32: with 8 accumulators (4 × 2) the FMAs
+// of one k-step barely cover the FMA latency on two pipes, and the kernel ran at 70–78 % of the
+// FMA peak (docs/benchmarks.md). int16: each k-step loads the 2 lane vectors once for 12 madds
+// (4 × 2 left them as memory operands of every madd, 9 loads per 8 madds); 4 × 2 already ran at
+// about 95 % of the madd peak, so this gains only 1–2 %. Each sum still adds its k terms in
+// order, so the results do not depend on the tile shape.
+template <class Args>
+HWY_INLINE void gemm_block(const Args& a) {
+  constexpr int kMR = 6;
+  std::int64_t s = 0;
+  for (; s + kMR <= a.rows; s += kMR) tile_rows<kMR>(a, s);
+  last_rows<kMR - 1>(a, s);
+}
+
+// C[s][l] for s in [0, rows), l in [0, panels·nr): the int32 (float) sums of one block.
+inline void gemm_block_i16(const GemmI16Args& a) { gemm_block(a); }
+inline void gemm_block_f32(const GemmF32Args& a) { gemm_block(a); }
+
+// One vector of onnx_float results (docs/numerics.md §4.1), int32 lanes within [lo, hi].
+// lo, hi and zp are 8-bit values, so after the clamp |f| < 2^9 (2^22 would do), and
+// f + 1.5·2^23 lies in [2^23, 2^24) where the float spacing is 1:
+// the addition rounds f half to even, like cvtps2dq under the default MXCSR, and leaves
+// round(f) in the low mantissa bits. Subtracting the constant's bits less zp then gives
+// round(f) + zp in one integer op; NearestInt would also fix up out-of-range inputs, 4 more
+// instructions per vector on AVX2 that the clamp makes useless.
+template <class D32, class DF>
+HWY_INLINE hn::Vec<D32> requant_vec(D32 d32, DF df, hn::Vec<D32> acc, hn::Vec<D32> bias, hn::Vec<DF> m,
+                                    hn::Vec<DF> flo, hn::Vec<DF> fhi, hn::Vec<DF> magic, hn::Vec<D32> magic_less_zp) {
+  const auto f = hn::Min(hn::Max(hn::Mul(hn::ConvertTo(df, hn::Add(acc, bias)), m), flo), fhi);
+  return hn::Sub(hn::BitCast(d32, hn::Add(f, magic)), magic_less_zp);
+}
+
+// The rows of a block. kColBias / kColMult: bias / factor indexed by column (FC) rather than one
+// per row (conv, or a per-tensor factor); decided once per block, not per vector.
+//
+// Four vectors are narrowed together: [lo, hi] lies inside TOut's range (output_range), so
+// keeping the low half of each lane is exact, and ConcatEven keeps lane order on every target.
+// That is 3 ConcatEvens (4 instructions each on AVX2) per 4 vectors instead of one DemoteTo
+// (4 instructions on AVX2) per vector.
+template <class TOut, bool kColBias, bool kColMult>
+HWY_INLINE void requant_rows(const RequantArgs& a) {
   const hn::ScalableTag<std::int32_t> d32;
   const hn::Rebind<float, decltype(d32)> df;
-  const hn::Rebind<TOut, decltype(d32)> d8;
+  const hn::Repartition<std::int16_t, decltype(d32)> d16;
+  const hn::Repartition<TOut, decltype(d32)> d8;
+  const hn::Rebind<TOut, decltype(d32)> d8q;  // one vector's results
   const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d32));
-  const auto vzp = hn::Set(d32, a.zp);
+  constexpr float kMagic = 12582912.0f;  // 1.5·2^23, bits 0x4B400000
+  const auto magic = hn::Set(df, kMagic);
+  const auto magic_less_zp = hn::Set(d32, std::int32_t{0x4B400000} - a.zp);
   const auto flo = hn::Set(df, static_cast<float>(a.lo - a.zp));
   const auto fhi = hn::Set(df, static_cast<float>(a.hi - a.zp));
+  const std::int32_t* col_bias = kColBias ? a.bias + a.channel0 : nullptr;
+  const float* col_mult = kColMult ? a.mult + a.channel0 : nullptr;
   for (std::int64_t r = 0; r < a.rows; ++r) {
     const std::int32_t* acc = a.acc + r * a.acc_stride;
     TOut* out = static_cast<TOut*>(a.out) + r * a.out_stride;
     const std::int64_t row_ch = a.channel0 + r;
+    const auto vb = hn::Set(d32, a.channel_is_row && a.bias ? a.bias[row_ch] : 0);
+    const auto vm = hn::Set(df, a.mult[a.channel_is_row && a.per_channel ? row_ch : 0]);
+    const auto quant = [&](std::int64_t c) HWY_ATTR {
+      return requant_vec(d32, df, hn::LoadU(d32, acc + c), kColBias ? hn::LoadU(d32, col_bias + c) : vb,
+                         kColMult ? hn::LoadU(df, col_mult + c) : vm, flo, fhi, magic, magic_less_zp);
+    };
     std::int64_t c = 0;
-    for (; c + n <= a.cols; c += n) {
-      auto v = hn::LoadU(d32, acc + c);
-      hn::Vec<decltype(df)> m;
-      if (a.channel_is_row) {
-        v = hn::Add(v, hn::Set(d32, a.bias ? a.bias[row_ch] : 0));
-        m = hn::Set(df, a.mult[a.per_channel ? row_ch : 0]);
-      } else {
-        const std::int64_t ch = a.channel0 + c;
-        if (a.bias) v = hn::Add(v, hn::LoadU(d32, a.bias + ch));
-        m = a.per_channel ? hn::LoadU(df, a.mult + ch) : hn::Set(df, a.mult[0]);
-      }
-      auto f = hn::Mul(hn::ConvertTo(df, v), m);
-      f = hn::Min(hn::Max(f, flo), fhi);
-      const auto q = hn::Add(hn::NearestInt(f), vzp);
-      hn::StoreU(hn::DemoteTo(d8, q), d8, out + c);
+    for (; c + 4 * n <= a.cols; c += 4 * n) {
+      const auto q01 = hn::ConcatEven(d16, hn::BitCast(d16, quant(c + n)), hn::BitCast(d16, quant(c)));
+      const auto q23 = hn::ConcatEven(d16, hn::BitCast(d16, quant(c + 3 * n)), hn::BitCast(d16, quant(c + 2 * n)));
+      hn::StoreU(hn::ConcatEven(d8, hn::BitCast(d8, q23), hn::BitCast(d8, q01)), d8, out + c);
     }
+    for (; c + n <= a.cols; c += n) hn::StoreU(hn::DemoteTo(d8q, quant(c)), d8q, out + c);
     for (; c < a.cols; ++c) {  // tail: the same operations, one lane at a time
       const std::int64_t ch = a.channel_is_row ? row_ch : a.channel0 + c;
       const std::int32_t b = a.bias ? a.bias[ch] : 0;
@@ -1975,6 +2024,17 @@ HWY_INLINE void requant_onnx(const RequantArgs& a) {
       out[c] = static_cast<TOut>(hn::GetLane(hn::NearestInt(hn::Set(df, f))) + a.zp);
     }
   }
+}
+
+// onnx_float requantization of an int32 block into uint8 or int8 (docs/numerics.md §4.1).
+template <class TOut>
+HWY_INLINE void requant_onnx(const RequantArgs& a) {
+  const bool col_bias = !a.channel_is_row && a.bias;
+  const bool col_mult = !a.channel_is_row && a.per_channel;
+  if (col_bias && col_mult) return requant_rows<TOut, true, true>(a);
+  if (col_bias) return requant_rows<TOut, true, false>(a);
+  if (col_mult) return requant_rows<TOut, false, true>(a);
+  requant_rows<TOut, false, false>(a);
 }
 
 inline void requant_onnx_u8(const RequantArgs& a) { requant_onnx<std::uint8_t>(a); }
@@ -2418,11 +2478,18 @@ inline std::size_t gemm_scratch_bytes() {
 //    (x − zx) or float — and surrounded by the padding, whose value is 0 (the zero point minus
 //    itself, as the reference treats padded taps). Every tap of every output pixel then reads
 //    inside the frame, so step 2 has no bounds checks.
-// 2. gather_panels: for each panel and k-step, NR loads from the frame at (tap offset + pixel
-//    offset), both from small tables built once per call, stored contiguously into the panel. A
-//    panel whose NR pixels lie in one output row at stride 1 reads NR consecutive elements (the
-//    usual case away from row ends), which the compiler turns into vector copies: NR is a template
-//    parameter (the panel width of the target: 4, 8 or 16 lanes).
+// 2. gather_panels: the panels' element for (pixel, k-step) is the frame at (tap offset + pixel
+//    offset), both from small tables built once per call. The pixels are taken a block at a time
+//    and split into runs of consecutive frame elements (an output row at stride 1); then for each
+//    k-step the block's row of "units" — an int16 tap pair as one 32-bit word, or a float — is
+//    built run by run into a small buffer and cut into the panels, NR units each.
+//    Working a run at a time instead of a panel at a time is what lets the loads be vectors: a
+//    panel whose pixels straddle two output rows (half of them with 12-wide rows) is just the end
+//    of one run and the start of the next, and the pair interleave of a run is a vector widening
+//    instead of NR scalar copies. The k-step loop outside the panel loop keeps the two tap rows
+//    hot. Runs of at least kChunk units are built in fixed kChunk-wide steps, the last one
+//    overlapping the previous, so the compiler emits whole vectors and no scalar tail; shorter
+//    runs (stride > 1, narrow outputs) are built one unit at a time.
 // Lanes past the last pixel repeat the last pixel: their sums are computed and discarded, and a
 // repeated real value cannot overflow or trap where a zero would have been equally good.
 //
@@ -2430,9 +2497,11 @@ inline std::size_t gemm_scratch_bytes() {
 // width; on conv2 of the Fashion-MNIST CNN that was 68 % of the layer's time (docs/benchmarks.md).
 
 #include <algorithm>
+#include <bit>
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 // ---- begin qnn/kernels/geometry.hpp ----------------------------------------------------------------
 // Convolution and pooling geometry: attributes in, validated shapes out.
@@ -2558,6 +2627,44 @@ inline PoolGeometry make_global_pool_geometry(const Shape& x) {
 
 namespace qnn::cpu {
 
+namespace im2col_detail {
+
+// Width of the fixed steps in which runs are converted: 8 int16 → 8 words is one AVX2 vector
+// store, 8 bytes → 8 int16 one SSE vector; targets with wider vectors lose little, as the rows of
+// small feature maps are short anyway.
+inline constexpr std::int64_t kChunk = 8;
+
+// dst[i] = f(i) for i in [0, n): kChunk at a time when n ≥ kChunk (the last step overlaps the one
+// before, rewriting equal values), one by one otherwise.
+template <class T, class F>
+inline void convert_run(T* dst, std::int64_t n, F f) {
+  if (n < kChunk) {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = f(i);
+    return;
+  }
+  const auto chunk = [&](std::int64_t i0) {
+    for (std::int64_t i = 0; i < kChunk; ++i) dst[i0 + i] = f(i0 + i);
+  };
+  std::int64_t i = 0;
+  for (; i + kChunk <= n; i += kChunk) chunk(i);
+  if (i < n) chunk(n - kChunk);
+}
+
+// An int16 panel k-step per lane as one 32-bit word: the even tap at the lower address.
+inline constexpr int kEvenShift = std::endian::native == std::endian::little ? 0 : 16;
+inline std::uint32_t pair_word(std::int16_t even, std::int16_t odd) {
+  return std::uint32_t{static_cast<std::uint16_t>(even)} << kEvenShift |
+         std::uint32_t{static_cast<std::uint16_t>(odd)} << (16 - kEvenShift);
+}
+
+// Consecutive pixels l, l+1, … , l+n−1 of a block whose window origins are off, off+1, ….
+struct Run {
+  std::int64_t off;
+  std::int32_t l, n;
+};
+
+}  // namespace im2col_detail
+
 // Elements of one group's frame: c/groups planes of (h + pads) × (w + pads).
 inline std::int64_t frame_elems(const ConvGeometry& g) {
   return g.c_per_group() * (g.h + g.win.pads[0] + g.win.pads[2]) * (g.w + g.win.pads[1] + g.win.pads[3]);
@@ -2576,18 +2683,23 @@ void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::in
   const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
   const std::int64_t wp = g.w + pl + pr;
   const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
+  const auto convert = [zx](const TIn* s, std::int64_t n, Elem* d) {
+    im2col_detail::convert_run(d, n, [s, zx](std::int64_t i) {
+      if constexpr (std::same_as<Elem, std::int16_t>)
+        return static_cast<std::int16_t>(static_cast<std::int32_t>(s[i]) - zx);
+      else
+        return static_cast<float>(s[i]);
+    });
+  };
+  // Unpadded, the frame is the input's planes back to back: one run instead of short rows.
+  if (pt == 0 && pl == 0 && pb == 0 && pr == 0) return convert(src, g.c_per_group() * g.h * g.w, dst);
   Elem* out = dst;
   for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci) {
     std::fill(out, out + pt * wp, Elem{});
     out += pt * wp;
     for (std::int64_t y = 0; y < g.h; ++y, src += g.w, out += wp) {
       std::fill(out, out + pl, Elem{});
-      for (std::int64_t x = 0; x < g.w; ++x) {
-        if constexpr (std::same_as<Elem, std::int16_t>)
-          out[pl + x] = static_cast<std::int16_t>(static_cast<std::int32_t>(src[x]) - zx);
-        else
-          out[pl + x] = static_cast<float>(src[x]);
-      }
+      convert(src, g.w, out + pl);
       std::fill(out + pl + g.w, out + wp, Elem{});
     }
     std::fill(out, out + pb * wp, Elem{});
@@ -2627,47 +2739,50 @@ inline void pixel_offsets(const ConvGeometry& g, std::int64_t l0, std::int64_t l
 template <int NR, class Elem>
 void gather_panels_nr(const Elem* frame, const std::int64_t* tap, std::int64_t k, std::int64_t ksteps,
                       const std::int64_t* pix, std::int64_t panels, Elem* dst) {
-  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
-  const std::int64_t panel = ksteps * NR * per_step;
-  for (std::int64_t p = 0; p < panels; ++p) {
-    const std::int64_t* px = pix + p * NR;
-    bool run = true;  // NR consecutive elements of one frame row
-    for (int r = 1; r < NR; ++r) run = run && px[r] == px[0] + r;
-    Elem* d = dst + p * panel;
-    if constexpr (per_step == 1) {
-      for (std::int64_t q = 0; q < k; ++q, d += NR) {
-        const Elem* s = frame + tap[q];
-        if (run) {
-          std::memcpy(d, s + px[0], sizeof(Elem) * NR);
-        } else {
-          for (int r = 0; r < NR; ++r) d[r] = s[px[r]];
-        }
-      }
-    } else {
-      for (std::int64_t q = 0; q < ksteps; ++q, d += 2 * NR) {
+  using namespace im2col_detail;
+  constexpr bool pairs = std::same_as<Elem, std::int16_t>;
+  using Unit = std::conditional_t<pairs, std::uint32_t, Elem>;
+  constexpr std::int64_t per_unit = pairs ? 2 : 1;  // elements per unit
+  static_assert(sizeof(Unit) == per_unit * sizeof(Elem));
+  // Pixels per block: its units (1 KiB) and runs stay in L1 next to the tap rows.
+  constexpr std::int64_t kBlockPanels = 256 / NR;
+  const std::int64_t panel = ksteps * NR;  // in units
+  Unit units[kBlockPanels * NR];
+  Run runs[kBlockPanels * NR];
+  for (std::int64_t p0 = 0; p0 < panels; p0 += kBlockPanels) {
+    const std::int64_t np = std::min(kBlockPanels, panels - p0);
+    const std::int64_t* px = pix + p0 * NR;
+    std::int64_t nruns = 0;
+    for (std::int32_t l = 0, n = static_cast<std::int32_t>(np * NR), e; l < n; l = e) {
+      for (e = l + 1; e < n && px[e] == px[e - 1] + 1;) ++e;
+      runs[nruns++] = Run{px[l], l, e - l};
+    }
+    Elem* d = dst + p0 * panel * per_unit;
+    for (std::int64_t q = 0; q < ksteps; ++q) {
+      if constexpr (pairs) {
         const Elem* s0 = frame + tap[2 * q];
-        if (2 * q + 1 == k) {  // odd K: the second half of the last pair is 0
-          for (int r = 0; r < NR; ++r) {
-            d[2 * r] = s0[px[r]];
-            d[2 * r + 1] = 0;
+        if (2 * q + 1 < k) {
+          const Elem* s1 = frame + tap[2 * q + 1];
+          for (std::int64_t r = 0; r < nruns; ++r) {
+            const Elem* a = s0 + runs[r].off;
+            const Elem* b = s1 + runs[r].off;
+            convert_run(units + runs[r].l, runs[r].n, [a, b](std::int64_t i) { return pair_word(a[i], b[i]); });
           }
-          continue;
+        } else {  // odd K: the second half of the last pair is 0
+          for (std::int64_t r = 0; r < nruns; ++r) {
+            const Elem* a = s0 + runs[r].off;
+            convert_run(units + runs[r].l, runs[r].n, [a](std::int64_t i) { return pair_word(a[i], 0); });
+          }
         }
-        const Elem* s1 = frame + tap[2 * q + 1];
-        if (run) {
-          const Elem* a = s0 + px[0];
-          const Elem* b = s1 + px[0];
-          for (int r = 0; r < NR; ++r) {
-            d[2 * r] = a[r];
-            d[2 * r + 1] = b[r];
-          }
-        } else {
-          for (int r = 0; r < NR; ++r) {
-            d[2 * r] = s0[px[r]];
-            d[2 * r + 1] = s1[px[r]];
-          }
+      } else {
+        const Elem* s = frame + tap[q];
+        for (std::int64_t r = 0; r < nruns; ++r) {
+          const Elem* a = s + runs[r].off;
+          convert_run(units + runs[r].l, runs[r].n, [a](std::int64_t i) { return a[i]; });
         }
       }
+      for (std::int64_t p = 0; p < np; ++p)
+        std::memcpy(d + (p * panel + q * NR) * per_unit, units + p * NR, sizeof(Unit) * NR);
     }
   }
 }
@@ -3431,9 +3546,12 @@ void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<std::int
   Workspace& w0 = (*ex.workspaces)[0];
   const std::size_t act_bytes = static_cast<std::size_t>(m * ks) * 4;
   auto* rows = reinterpret_cast<std::int32_t*>(w0.get(act_bytes + gemm_scratch_bytes()));
-  pack_bcast_i16(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
-    return static_cast<std::int32_t>(a(i, k)) - zx;
-  });
+  if (a.stride(1) == 1)
+    pack_bcast_rows_i16(rows, a.data(), m, a.stride(0), w.lay.k, ks, zx);
+  else
+    pack_bcast_i16(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
+      return static_cast<std::int32_t>(a(i, k)) - zx;
+    });
   const std::int64_t n = w.lay.rows;
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<std::int32_t*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
@@ -3455,7 +3573,10 @@ void fc_float(TensorView<const TIn> a, const PackedLanes<float>& w, std::span<co
   Workspace& w0 = (*ex.workspaces)[0];
   const std::size_t act_bytes = static_cast<std::size_t>(m * k) * 4;
   auto* rows = reinterpret_cast<float*>(w0.get(act_bytes + gemm_scratch_bytes()));
-  pack_bcast_f32(rows, m, k, [&](std::int64_t i, std::int64_t j) { return static_cast<float>(a(i, j)); });
+  if (a.stride(1) == 1)
+    pack_bcast_rows_f32(rows, a.data(), m, a.stride(0), k);
+  else
+    pack_bcast_f32(rows, m, k, [&](std::int64_t i, std::int64_t j) { return static_cast<float>(a(i, j)); });
   const std::int64_t n = w.lay.rows;
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<float*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
