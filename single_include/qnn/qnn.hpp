@@ -2683,8 +2683,8 @@ void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::in
   const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
   const std::int64_t wp = g.w + pl + pr;
   const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
-  const auto convert = [zx](const TIn* s, std::int64_t n, Elem* d) {
-    im2col_detail::convert_run(d, n, [s, zx](std::int64_t i) {
+  const auto convert = [&](const TIn* s, std::int64_t n, Elem* d) {
+    im2col_detail::convert_run(d, n, [&](std::int64_t i) {  // zx unused for float frames
       if constexpr (std::same_as<Elem, std::int16_t>)
         return static_cast<std::int16_t>(static_cast<std::int32_t>(s[i]) - zx);
       else
