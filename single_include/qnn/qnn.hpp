@@ -1583,15 +1583,20 @@ void pack_lanes_i16(std::int16_t* dst, const LaneLayout& lay, Value&& value) {
   }
 }
 
+// One broadcast word: lo in the low half, hi in the high half (each truncated to 16 bits).
+inline std::int32_t bcast_word(std::int32_t lo, std::int32_t hi) {
+  return static_cast<std::int32_t>(std::uint32_t{static_cast<std::uint16_t>(lo)} |
+                                   (std::uint32_t{static_cast<std::uint16_t>(hi)} << 16));
+}
+
 // int16-pair broadcast rows: dst[s·ksteps + q] = (v(s,2q) & 0xFFFF) | v(s,2q+1) << 16.
 template <class Value>
 void pack_bcast_i16(std::int32_t* dst, std::int64_t rows, std::int64_t k, std::int64_t ksteps, Value&& value) {
   for (std::int64_t s = 0; s < rows; ++s)
     for (std::int64_t q = 0; q < ksteps; ++q) {
       const std::int64_t k0 = 2 * q, k1 = 2 * q + 1;
-      const auto lo = static_cast<std::uint16_t>(k0 < k ? static_cast<std::int16_t>(value(s, k0)) : 0);
-      const auto hi = static_cast<std::uint16_t>(k1 < k ? static_cast<std::int16_t>(value(s, k1)) : 0);
-      dst[s * ksteps + q] = static_cast<std::int32_t>(std::uint32_t{lo} | (std::uint32_t{hi} << 16));
+      dst[s * ksteps + q] = bcast_word(k0 < k ? static_cast<std::int32_t>(value(s, k0)) : 0,
+                                       k1 < k ? static_cast<std::int32_t>(value(s, k1)) : 0);
     }
 }
 
@@ -1605,13 +1610,10 @@ void pack_bcast_rows_i16(std::int32_t* dst, const T* src, std::int64_t rows, std
     const T* in = src + s * row_stride;
     std::int32_t* out = dst + s * ksteps;
     const std::int64_t full = k / 2;
-    for (std::int64_t q = 0; q < full; ++q) {
-      const auto lo = static_cast<std::uint16_t>(static_cast<std::int32_t>(in[2 * q]) - zp);
-      const auto hi = static_cast<std::uint16_t>(static_cast<std::int32_t>(in[2 * q + 1]) - zp);
-      out[q] = static_cast<std::int32_t>(std::uint32_t{lo} | (std::uint32_t{hi} << 16));
-    }
+    for (std::int64_t q = 0; q < full; ++q)
+      out[q] = bcast_word(static_cast<std::int32_t>(in[2 * q]) - zp, static_cast<std::int32_t>(in[2 * q + 1]) - zp);
     if (full < ksteps)  // odd K: the high half of the last word is 0
-      out[full] = static_cast<std::int32_t>(std::uint32_t{static_cast<std::uint16_t>(static_cast<std::int32_t>(in[k - 1]) - zp)});
+      out[full] = bcast_word(static_cast<std::int32_t>(in[k - 1]) - zp, 0);
   }
 }
 
