@@ -80,12 +80,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void progress_bar(int pass, std::int64_t done, std::int64_t total) {
+void progress_bar(std::int64_t done, std::int64_t total) {
   static const bool tty = isatty(fileno(stderr));
   if (!tty) return;
   const int width = 30;
   const int filled = static_cast<int>(width * done / std::max<std::int64_t>(total, 1));
-  std::fprintf(stderr, "\r  calibration pass %d [%s%s] %lld/%lld", pass, std::string(static_cast<std::size_t>(filled), '#').c_str(),
+  std::fprintf(stderr, "\r  calibration [%s%s] %lld/%lld", std::string(static_cast<std::size_t>(filled), '#').c_str(),
                std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), static_cast<long long>(done),
                static_cast<long long>(total));
   if (done >= total) std::fprintf(stderr, "\r%*s\r", 80, "");

@@ -15426,7 +15426,7 @@ inline AsWrittenReport compare_as_written(const Graph& qdq, std::span<const Tens
 #include <string_view>
 
 // ---- begin qnn/quantize/methods.hpp ----------------------------------------------------------------
-// Calibration methods: from one tensor's statistics (exact min/max, and a histogram over exactly
+// Calibration methods: from one tensor's statistics (exact min/max, and a histogram covering
 // [min, max]) to its quantization parameters. Normative description: docs/quantization.md,
 // "Calibration methods"; tests: tests/quantize/test_methods.cpp.
 //
@@ -15442,9 +15442,10 @@ inline AsWrittenReport compare_as_written(const Graph& qdq, std::span<const Tens
 //               from each tail (ONNX Runtime's rule), range [low, high]. Linear inside a bin.
 //   entropy     TensorRT's KL-divergence search (Migacz, GTC 2017), as NVIDIA's pytorch-quantization
 //               implements it (calib/histogram.py, _compute_amax_entropy), on the |x| histogram A
-//               (`bins` bins over [0, max|x|]) whose first bin takes the count of the second (NVIDIA's
-//               bins[0] = bins[1]: the exact zeros after a ReLU must not decide the threshold). For
-//               each candidate of i kept bins, levels ≤ i ≤ bins:
+//               (bins of the histogram's width from 0 to past max|x|, the fold of the histogram; see
+//               entropy_bins) whose first bin takes the count of the second (NVIDIA's bins[0] = bins[1]: the exact zeros
+//               after a ReLU must not decide the threshold). For each candidate of i kept bins,
+//               levels ≤ i ≤ bins:
 //               P = A[0, i) with the mass beyond added to bin i−1; Q = A[0, i) (without that mass)
 //               merged into `levels` groups — bin j joins group ⌊j·levels/i⌋ — each group's count
 //               spread evenly over its non-empty bins (empty bins get 0); t = i·width minimizing
@@ -15503,13 +15504,15 @@ inline AsWrittenReport compare_as_written(const Graph& qdq, std::span<const Tens
 // ---- begin qnn/quantize/histogram.hpp --------------------------------------------------------------
 // Streaming statistics of one tensor over a calibration set, in bounded memory.
 //
-// Calibration makes two passes over the data. The first keeps each tensor's running minimum and
-// maximum (RangeObserver); the second bins every value into a fixed histogram spanning that range
-// (Histogram). Memory is O(tensors × bins), independent of the number of calibration samples, and
-// the result does not depend on batch boundaries or on the order of batches. NaN or infinity in a
-// tensor is a qnn::error naming the tensor: a poisoned range would silently ruin the scale.
+// Calibration makes one pass over the data. Each tensor keeps its running minimum and maximum
+// (RangeObserver) and, for the histogram methods, a GridHistogram: a histogram whose bins lie on a
+// power-of-two grid that coarsens as the range grows. Memory is O(tensors × bins), independent of
+// the number of calibration samples, and the result does not depend on batch boundaries or on the
+// order of batches. NaN or infinity in a tensor is a qnn::error naming the tensor: a poisoned range
+// would silently ruin the scale.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -15555,22 +15558,23 @@ struct RangeObserver {
 };
 
 // `bins` equal-width bins over [lo, hi]. Values outside (possible only if the range came from other
-// data) go to the end bins.
+// data) go to the end bins. The ends are doubles so that a GridHistogram's edges, multiples of a
+// power of two far from 0, are held exactly.
 struct Histogram {
-  float lo = 0;
-  float hi = 0;
+  double lo = 0;
+  double hi = 0;
   std::vector<std::int64_t> counts;
 
   Histogram() = default;
-  Histogram(float l, float h, int bins) : lo(l), hi(h), counts(static_cast<std::size_t>(bins), 0) {
+  Histogram(double l, double h, int bins) : lo(l), hi(h), counts(static_cast<std::size_t>(bins), 0) {
     check(bins >= 1, "histogram needs at least one bin");
     check(h >= l, "histogram range [", l, ", ", h, "] is inverted");
   }
 
   int bins() const { return static_cast<int>(counts.size()); }
-  double width() const { return (double{hi} - double{lo}) / bins(); }
-  double center(int i) const { return double{lo} + (i + 0.5) * width(); }
-  double edge(int i) const { return double{lo} + i * width(); }
+  double width() const { return (hi - lo) / bins(); }
+  double center(int i) const { return lo + (i + 0.5) * width(); }
+  double edge(int i) const { return lo + i * width(); }
   std::int64_t total() const {
     std::int64_t t = 0;
     for (auto c : counts) t += c;
@@ -15579,7 +15583,7 @@ struct Histogram {
 
   int bin_of(float x) const {
     if (hi == lo) return 0;
-    const double f = (double{x} - double{lo}) / width();
+    const double f = (double{x} - lo) / width();
     return static_cast<int>(std::clamp<double>(std::floor(f), 0, bins() - 1));
   }
 
@@ -15589,23 +15593,33 @@ struct Histogram {
     for (std::size_t k = 0; k < counts.size(); ++k) counts[k] += o.counts[k];
   }
 
-  // Same bins as bin_of, element for element. Two passes per chunk: the bin indices (a loop the
-  // compiler vectorizes; the division is bin_of's, hoisted width and all, so edges land in the same
-  // bin), then the counting into two interleaved 32-bit tables. Post-ReLU tensors put most values
-  // in one bin, and incrementing one counter back to back waits on the previous store each time;
-  // alternating tables halves that chain.
+  // Same bins as bin_of, element for element. The division is bin_of's, hoisted width and all, so
+  // edges land in the same bin.
   void observe(std::span<const float> v, const std::string& tensor) {
-    if (v.empty()) return;
-    const auto fail_at = [&](std::size_t i) {
-      fail("calibration: tensor '", tensor, "' holds ", v[i], "; NaN or infinity in calibration data would poison its scale");
-    };
     if (hi == lo) {  // bin_of's one-bin case
-      for (std::size_t i = 0; i < v.size(); ++i)
-        if (!std::isfinite(v[i])) fail_at(i);
-      counts[0] += static_cast<std::int64_t>(v.size());
+      count(v, tensor, [](const float*, std::int32_t* idx, std::size_t n) { std::fill_n(idx, n, 0); });
       return;
     }
     const double w = width(), l = lo, top = bins() - 1;
+    count(v, tensor, [&](const float* p, std::int32_t* idx, std::size_t n) {
+      for (std::size_t i = 0; i < n; ++i) {
+        // bin_of's clamp(floor(f), 0, top) without floor, which keeps GCC from vectorizing: clamped
+        // to [0, top] first (NaN lands on 0, reported by count), truncation is floor, and top is whole.
+        const double f = (double{p[i]} - l) / w;
+        const double c = f >= 0 ? f : 0.0;
+        idx[i] = static_cast<std::int32_t>(c <= top ? c : top);
+      }
+    });
+  }
+
+  // Adds v's values to the bins `index(chunk, idx, n)` writes to idx for the n values at `chunk`.
+  // Two passes per chunk: the bin indices (a loop the compiler
+  // can vectorize), then the counting into two interleaved 32-bit tables. Post-ReLU tensors put most
+  // values in one bin, and incrementing one counter back to back waits on the previous store each
+  // time; alternating tables halves that chain.
+  template <class Index>
+  void count(std::span<const float> v, const std::string& tensor, Index index) {
+    if (v.empty()) return;
     constexpr std::size_t kChunk = 512;
     // Flushed before a 32-bit count could overflow.
     constexpr std::size_t kFlush = std::size_t{1} << 30;
@@ -15630,15 +15644,13 @@ struct Histogram {
         std::uint32_t bits;  // an all-ones exponent: NaN or infinity, tested on the bits to stay vectorizable
         std::memcpy(&bits, p + i, sizeof bits);
         nonfinite |= (bits & 0x7f800000u) == 0x7f800000u;
-        // bin_of's clamp(floor(f), 0, top) without floor, which keeps GCC from vectorizing: clamped
-        // to [0, top] first (NaN lands on 0, reported below), truncation is floor, and top is whole.
-        const double f = (double{p[i]} - l) / w;
-        const double c = f >= 0 ? f : 0.0;
-        idx[i] = static_cast<std::int32_t>(c <= top ? c : top);
       }
       if (nonfinite)
         for (std::size_t i = 0; i < n; ++i)
-          if (!std::isfinite(p[i])) fail_at(b + i);
+          if (!std::isfinite(p[i]))
+            fail("calibration: tensor '", tensor, "' holds ", p[i],
+                 "; NaN or infinity in calibration data would poison its scale");
+      index(p, idx, n);
       std::size_t i = 0;
       for (; i + 1 < n; i += 2) {
         ++even[static_cast<std::size_t>(idx[i])];
@@ -15652,6 +15664,131 @@ struct Histogram {
     }
     flush();
   }
+};
+
+// A histogram built in the same pass as the range, before the range is known. Its bins are
+// [k·2^e, (k+1)·2^e) for consecutive integers k: the finest power-of-two width for which the range
+// covered so far takes at most `max_bins` bins. When the range grows, the width doubles as often as
+// it must and runs of bins merge. That is exact, because every edge of the coarser grid is an edge
+// of the finer one: the counts are those of the final grid, whatever the batches and their order,
+// and the width is fixed by the final range alone. The final range [min, max] spans more than
+// (max_bins − 1)/2 bins, so each bin is narrower than 2·(max − min)/(max_bins − 1).
+//
+// Binning is exact too. f = x·2^−e is exact in double, and the bin ⌊f⌋ − k_first is computed as
+// f − k_first truncated. That subtraction is exact when |f| ≥ ½: f is then a multiple of 2^−24 and the
+// result is below 2^25 in magnitude. A value in (−½, 0), whose f − k_first could round up onto the
+// edge at 0 (x = −10^−30), is replaced by −½, which has the same floor; [0, ½) cannot round up to
+// the next integer.
+class GridHistogram {
+ public:
+  explicit GridHistogram(int max_bins) : max_bins_(max_bins) {
+    check(max_bins >= 2 && max_bins <= (1 << 24), "grid histogram: max_bins ", max_bins, " is not in [2, 2^24]");
+  }
+
+  // Widens the grid to cover [lo, hi] too (finite, lo ≤ hi). Until the covered range has a width
+  // the values are one point and are only counted.
+  void cover(float lo, float hi) {
+    check(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, "grid histogram: range [", lo, ", ", hi,
+          "] is not finite and ordered");
+    if (h_.counts.empty() && lo_ <= hi_) point_ = lo_;  // what the values counted so far all are
+    lo_ = std::min(lo_, lo);
+    hi_ = std::max(hi_, hi);
+    if (lo_ == hi_) return;
+    // Without a grid yet, start from a width that surely gives too many bins; the minimal width
+    // never shrinks as the range grows, so the search only ever goes up.
+    int e = h_.counts.empty()
+                ? static_cast<int>(std::floor(std::log2((double{hi_} - double{lo_}) / max_bins_))) - 1
+                : exp_;
+    while (last(e) - first(e) + 1 > max_bins_) ++e;
+    if (h_.counts.empty() || e != exp_ || first(e) != first_ || last(e) != first_ + h_.bins() - 1) regrid(e);
+  }
+
+  void observe(std::span<const float> v, const std::string& tensor) {
+    if (h_.counts.empty()) {  // a point range: every value is that point
+      check(lo_ <= hi_ || v.empty(), "grid histogram: values observed before any range was covered");
+      for (const float x : v)
+        if (!std::isfinite(x))
+          fail("calibration: tensor '", tensor, "' holds ", x, "; NaN or infinity in calibration data would poison its scale");
+      point_count_ += static_cast<std::int64_t>(v.size());
+      return;
+    }
+    const double inv_w = std::ldexp(1.0, -exp_), k0 = static_cast<double>(first_), top = h_.bins() - 1;
+    h_.count(v, tensor, [&](const float* p, std::int32_t* idx, std::size_t n) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const double f = double{p[i]} * inv_w;
+        // (−½, 0) → −½: the same floor, −1, and f − k0 is then exact (see the class comment).
+        const double fa = f < 0 ? (f < -0.5 ? f : -0.5) : f;
+        // Clamped to [0, top] (a value outside the covered range goes to an end bin), truncation is
+        // floor. Written without floor, which keeps GCC from vectorizing below SSE4.1.
+        const double g = fa - k0;
+        const double c = g >= 0 ? g : 0.0;
+        idx[i] = static_cast<std::int32_t>(c <= top ? c : top);
+      }
+    });
+  }
+
+  // Counts of the union; `o` has the same grid (it was covered with the same ranges).
+  void merge(const GridHistogram& o) {
+    check(o.exp_ == exp_ && o.first_ == first_, "grid histogram merge: different grids");
+    h_.merge(o.h_);
+    point_count_ += o.point_count_;
+  }
+
+  // The same grid, no counts: a part for another thread to fill and merge.
+  GridHistogram empty_copy() const {
+    GridHistogram g = *this;
+    std::fill(g.h_.counts.begin(), g.h_.counts.end(), 0);
+    g.point_count_ = 0;
+    return g;
+  }
+
+  // The counts as a Histogram over [k_first·2^e, (k_last + 1)·2^e] ⊇ [min, max]; a point range is
+  // one bin of zero width at that point; nothing covered yet, an empty Histogram.
+  Histogram histogram() const {
+    if (h_.counts.empty()) {
+      if (!(lo_ <= hi_)) return {};
+      Histogram h(lo_, hi_, 1);
+      h.counts[0] = point_count_;
+      return h;
+    }
+    return h_;
+  }
+
+  int max_bins() const { return max_bins_; }
+
+ private:
+  // ⌊x / 2^e⌋, exact: the scaling is, and the result stays below 2^50 in magnitude, because a range
+  // with a width spans at least one float step (2^−23 of its ends' magnitude) and e is never chosen
+  // finer than a quarter of width / max_bins.
+  static std::int64_t grid_index(float x, int e) { return static_cast<std::int64_t>(std::floor(std::ldexp(double{x}, -e))); }
+  std::int64_t first(int e) const { return grid_index(lo_, e); }
+  std::int64_t last(int e) const { return grid_index(hi_, e); }
+
+  void regrid(int e) {
+    const std::int64_t k0 = first(e), k1 = last(e);
+    Histogram h(std::ldexp(static_cast<double>(k0), e), std::ldexp(static_cast<double>(k1 + 1), e),
+                static_cast<int>(k1 - k0 + 1));
+    if (!h_.counts.empty()) {
+      const int shift = std::min(e - exp_, 62);  // arithmetic shift: ⌊k / 2^shift⌋ for negative k too
+      for (int j = 0; j < h_.bins(); ++j)
+        h.counts[static_cast<std::size_t>(((first_ + j) >> shift) - k0)] += h_.counts[static_cast<std::size_t>(j)];
+    } else if (point_count_ > 0) {  // the values seen while the range was the single point lo_ or hi_
+      h.counts[static_cast<std::size_t>(grid_index(point_, e) - k0)] += point_count_;
+      point_count_ = 0;
+    }
+    h_ = std::move(h);
+    exp_ = e;
+    first_ = k0;
+  }
+
+  int max_bins_;
+  float lo_ = std::numeric_limits<float>::infinity();
+  float hi_ = -std::numeric_limits<float>::infinity();
+  float point_ = 0;
+  std::int64_t point_count_ = 0;
+  int exp_ = 0;
+  std::int64_t first_ = 0;
+  Histogram h_;
 };
 
 }  // namespace qnn::quant
@@ -15773,8 +15910,9 @@ inline std::optional<CalibMethod> parse_method(std::string_view s) {
 struct MethodOptions {
   // percentile (and mse's starting candidate): p in (0, 100].
   double percentile = 99.999;
-  // Bins a calibration driver gives the Histogram over [min, max]. The methods use the bins of the
-  // Histogram they receive, whatever their number; entropy's |x| histogram has as many.
+  // Resolution of the statistics: the calibration driver's GridHistogram spans [min, max] with
+  // between histogram_bins and 2·histogram_bins + 1 bins (each narrower than (max − min) /
+  // histogram_bins). The methods use the bins of the Histogram they receive, whatever their number.
   int histogram_bins = 2048;
   // entropy: quantization bins on one side; 0 = derived from the target (see the header comment).
   int entropy_levels = 0;
@@ -15964,17 +16102,28 @@ inline int entropy_levels(const RangeObserver& obs, const QuantTarget& t, const 
   return (obs.min >= 0 || obs.max <= 0) ? codes : codes / 2;
 }
 
-// TensorRT's KL search on the |x| histogram (NVIDIA pytorch-quantization's _compute_amax_entropy);
-// returns the threshold t.
-inline double entropy_threshold(const Histogram& h, const Cdf& cdf, int levels) {
-  const int n = h.bins();
-  const double tmax = std::max(std::fabs(double{h.lo}), std::fabs(double{h.hi}));
+// The |x| histogram's bins: the histogram's own width from 0 up to the first edge at or past max|x|.
+// On a grid histogram (0 is an edge) folding then moves whole bins, so every |x| count is exact. A
+// histogram far narrower than max|x| (a tensor far from 0) would need more than 4 times its own
+// bins; it is read at histogram_bins bins over [0, max|x|] instead, interpolated.
+inline std::pair<int, double> entropy_bins(const Histogram& h, const RangeObserver& obs, const MethodOptions& o) {
+  const double amax = std::max(std::fabs(double{obs.min}), std::fabs(double{obs.max}));
+  const double w = h.width(), r = amax / w;
+  if (!(r <= 4.0 * h.bins())) return {o.histogram_bins, amax};
+  const int n = std::max(1, static_cast<int>(std::ceil(r * (1 - 1e-12))));
+  return {n, n * w};
+}
+
+// TensorRT's KL search on the |x| histogram of n bins over [0, tmax] (NVIDIA pytorch-quantization's
+// _compute_amax_entropy); returns the threshold t.
+inline double entropy_threshold(const Cdf& cdf, double tmax, int n, int levels) {
   if (levels >= n) return tmax;
   // The |x| histogram A over [0, tmax], n bins, from the folded CDF.
   std::vector<double> a(static_cast<std::size_t>(n));
   double prev = 0;
   for (int j = 0; j < n; ++j) {
-    const double cur = cdf.within(j + 1 == n ? tmax : tmax * (j + 1) / n);
+    // The last bin ends at max|x| and takes all the rest: a histogram bin may reach past max|x|.
+    const double cur = j + 1 == n ? cdf.total() : cdf.within(tmax * (j + 1) / n);
     a[j] = std::max(0.0, cur - prev);
     prev = cur;
   }
@@ -16114,14 +16263,15 @@ inline QParams calibrate_tensor(CalibMethod method, const RangeObserver& obs, co
   const QParams minmax = qparams_from_range(obs.min, obs.max, t);
   if (method == CalibMethod::minmax || obs.min == obs.max) return minmax;
   check(hist.bins() > 0 && hist.total() > 0, "calibration (", name_of(method),
-        "): the histogram of this tensor is empty; this method needs the second calibration pass");
+        "): the histogram of this tensor is empty; this method needs one");
   check(hist.hi > hist.lo, "calibration (", name_of(method), "): histogram range [", hist.lo, ", ", hist.hi,
         "] is empty while the observed range is [", obs.min, ", ", obs.max, "]");
   const method_detail::Cdf cdf(hist);
   switch (method) {
     case CalibMethod::percentile: return method_detail::params_of(method_detail::percentile_range(cdf, obs, t, opts.percentile), t);
     case CalibMethod::entropy: {
-      const double th = method_detail::entropy_threshold(hist, cdf, method_detail::entropy_levels(obs, t, opts));
+      const auto [n, tmax] = method_detail::entropy_bins(hist, obs, opts);
+      const double th = method_detail::entropy_threshold(cdf, tmax, n, method_detail::entropy_levels(obs, t, opts));
       return method_detail::params_of(method_detail::symmetric_window(th, obs), t);
     }
     case CalibMethod::mse: return method_detail::mse_params(hist, cdf, obs, t, opts);
@@ -16475,9 +16625,10 @@ inline Bf16Result convert_bf16(const Graph& model, const QuantConfig& cfg) {
 #include <vector>
 
 // ---- begin qnn/quantize/calib_reader.hpp -----------------------------------------------------------
-// Calibration data: a reader hands out batches (one tensor per model input) and can start over,
-// because calibration reads the data twice (ranges, then histograms). Readers convert lazily, one
-// batch at a time, so a large dataset never has to sit in memory as float.
+// Calibration data: a reader hands out batches (one tensor per model input) and can start over:
+// calibration reads the data once, from the start; bias correction and finetuning read it again.
+// Readers convert lazily, one batch at a time, so a large dataset never has to sit in memory as
+// float.
 //
 //   TensorReader  batches along the first axis of in-memory tensors (e.g. a loaded .npy file)
 //   ImageReader   uint8 images (N×H×W or N×C×H×W, an IDX file) selected by index, converted to
@@ -16630,8 +16781,8 @@ class ImageReader final : public CalibrationReader {
 //   1. the float graph is prepared (constants and BatchNorm folded, shapes probed) and, optionally,
 //      equalized across layers (CLE);
 //   2. plan.hpp decides which tensors are quantized;
-//   3. calibration streams the data twice through a float session that also outputs those tensors:
-//      min/max first, then histograms over that range (bounded memory, any number of samples);
+//   3. calibration streams the data once through a float session that also outputs those tensors,
+//      keeping each one's min/max and histogram (bounded memory, any number of samples);
 //   4. each tensor's parameters come from the configured method (methods.hpp); movement outputs
 //      share their input's; XINT8 then applies the NPU's rules (xint8.hpp), logging each change;
 //   5. the QDQ graph is built: QuantizeLinear→DequantizeLinear on every quantized tensor, int8
@@ -16653,14 +16804,14 @@ class ImageReader final : public CalibrationReader {
 
 namespace qnn::quant {
 
-// Progress of a calibration pass: (pass 1 or 2, samples done, samples total).
-using ProgressFn = std::function<void(int, std::int64_t, std::int64_t)>;
+// Progress of calibration: (samples done, samples total).
+using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
 
 struct QuantizeResult {
   Graph graph;                              // the QDQ graph
   std::vector<std::string> log;             // every adjustment made, with its reason
   std::map<std::string, QParams> params;    // chosen parameters per quantized tensor
-  std::int64_t samples = 0;                 // calibration samples seen (per pass)
+  std::int64_t samples = 0;                 // calibration samples seen
   double seconds = 0;                       // wall time of the whole quantization
 };
 
@@ -16738,42 +16889,40 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
 
   CalibrationStats st;
   const bool need_hist = cfg.method != CalibMethod::minmax;
+  // One pass: each batch's values widen the range first, then land in a histogram whose
+  // power-of-two grid follows the range (histogram.hpp), so the data is read and the model run once.
+  std::map<std::string, GridHistogram> grids;
+  if (need_hist)
+    for (const auto& t : tensors) grids.emplace(t, GridHistogram(2 * cfg.method_options.histogram_bins + 1));
   RunContext ctx;
   std::vector<TensorRef> outs;
   ThreadPool pool(threads);  // observes while the session's own pool is idle
   std::vector<RangeObserver> range_parts;
-  std::vector<Histogram> hist_parts;
-  for (int pass = 1; pass <= (need_hist ? 2 : 1); ++pass) {
-    reader.rewind();
-    std::int64_t done = 0;
-    if (pass == 2)
-      for (const auto& t : tensors) {
-        const RangeObserver& r = st.ranges.at(t);
-        st.histograms.emplace(t, Histogram(r.min, r.max, cfg.method_options.histogram_bins));
-      }
-    while (auto batch = reader.next()) {
-      // Checked at the input first, so the message names the sample rather than the first
-      // activation the NaN happens to reach (ReLU and MaxPool may even swallow it on the way).
-      if (pass == 1)
-        for (std::size_t i = 0; i < batch->size() && i < s.input_names().size(); ++i)
-          detail::check_finite_input((*batch)[i], s.input_names()[i], done);
-      s.run_in_place(ctx, *batch, outs);
-      for (const auto& t : tensors) {
-        const TensorRef& v = outs[index.at(t)];
-        check(v.dtype == DType::f32, "calibration: tensor '", t, "' is ", v.dtype, ", not float32");
-        if (pass == 1) {
-          detail::observe_parallel(pool, range_parts, st.ranges[t], v.span<float>(), t, [] { return RangeObserver(); });
-        } else {
-          Histogram& h = st.histograms.at(t);
-          detail::observe_parallel(pool, hist_parts, h, v.span<float>(), t, [&] { return Histogram(h.lo, h.hi, h.bins()); });
-        }
-      }
-      done += (*batch)[0].shape().rank() ? (*batch)[0].shape()[0] : 1;
-      if (progress) progress(pass, done, reader.samples());
+  std::vector<GridHistogram> hist_parts;
+  reader.rewind();
+  std::int64_t done = 0;
+  while (auto batch = reader.next()) {
+    // Checked at the input first, so the message names the sample rather than the first
+    // activation the NaN happens to reach (ReLU and MaxPool may even swallow it on the way).
+    for (std::size_t i = 0; i < batch->size() && i < s.input_names().size(); ++i)
+      detail::check_finite_input((*batch)[i], s.input_names()[i], done);
+    s.run_in_place(ctx, *batch, outs);
+    for (const auto& t : tensors) {
+      const TensorRef& v = outs[index.at(t)];
+      check(v.dtype == DType::f32, "calibration: tensor '", t, "' is ", v.dtype, ", not float32");
+      RangeObserver& r = st.ranges[t];
+      detail::observe_parallel(pool, range_parts, r, v.span<float>(), t, [] { return RangeObserver(); });
+      if (!need_hist || r.empty()) continue;
+      GridHistogram& h = grids.at(t);
+      h.cover(r.min, r.max);
+      detail::observe_parallel(pool, hist_parts, h, v.span<float>(), t, [&] { return h.empty_copy(); });
     }
-    check(done > 0, "calibration: the reader produced no data");
-    st.samples = done;
+    done += (*batch)[0].shape().rank() ? (*batch)[0].shape()[0] : 1;
+    if (progress) progress(done, reader.samples());
   }
+  check(done > 0, "calibration: the reader produced no data");
+  st.samples = done;
+  for (const auto& [t, h] : grids) st.histograms.emplace(t, h.histogram());
   return st;
 }
 

@@ -419,25 +419,34 @@ TEST_CASE("s8s8 is u8s8's grid shifted by 128: int8 zero points, the same output
   CHECK(parse_preset("s8s8") == Preset::s8s8);
 }
 
-TEST_CASE("calibration statistics are the same for every thread count") {
+TEST_CASE("calibration statistics are the same for every thread count and batch size") {
   // 256 samples of conv1's 8x8x8 output: 131,072 values per batch, split across threads.
   const Graph model = conv_model();
   std::set<std::string> tensors{"x"};
   for (const Node& n : model.nodes) tensors.insert(n.outputs.begin(), n.outputs.end());
   const Tensor calib = random_input(Shape{512, 3, 8, 8}, 17);
   QuantConfig cfg = QuantConfig::make(Preset::u8s8);
-  cfg.method = CalibMethod::percentile;  // both passes: ranges, then histograms
+  cfg.method = CalibMethod::percentile;  // ranges and histograms
   TensorReader r1({calib}, 256);
-  const CalibrationStats one = collect_statistics(model, tensors, r1, cfg, 1, {});
-  for (const int threads : {2, 3}) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> progress;  // one pass: once per batch
+  const CalibrationStats one =
+      collect_statistics(model, tensors, r1, cfg, 1, [&](std::int64_t done, std::int64_t total) {
+        progress.emplace_back(done, total);
+      });
+  CHECK(progress == std::vector<std::pair<std::int64_t, std::int64_t>>{{256, 512}, {512, 512}});
+  // Threads, and batches of another size: the histogram's grid follows the range batch by batch,
+  // yet the statistics do not depend on where the batches end.
+  for (const auto& [threads, batch] : {std::pair{2, 256}, std::pair{3, 256}, std::pair{1, 37}, std::pair{2, 512}}) {
     CAPTURE(threads);
-    TensorReader rt({calib}, 256);
+    CAPTURE(batch);
+    TensorReader rt({calib}, batch);
     const CalibrationStats st = collect_statistics(model, tensors, rt, cfg, threads, {});
     for (const std::string& t : tensors) {
       CAPTURE(t);
       CHECK(st.ranges.at(t).min == one.ranges.at(t).min);
       CHECK(st.ranges.at(t).max == one.ranges.at(t).max);
       CHECK(st.ranges.at(t).count == one.ranges.at(t).count);
+      CHECK(st.histograms.at(t).lo == one.histograms.at(t).lo);
       CHECK(st.histograms.at(t).counts == one.histograms.at(t).counts);
     }
   }

@@ -234,6 +234,103 @@ TEST_CASE("calib Histogram: every value in bin_of's bin, across chunks and edges
   }
 }
 
+namespace {
+// The grid histogram of `batches` fed in order, each covered before it is observed.
+Histogram grid_of(const std::vector<std::vector<float>>& batches, int max_bins) {
+  GridHistogram g(max_bins);
+  for (const auto& b : batches) {
+    RangeObserver r;
+    r.observe(b, "t");
+    g.cover(r.min, r.max);
+    g.observe(b, "t");
+  }
+  return g.histogram();
+}
+}  // namespace
+
+TEST_CASE("calib GridHistogram: exact counts on the final power-of-two grid, whatever the batches and their order") {
+  std::mt19937_64 g(11);
+  // Batches whose range grows (the grid coarsens several times), with values on grid edges, a tiny
+  // negative next to the edge at 0, a denormal and −0.
+  std::vector<std::vector<float>> batches;
+  for (int b = 0; b < 9; ++b) {
+    std::normal_distribution<float> d(0.3f * static_cast<float>(b), std::ldexp(1.0f, b - 4));
+    std::vector<float> x(700 + 131 * static_cast<std::size_t>(b));
+    for (auto& v : x) v = d(g);
+    batches.push_back(std::move(x));
+  }
+  batches[4].insert(batches[4].end(), {-1e-30f, 1e-30f, -0.0f, 0.0f, 1e-40f, -1e-40f, 0.5f, -0.5f, 0.25f, -0.125f});
+  const int max_bins = 257;
+  const Histogram h = grid_of(batches, max_bins);
+  RangeObserver all;
+  for (const auto& b : batches) all.observe(b, "t");
+  // The grid: a power-of-two width, the finest whose bins over [min, max] are at most max_bins.
+  const double w = h.width();
+  int e = 0;
+  CHECK(std::frexp(w, &e) == 0.5);
+  CHECK(h.bins() <= max_bins);
+  CHECK(std::floor(all.max / (w / 2)) - std::floor(all.min / (w / 2)) + 1 > max_bins);
+  CHECK(h.lo <= all.min);
+  CHECK(h.hi > all.max);
+  CHECK(std::floor(h.lo / w) == h.lo / w);
+  CHECK(w < 2 * (double{all.max} - all.min) / (max_bins - 1));
+  // Every value in the bin ⌊x / w⌋ of the grid (x / w is exact: w is a power of two).
+  std::vector<std::int64_t> want(static_cast<std::size_t>(h.bins()), 0);
+  for (const auto& b : batches)
+    for (float x : b) ++want[static_cast<std::size_t>(std::floor(double{x} / w) - h.lo / w)];
+  CHECK(h.counts == want);
+  CHECK(want[static_cast<std::size_t>(-h.lo / w) - 1] > 0);  // −1e−30 is below the edge at 0
+  // The same counts for the batches reversed, and for all values in one batch.
+  std::vector<std::vector<float>> reversed(batches.rbegin(), batches.rend()), one(1);
+  for (const auto& b : batches) one[0].insert(one[0].end(), b.begin(), b.end());
+  for (const auto& other : {reversed, one}) {
+    const Histogram o = grid_of(other, max_bins);
+    CHECK(o.lo == h.lo);
+    CHECK(o.hi == h.hi);
+    CHECK(o.counts == h.counts);
+  }
+  // Parts with the same grid merge into the whole.
+  GridHistogram whole(max_bins);
+  whole.cover(all.min, all.max);
+  GridHistogram part = whole.empty_copy();
+  whole.observe(std::span<const float>(one[0]).first(5000), "t");
+  part.observe(std::span<const float>(one[0]).subspan(5000), "t");
+  whole.merge(part);
+  CHECK(whole.histogram().counts == h.counts);
+}
+
+TEST_CASE("calib GridHistogram: a constant prefix, a constant tensor, far from 0, NaN named") {
+  // Values counted while the range was one point land in that point's bin once it has a width.
+  const Histogram h = grid_of({{3.5f, 3.5f, 3.5f}, {3.5f}, {-1.0f, 7.0f}}, 64);
+  CHECK(h.total() == 6);
+  CHECK(h.counts[static_cast<std::size_t>(std::floor(3.5 / h.width()) - h.lo / h.width())] == 4);
+  // Only one value: one bin of zero width, as a Histogram over [min, max] would be.
+  const Histogram c = grid_of({{2.0f, 2.0f}, {2.0f}}, 64);
+  CHECK(c.bins() == 1);
+  CHECK(c.lo == 2.0);
+  CHECK(c.hi == 2.0);
+  CHECK(c.counts[0] == 3);
+  // A narrow range far from 0: grid indices near 2^30, bins still exact.
+  std::vector<float> far;
+  for (int k = 0; k < 1000; ++k) far.push_back(1000.0f + static_cast<float>(k) * 0.0009765625f);
+  const Histogram f = grid_of({far}, 100);
+  CHECK(f.total() == 1000);
+  CHECK(f.bins() <= 100);
+  std::vector<std::int64_t> want(static_cast<std::size_t>(f.bins()), 0);
+  for (float x : far) ++want[static_cast<std::size_t>(std::floor(double{x} / f.width()) - f.lo / f.width())];
+  CHECK(f.counts == want);
+  std::string what;
+  try {
+    grid_of({{1.0f, 2.0f}, {1.5f, std::numeric_limits<float>::quiet_NaN()}}, 64);
+  } catch (const qnn::error& e) {
+    what = e.what();
+  }
+  CHECK_MESSAGE(what.find("tensor 't' holds nan") != std::string::npos, what);
+  GridHistogram bad(64);
+  CHECK_THROWS_AS(bad.cover(1.0f, 0.0f), qnn::error);
+  CHECK_THROWS_AS(GridHistogram(1), qnn::error);
+}
+
 TEST_CASE("calib constant tensors: every method gives a scale that represents the value") {
   for (const QuantTarget& t : {kU8, kI8, kI8Sym, kU8Sym, kXint8Act, kI16Sym, kU16}) {
     for (float v : {0.0f, 3.5f, -0.25f, 1e-3f}) {
@@ -456,7 +553,7 @@ TEST_CASE("calib entropy: the prefix-sum search agrees with a direct transcripti
     const Histogram h = histogram(0, 8, c);
     const std::vector<double> ref = naive_kl(c, levels);
     const double best = *std::min_element(ref.begin(), ref.end());
-    const double t = quant::method_detail::entropy_threshold(h, quant::method_detail::Cdf(h), levels);
+    const double t = quant::method_detail::entropy_threshold(quant::method_detail::Cdf(h), h.hi, h.bins(), levels);
     const int i = static_cast<int>(std::lround(t / h.width()));
     CAPTURE(trial);
     CAPTURE(i);
@@ -476,6 +573,42 @@ TEST_CASE("calib entropy: the prefix-sum search agrees with a direct transcripti
   }
   CHECK(with_infinite > 0);
   CHECK(clipped > 0);
+}
+
+TEST_CASE("calib entropy on a grid histogram: the |x| histogram is the exact fold, and the search NVIDIA's") {
+  // Signed data, asymmetric in extent, fed in batches: the |x| histogram entropy reads from the grid
+  // must be the counts of ⌊x/w⌋ folded (bin k < 0 → −k − 1), with no interpolation.
+  std::vector<std::vector<float>> batches;
+  for (int b = 0; b < 4; ++b) {
+    std::vector<float> x = laplace(3000, 30 + static_cast<std::uint64_t>(b), 0.5 + b);
+    for (auto& v : x) v = v < 0 ? 0.4f * v : v;
+    batches.push_back(std::move(x));
+  }
+  const Histogram h = grid_of(batches, 2 * 256 + 1);
+  RangeObserver all;
+  for (const auto& b : batches) all.observe(b, "t");
+  const auto [n, tmax] = quant::method_detail::entropy_bins(h, all, MethodOptions{});
+  const double w = h.width();
+  CHECK(tmax == n * w);
+  CHECK(tmax >= all.max);
+  CHECK(tmax - w < all.max);
+  std::vector<std::int64_t> folded(static_cast<std::size_t>(n), 0);
+  for (const auto& b : batches)
+    for (float x : b) {
+      const auto k = static_cast<std::int64_t>(std::floor(double{x} / w));
+      ++folded[static_cast<std::size_t>(k >= 0 ? k : -k - 1)];
+    }
+  for (const int levels : {16, 64}) {
+    CAPTURE(levels);
+    const std::vector<double> ref = naive_kl(folded, levels);
+    const double best = *std::min_element(ref.begin(), ref.end());
+    const double t = quant::method_detail::entropy_threshold(quant::method_detail::Cdf(h), tmax, n, levels);
+    const int i = static_cast<int>(std::lround(t / w));
+    REQUIRE(i >= levels);
+    REQUIRE(i <= n);
+    CHECK(std::fabs(t - i * w) < 1e-9 * t);
+    CHECK(ref[static_cast<std::size_t>(i - levels)] <= best + 1e-9);
+  }
 }
 
 TEST_CASE("calib entropy: the exact zeros of a ReLU output do not move the threshold") {

@@ -1,6 +1,7 @@
-// Calibration data: a reader hands out batches (one tensor per model input) and can start over,
-// because calibration reads the data twice (ranges, then histograms). Readers convert lazily, one
-// batch at a time, so a large dataset never has to sit in memory as float.
+// Calibration data: a reader hands out batches (one tensor per model input) and can start over:
+// calibration reads the data once, from the start; bias correction and finetuning read it again.
+// Readers convert lazily, one batch at a time, so a large dataset never has to sit in memory as
+// float.
 //
 //   TensorReader  batches along the first axis of in-memory tensors (e.g. a loaded .npy file)
 //   ImageReader   uint8 images (N×H×W or N×C×H×W, an IDX file) selected by index, converted to

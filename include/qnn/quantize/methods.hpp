@@ -1,4 +1,4 @@
-// Calibration methods: from one tensor's statistics (exact min/max, and a histogram over exactly
+// Calibration methods: from one tensor's statistics (exact min/max, and a histogram covering
 // [min, max]) to its quantization parameters. Normative description: docs/quantization.md,
 // "Calibration methods"; tests: tests/quantize/test_methods.cpp.
 //
@@ -14,9 +14,10 @@
 //               from each tail (ONNX Runtime's rule), range [low, high]. Linear inside a bin.
 //   entropy     TensorRT's KL-divergence search (Migacz, GTC 2017), as NVIDIA's pytorch-quantization
 //               implements it (calib/histogram.py, _compute_amax_entropy), on the |x| histogram A
-//               (`bins` bins over [0, max|x|]) whose first bin takes the count of the second (NVIDIA's
-//               bins[0] = bins[1]: the exact zeros after a ReLU must not decide the threshold). For
-//               each candidate of i kept bins, levels ≤ i ≤ bins:
+//               (bins of the histogram's width from 0 to past max|x|, the fold of the histogram; see
+//               entropy_bins) whose first bin takes the count of the second (NVIDIA's bins[0] = bins[1]: the exact zeros
+//               after a ReLU must not decide the threshold). For each candidate of i kept bins,
+//               levels ≤ i ≤ bins:
 //               P = A[0, i) with the mass beyond added to bin i−1; Q = A[0, i) (without that mass)
 //               merged into `levels` groups — bin j joins group ⌊j·levels/i⌋ — each group's count
 //               spread evenly over its non-empty bins (empty bins get 0); t = i·width minimizing
@@ -103,8 +104,9 @@ inline std::optional<CalibMethod> parse_method(std::string_view s) {
 struct MethodOptions {
   // percentile (and mse's starting candidate): p in (0, 100].
   double percentile = 99.999;
-  // Bins a calibration driver gives the Histogram over [min, max]. The methods use the bins of the
-  // Histogram they receive, whatever their number; entropy's |x| histogram has as many.
+  // Resolution of the statistics: the calibration driver's GridHistogram spans [min, max] with
+  // between histogram_bins and 2·histogram_bins + 1 bins (each narrower than (max − min) /
+  // histogram_bins). The methods use the bins of the Histogram they receive, whatever their number.
   int histogram_bins = 2048;
   // entropy: quantization bins on one side; 0 = derived from the target (see the header comment).
   int entropy_levels = 0;
@@ -294,17 +296,28 @@ inline int entropy_levels(const RangeObserver& obs, const QuantTarget& t, const 
   return (obs.min >= 0 || obs.max <= 0) ? codes : codes / 2;
 }
 
-// TensorRT's KL search on the |x| histogram (NVIDIA pytorch-quantization's _compute_amax_entropy);
-// returns the threshold t.
-inline double entropy_threshold(const Histogram& h, const Cdf& cdf, int levels) {
-  const int n = h.bins();
-  const double tmax = std::max(std::fabs(double{h.lo}), std::fabs(double{h.hi}));
+// The |x| histogram's bins: the histogram's own width from 0 up to the first edge at or past max|x|.
+// On a grid histogram (0 is an edge) folding then moves whole bins, so every |x| count is exact. A
+// histogram far narrower than max|x| (a tensor far from 0) would need more than 4 times its own
+// bins; it is read at histogram_bins bins over [0, max|x|] instead, interpolated.
+inline std::pair<int, double> entropy_bins(const Histogram& h, const RangeObserver& obs, const MethodOptions& o) {
+  const double amax = std::max(std::fabs(double{obs.min}), std::fabs(double{obs.max}));
+  const double w = h.width(), r = amax / w;
+  if (!(r <= 4.0 * h.bins())) return {o.histogram_bins, amax};
+  const int n = std::max(1, static_cast<int>(std::ceil(r * (1 - 1e-12))));
+  return {n, n * w};
+}
+
+// TensorRT's KL search on the |x| histogram of n bins over [0, tmax] (NVIDIA pytorch-quantization's
+// _compute_amax_entropy); returns the threshold t.
+inline double entropy_threshold(const Cdf& cdf, double tmax, int n, int levels) {
   if (levels >= n) return tmax;
   // The |x| histogram A over [0, tmax], n bins, from the folded CDF.
   std::vector<double> a(static_cast<std::size_t>(n));
   double prev = 0;
   for (int j = 0; j < n; ++j) {
-    const double cur = cdf.within(j + 1 == n ? tmax : tmax * (j + 1) / n);
+    // The last bin ends at max|x| and takes all the rest: a histogram bin may reach past max|x|.
+    const double cur = j + 1 == n ? cdf.total() : cdf.within(tmax * (j + 1) / n);
     a[j] = std::max(0.0, cur - prev);
     prev = cur;
   }
@@ -444,14 +457,15 @@ inline QParams calibrate_tensor(CalibMethod method, const RangeObserver& obs, co
   const QParams minmax = qparams_from_range(obs.min, obs.max, t);
   if (method == CalibMethod::minmax || obs.min == obs.max) return minmax;
   check(hist.bins() > 0 && hist.total() > 0, "calibration (", name_of(method),
-        "): the histogram of this tensor is empty; this method needs the second calibration pass");
+        "): the histogram of this tensor is empty; this method needs one");
   check(hist.hi > hist.lo, "calibration (", name_of(method), "): histogram range [", hist.lo, ", ", hist.hi,
         "] is empty while the observed range is [", obs.min, ", ", obs.max, "]");
   const method_detail::Cdf cdf(hist);
   switch (method) {
     case CalibMethod::percentile: return method_detail::params_of(method_detail::percentile_range(cdf, obs, t, opts.percentile), t);
     case CalibMethod::entropy: {
-      const double th = method_detail::entropy_threshold(hist, cdf, method_detail::entropy_levels(obs, t, opts));
+      const auto [n, tmax] = method_detail::entropy_bins(hist, obs, opts);
+      const double th = method_detail::entropy_threshold(cdf, tmax, n, method_detail::entropy_levels(obs, t, opts));
       return method_detail::params_of(method_detail::symmetric_window(th, obs), t);
     }
     case CalibMethod::mse: return method_detail::mse_params(hist, cdf, obs, t, opts);

@@ -3,8 +3,8 @@
 //   1. the float graph is prepared (constants and BatchNorm folded, shapes probed) and, optionally,
 //      equalized across layers (CLE);
 //   2. plan.hpp decides which tensors are quantized;
-//   3. calibration streams the data twice through a float session that also outputs those tensors:
-//      min/max first, then histograms over that range (bounded memory, any number of samples);
+//   3. calibration streams the data once through a float session that also outputs those tensors,
+//      keeping each one's min/max and histogram (bounded memory, any number of samples);
 //   4. each tensor's parameters come from the configured method (methods.hpp); movement outputs
 //      share their input's; XINT8 then applies the NPU's rules (xint8.hpp), logging each change;
 //   5. the QDQ graph is built: QuantizeLinear→DequantizeLinear on every quantized tensor, int8
@@ -41,14 +41,14 @@
 
 namespace qnn::quant {
 
-// Progress of a calibration pass: (pass 1 or 2, samples done, samples total).
-using ProgressFn = std::function<void(int, std::int64_t, std::int64_t)>;
+// Progress of calibration: (samples done, samples total).
+using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
 
 struct QuantizeResult {
   Graph graph;                              // the QDQ graph
   std::vector<std::string> log;             // every adjustment made, with its reason
   std::map<std::string, QParams> params;    // chosen parameters per quantized tensor
-  std::int64_t samples = 0;                 // calibration samples seen (per pass)
+  std::int64_t samples = 0;                 // calibration samples seen
   double seconds = 0;                       // wall time of the whole quantization
 };
 
@@ -126,42 +126,40 @@ inline CalibrationStats collect_statistics(const Graph& g, const std::set<std::s
 
   CalibrationStats st;
   const bool need_hist = cfg.method != CalibMethod::minmax;
+  // One pass: each batch's values widen the range first, then land in a histogram whose
+  // power-of-two grid follows the range (histogram.hpp), so the data is read and the model run once.
+  std::map<std::string, GridHistogram> grids;
+  if (need_hist)
+    for (const auto& t : tensors) grids.emplace(t, GridHistogram(2 * cfg.method_options.histogram_bins + 1));
   RunContext ctx;
   std::vector<TensorRef> outs;
   ThreadPool pool(threads);  // observes while the session's own pool is idle
   std::vector<RangeObserver> range_parts;
-  std::vector<Histogram> hist_parts;
-  for (int pass = 1; pass <= (need_hist ? 2 : 1); ++pass) {
-    reader.rewind();
-    std::int64_t done = 0;
-    if (pass == 2)
-      for (const auto& t : tensors) {
-        const RangeObserver& r = st.ranges.at(t);
-        st.histograms.emplace(t, Histogram(r.min, r.max, cfg.method_options.histogram_bins));
-      }
-    while (auto batch = reader.next()) {
-      // Checked at the input first, so the message names the sample rather than the first
-      // activation the NaN happens to reach (ReLU and MaxPool may even swallow it on the way).
-      if (pass == 1)
-        for (std::size_t i = 0; i < batch->size() && i < s.input_names().size(); ++i)
-          detail::check_finite_input((*batch)[i], s.input_names()[i], done);
-      s.run_in_place(ctx, *batch, outs);
-      for (const auto& t : tensors) {
-        const TensorRef& v = outs[index.at(t)];
-        check(v.dtype == DType::f32, "calibration: tensor '", t, "' is ", v.dtype, ", not float32");
-        if (pass == 1) {
-          detail::observe_parallel(pool, range_parts, st.ranges[t], v.span<float>(), t, [] { return RangeObserver(); });
-        } else {
-          Histogram& h = st.histograms.at(t);
-          detail::observe_parallel(pool, hist_parts, h, v.span<float>(), t, [&] { return Histogram(h.lo, h.hi, h.bins()); });
-        }
-      }
-      done += (*batch)[0].shape().rank() ? (*batch)[0].shape()[0] : 1;
-      if (progress) progress(pass, done, reader.samples());
+  std::vector<GridHistogram> hist_parts;
+  reader.rewind();
+  std::int64_t done = 0;
+  while (auto batch = reader.next()) {
+    // Checked at the input first, so the message names the sample rather than the first
+    // activation the NaN happens to reach (ReLU and MaxPool may even swallow it on the way).
+    for (std::size_t i = 0; i < batch->size() && i < s.input_names().size(); ++i)
+      detail::check_finite_input((*batch)[i], s.input_names()[i], done);
+    s.run_in_place(ctx, *batch, outs);
+    for (const auto& t : tensors) {
+      const TensorRef& v = outs[index.at(t)];
+      check(v.dtype == DType::f32, "calibration: tensor '", t, "' is ", v.dtype, ", not float32");
+      RangeObserver& r = st.ranges[t];
+      detail::observe_parallel(pool, range_parts, r, v.span<float>(), t, [] { return RangeObserver(); });
+      if (!need_hist || r.empty()) continue;
+      GridHistogram& h = grids.at(t);
+      h.cover(r.min, r.max);
+      detail::observe_parallel(pool, hist_parts, h, v.span<float>(), t, [&] { return h.empty_copy(); });
     }
-    check(done > 0, "calibration: the reader produced no data");
-    st.samples = done;
+    done += (*batch)[0].shape().rank() ? (*batch)[0].shape()[0] : 1;
+    if (progress) progress(done, reader.samples());
   }
+  check(done > 0, "calibration: the reader produced no data");
+  st.samples = done;
+  for (const auto& [t, h] : grids) st.histograms.emplace(t, h.histogram());
   return st;
 }
 
