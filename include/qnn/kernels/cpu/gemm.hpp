@@ -1,10 +1,12 @@
 // The CPU GEMM driver: blocking over the packed operands, the per-target block kernels from the
-// dispatch table (or their portable equivalents), and an epilogue applied to each block while it is
-// in L1.
+// dispatch table (or their portable equivalents), and the output stage.
 //
-// Block size: 16 broadcast rows × 8 lane panels (64 lanes on AVX2, 128 on AVX-512): a 4 KiB int32
-// (or float) block that the epilogue reads straight back from L1; the lane panels of one block
-// (8 panels × K) are reused by all 16 rows.
+// int16: blocks of 16 broadcast rows × 8 lane panels (64 lanes on AVX2, 128 on AVX-512): a 4 KiB
+// int32 block that the requantizing epilogue reads straight back from L1; the lane panels of one
+// block (8 panels × K) are reused by all 16 rows.
+// fp32: the block kernel applies bias and clamp itself and stores to the output (a scalar epilogue
+// re-reading a scratch block was 8.5 % of the FP32 model's time), so a block is only a unit of
+// reuse: 16 rows × 12 panels, 12 being a multiple of the fp32 tile's 3 panels.
 #pragma once
 
 #include <algorithm>

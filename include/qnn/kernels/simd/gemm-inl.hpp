@@ -2,10 +2,13 @@
 // threads are in kernels/cpu/). Written with Highway and re-included once per target by the
 // dynamic-dispatch build (the two-guard -inl idiom), compiled once for the static target otherwise.
 //
-// Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K.
-// int16 and fp32 alike: MR = 6, NV = 2, 12 accumulators + 2 lane vectors + 1 broadcast = 15 of
-// AVX2's 16 registers (see gemm_block). The same shapes are used on every target, so the packed
-// layouts only depend on the lane count.
+// Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K:
+// 12 of them, int16 6 × 2 and fp32 4 × 3 (see gemm_block_i16/f32). The same shapes are used on
+// every target, so the packed layouts only depend on the lane count.
+//
+// fp32 tiles also apply the output stage: each sum starts from its bias (so with FMA every output
+// is the reference's k-ascending FMA chain, bit for bit), is clamped in registers and stored to the
+// layer's output (GemmF32Args).
 //
 // int16 tiles use ReorderWidenMulAccumulate (x86: _mm*_madd_epi16): each int32 lane adds
 // a(2q)·b(2q) + a(2q+1)·b(2q+1), exact for operands in [−255, 255] (no saturation: only
@@ -165,7 +168,15 @@ HWY_INLINE void gemm_block(const Args& a) {
   last_rows<MR - 1, MR * NV>(a, s);
 }
 
-// C[s][l] for s in [0, rows), l in [0, panels·nr): the int32 (float) sums of one block.
+// C[s][l] for s in [0, rows), l in [0, panels·nr): the int32 sums (the float outputs) of one block.
+// Both tiles hold 12 accumulators: with 8 (4 × 2) the FMAs of one k-step barely cover the FMA
+// latency on two pipes, and the fp32 kernel ran at 70–78 % of the FMA peak (docs/benchmarks.md).
+// int16 6 × 2: each k-step loads the 2 lane vectors once for 12 madds (4 × 2 already ran at about
+// 95 % of the madd peak, so this gained only 1–2 %). fp32 4 × 3 (12 accumulators + 2 lane vectors
+// + 1 broadcast, the third lane vector read as an FMA memory operand): as fast as 6 × 2 on full
+// tiles, and the Fashion-MNIST CNN's shapes (32 and 64 output channels, 18, 75 and 15 panels) fill
+// it exactly, where 6 × 2 left a 4 × 2 tile in every 16 rows. Each sum still adds its k terms in
+// order, so the results do not depend on the tile shape.
 inline void gemm_block_i16(const GemmI16Args& a) { gemm_block<6, 2>(a); }
 inline void gemm_block_f32(const GemmF32Args& a) { gemm_block<4, 3>(a); }
 
