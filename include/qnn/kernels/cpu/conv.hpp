@@ -207,17 +207,13 @@ void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<f
   const std::int64_t plane = g.oh * g.ow;
   conv2d_panels<float>(g, x, 0, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t n, std::int64_t grp,
                                         std::int64_t l0, std::byte* scratch) {
-    float* yimg = y + (n * g.m + grp * w.m_per_group) * plane + l0;
-    gemm_f32(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<float*>(scratch),
-             [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const float* acc,
-                 std::int64_t stride) {
-               for (std::int64_t r = 0; r < rows; ++r) {
-                 const std::int64_t m = grp * w.m_per_group + s0 + r;
-                 const float bm = bias.empty() ? 0.0f : bias[static_cast<std::size_t>(m)];
-                 float* out = yimg + (s0 + r) * plane + c0;
-                 for (std::int64_t c = 0; c < cols; ++c) out[c] = std::min(std::max(acc[r * stride + c] + bm, lo), hi);
-               }
-             });
+    F32Output o;
+    o.bias = bias.empty() ? nullptr : bias.data() + grp * w.m_per_group;
+    o.lo = lo;
+    o.hi = hi;
+    o.out = y + (n * g.m + grp * w.m_per_group) * plane + l0;
+    o.out_stride = plane;
+    gemm_f32(lanes, part, w.group(grp), w.m_per_group, o, reinterpret_cast<float*>(scratch));
   });
 }
 

@@ -100,16 +100,14 @@ void fc_float(TensorView<const TIn> a, const PackedLanes<float>& w, std::span<co
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<float*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
                                : ws.get<float>(gemm_scratch_bytes() / 4);
-    gemm_f32(w.get(), w.lay, rows, m, scratch,
-             [&](std::int64_t s0, std::int64_t nrows, std::int64_t l0, std::int64_t cols, const float* acc,
-                 std::int64_t stride) {
-               for (std::int64_t r = 0; r < nrows; ++r)
-                 for (std::int64_t j = 0; j < cols; ++j) {
-                   const float bj = bias.empty() ? 0.0f : bias[static_cast<std::size_t>(l0 + j)];
-                   c[(s0 + r) * n + l0 + j] = std::min(std::max(acc[r * stride + j] + bj, lo), hi);
-                 }
-             },
-             pb, pe);
+    F32Output o;
+    o.bias = bias.empty() ? nullptr : bias.data();
+    o.bias_per_lane = true;
+    o.lo = lo;
+    o.hi = hi;
+    o.out = c;
+    o.out_stride = n;
+    gemm_f32(w.get(), w.lay, rows, m, o, scratch, pb, pe);
   }, 1);
 }
 

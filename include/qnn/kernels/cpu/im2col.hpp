@@ -127,22 +127,22 @@ inline void tap_offsets(const ConvGeometry& g, std::int64_t* tap) {
 }
 
 // Frame offsets of the window origins of pixels [l0, l0 + count), count a multiple of the panel
-// width; pixels from l_end on repeat the last real one (see the header comment).
+// width; pixels from l_end on repeat the last real one (see the header comment). Output row by
+// output row, an arithmetic sequence each: one loop the compiler vectorizes instead of a branch per
+// pixel on the row's end (which the branch predictor missed once per row: 6 % of conv1's time in
+// the Fashion-MNIST CNN).
 inline void pixel_offsets(const ConvGeometry& g, std::int64_t l0, std::int64_t l_end, std::int64_t count,
                           std::int64_t* pix) {
   const std::int64_t wp = g.w + g.win.pads[1] + g.win.pads[3];
-  std::int64_t oy = l0 / g.ow, ox = l0 % g.ow;
-  for (std::int64_t i = 0; i < count; ++i) {
-    if (l0 + i < l_end) {
-      pix[i] = oy * g.win.strides[0] * wp + ox * g.win.strides[1];
-      if (++ox == g.ow) {
-        ox = 0;
-        ++oy;
-      }
-    } else {
-      pix[i] = pix[i - 1];
-    }
+  const std::int64_t sy = g.win.strides[0] * wp, sx = g.win.strides[1];
+  const std::int64_t real = std::min(count, l_end - l0);
+  std::int64_t i = 0;
+  for (std::int64_t oy = l0 / g.ow, ox = l0 % g.ow; i < real; ++oy, ox = 0) {
+    const std::int64_t n = std::min(g.ow - ox, real - i), base = oy * sy + ox * sx;
+    for (std::int64_t j = 0; j < n; ++j) pix[i + j] = base + j * sx;
+    i += n;
   }
+  for (; i < count; ++i) pix[i] = pix[i - 1];
 }
 
 template <int NR, class Elem>

@@ -2,10 +2,13 @@
 // threads are in kernels/cpu/). Written with Highway and re-included once per target by the
 // dynamic-dispatch build (the two-guard -inl idiom), compiled once for the static target otherwise.
 //
-// Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K.
-// int16 and fp32 alike: MR = 6, NV = 2, 12 accumulators + 2 lane vectors + 1 broadcast = 15 of
-// AVX2's 16 registers (see gemm_block). The same shapes are used on every target, so the packed
-// layouts only depend on the lane count.
+// Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K:
+// 12 of them, int16 6 × 2 and fp32 4 × 3 (see gemm_block_i16/f32). The same shapes are used on
+// every target, so the packed layouts only depend on the lane count.
+//
+// fp32 tiles also apply the output stage: each sum starts from its bias (so with FMA every output
+// is the reference's k-ascending FMA chain, bit for bit), is clamped in registers and stored to the
+// layer's output (GemmF32Args).
 //
 // int16 tiles use ReorderWidenMulAccumulate (x86: _mm*_madd_epi16): each int32 lane adds
 // a(2q)·b(2q) + a(2q+1)·b(2q+1), exact for operands in [−255, 255] (no saturation: only
@@ -77,6 +80,22 @@ HWY_INLINE void tile(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
       hn::StoreU(hn::RearrangeToOddPlusEven(acc[s][v], acc1[s][v]), d32, out + s * out_stride + v * nr);
 }
 
+// std::min(std::max(v, lo), hi) — the reference's clamp — NaN and signed zeros included. x86's
+// maxps/minps return their second operand whenever the comparison is false (a NaN, or ±0 against
+// ∓0), and max(lo, v) = (lo > v ? lo : v), min(hi, w) = (hi < w ? hi : w) are then exactly
+// std::max(v, lo) and std::min(w, hi): one instruction each. Highway leaves those cases of Max/Min
+// unspecified, so other architectures compare and select.
+template <class D, class V>
+HWY_INLINE V clamp_like_std(D d, V v, V lo, V hi) {
+  if constexpr (HWY_ARCH_X86) {
+    (void)d;
+    return hn::Min(hi, hn::Max(lo, v));
+  } else {
+    const V w = hn::IfThenElse(hn::Lt(v, lo), lo, v);
+    return hn::IfThenElse(hn::Lt(hi, w), hi, w);
+  }
+}
+
 template <int MR, int NV>
 HWY_INLINE void tile(const GemmF32Args& a, std::int64_t s0, std::int64_t p0) {
   const hn::ScalableTag<float> df;
@@ -84,7 +103,10 @@ HWY_INLINE void tile(const GemmF32Args& a, std::int64_t s0, std::int64_t p0) {
   const std::int64_t nr = static_cast<std::int64_t>(hn::Lanes(df));
   VF acc[MR][NV];
   for (int s = 0; s < MR; ++s)
-    for (int v = 0; v < NV; ++v) acc[s][v] = hn::Zero(df);
+    for (int v = 0; v < NV; ++v)
+      acc[s][v] = !a.bias           ? hn::Zero(df)
+                  : a.bias_per_lane ? hn::LoadU(df, a.bias + (p0 + v) * nr)
+                                    : hn::Set(df, a.bias[s0 + s]);
   const float* HWY_RESTRICT lp[NV];
   for (int v = 0; v < NV; ++v) lp[v] = a.lanes + (p0 + v) * a.panel_stride;
   const float* HWY_RESTRICT bp[MR];
@@ -97,46 +119,66 @@ HWY_INLINE void tile(const GemmF32Args& a, std::int64_t s0, std::int64_t p0) {
       for (int v = 0; v < NV; ++v) acc[s][v] = hn::MulAdd(l[v], b, acc[s][v]);
     }
   }
+  const VF lo = hn::Set(df, a.lo), hi = hn::Set(df, a.hi);
   float* HWY_RESTRICT out = a.out + s0 * a.out_stride + p0 * nr;  // locals: see tile(GemmI16Args)
   const std::int64_t out_stride = a.out_stride;
   for (int s = 0; s < MR; ++s)
-    for (int v = 0; v < NV; ++v) hn::StoreU(acc[s][v], df, out + s * out_stride + v * nr);
+    for (int v = 0; v < NV; ++v) hn::StoreU(clamp_like_std(df, acc[s][v], lo, hi), df, out + s * out_stride + v * nr);
 }
 
-// MR rows × all the panels of a block, two panels at a time.
-template <int MR, class Args>
-HWY_INLINE void tile_rows(const Args& a, std::int64_t s) {
-  std::int64_t p = 0;
-  for (; p + 2 <= a.panels; p += 2) tile<MR, 2>(a, s, p);
-  for (; p < a.panels; ++p) tile<MR, 1>(a, s, p);
-}
-
-template <int MR, class Args>
-HWY_INLINE void last_rows(const Args& a, std::int64_t s) {
-  if constexpr (MR > 0) {
-    if (a.rows - s == MR) return tile_rows<MR>(a, s);
-    last_rows<MR - 1>(a, s);
+// The tile of MR rows × the NV panels left at the end of a row of tiles (0 < NV < the full width).
+template <int MR, int NV, class Args>
+HWY_INLINE void last_panels(const Args& a, std::int64_t s, std::int64_t p) {
+  if constexpr (NV > 0) {
+    if (a.panels - p == NV) return tile<MR, NV>(a, s, p);
+    last_panels<MR, NV - 1>(a, s, p);
   }
 }
 
-// Rows in tiles of 6 (12 accumulators + 2 lane vectors + 1 broadcast = 15 of AVX2's 16
-// registers), the 0–5 rows left as one shorter tile. fp32: with 8 accumulators (4 × 2) the FMAs
-// of one k-step barely cover the FMA latency on two pipes, and the kernel ran at 70–78 % of the
-// FMA peak (docs/benchmarks.md). int16: each k-step loads the 2 lane vectors once for 12 madds
-// (4 × 2 left them as memory operands of every madd, 9 loads per 8 madds); 4 × 2 already ran at
-// about 95 % of the madd peak, so this gains only 1–2 %. Each sum still adds its k terms in
-// order, so the results do not depend on the tile shape.
-template <class Args>
-HWY_INLINE void gemm_block(const Args& a) {
-  constexpr int kMR = 6;
-  std::int64_t s = 0;
-  for (; s + kMR <= a.rows; s += kMR) tile_rows<kMR>(a, s);
-  last_rows<kMR - 1>(a, s);
+// MR rows × all the panels of a block, NV panels at a time.
+template <int MR, int NV, class Args>
+HWY_INLINE void tile_rows(const Args& a, std::int64_t s) {
+  std::int64_t p = 0;
+  for (; p + NV <= a.panels; p += NV) tile<MR, NV>(a, s, p);
+  last_panels<MR, NV - 1>(a, s, p);
 }
 
-// C[s][l] for s in [0, rows), l in [0, panels·nr): the int32 (float) sums of one block.
-inline void gemm_block_i16(const GemmI16Args& a) { gemm_block(a); }
-inline void gemm_block_f32(const GemmF32Args& a) { gemm_block(a); }
+// The R < MR rows left at the end of a block, as tiles of about the same accumulator count MR·NV
+// (R rows × MR·NV/R panels): a short tile of the full width would have too few independent sums to
+// cover the FMA latency (1 × 3: three sums, each waiting on its last FMA), which is the whole GEMM
+// when the broadcast operand has one row (an FC layer at batch 1). At most kMaxTilePanels panels:
+// panels are K·nr elements apart, a multiple of 4 KiB for many K (fc1: K = 2304), so all the panels
+// of a tile can fall in the same L1 set, and an 8-way L1 keeps at most 8 such streams (a 1 × 12
+// tile made fc1 at batch 1 slower than 1 × 3).
+inline constexpr int kMaxTilePanels = 6;
+
+template <int R, int kAcc, class Args>
+HWY_INLINE void last_rows(const Args& a, std::int64_t s) {
+  if constexpr (R > 0) {
+    if (a.rows - s == R) return tile_rows<R, (kAcc / R < kMaxTilePanels ? kAcc / R : kMaxTilePanels)>(a, s);
+    last_rows<R - 1, kAcc>(a, s);
+  }
+}
+
+// Rows in tiles of MR, panels in groups of NV; the rest as above.
+template <int MR, int NV, class Args>
+HWY_INLINE void gemm_block(const Args& a) {
+  std::int64_t s = 0;
+  for (; s + MR <= a.rows; s += MR) tile_rows<MR, NV>(a, s);
+  last_rows<MR - 1, MR * NV>(a, s);
+}
+
+// C[s][l] for s in [0, rows), l in [0, panels·nr): the int32 sums (the float outputs) of one block.
+// Both tiles hold 12 accumulators: with 8 (4 × 2) the FMAs of one k-step barely cover the FMA
+// latency on two pipes, and the fp32 kernel ran at 70–78 % of the FMA peak (docs/benchmarks.md).
+// int16 6 × 2: each k-step loads the 2 lane vectors once for 12 madds (4 × 2 already ran at about
+// 95 % of the madd peak, so this gained only 1–2 %). fp32 4 × 3 (12 accumulators + 2 lane vectors
+// + 1 broadcast, the third lane vector read as an FMA memory operand): as fast as 6 × 2 on full
+// tiles, and the Fashion-MNIST CNN's shapes (32 and 64 output channels, 18, 75 and 15 panels) fill
+// it exactly, where 6 × 2 left a 4 × 2 tile in every 16 rows. Each sum still adds its k terms in
+// order, so the results do not depend on the tile shape.
+inline void gemm_block_i16(const GemmI16Args& a) { gemm_block<6, 2>(a); }
+inline void gemm_block_f32(const GemmF32Args& a) { gemm_block<4, 3>(a); }
 
 // One vector of onnx_float results (docs/numerics.md §4.1), int32 lanes within [lo, hi].
 // lo, hi and zp are 8-bit values, so after the clamp |f| < 2^9 (2^22 would do), and

@@ -20,6 +20,9 @@ struct GemmI16Args {
   std::int64_t out_stride = 0;
 };
 
+// out[s·out_stride + l] = min(max(fma-chain, lo), hi), where each sum starts from the bias and adds
+// lanes panel(l / nr)[k]·bcast[s][k] for k ascending: the reference's order (docs/numerics.md §8).
+// The bias and the clamp are applied here, in registers, so the block goes to its destination once.
 struct GemmF32Args {
   const float* lanes = nullptr;
   std::int64_t panel_stride = 0;  // floats per panel
@@ -28,6 +31,9 @@ struct GemmF32Args {
   std::int64_t bcast_stride = 0;
   std::int64_t rows = 0;
   std::int64_t ksteps = 0;        // k
+  const float* bias = nullptr;    // the block's first row's (or first lane's) bias; null: none
+  bool bias_per_lane = false;     // bias[l] (FC: one per output column) rather than bias[s] (conv)
+  float lo = 0.0f, hi = 0.0f;     // the clamp of a fused ReLU/Clip (±∞ without one)
   float* out = nullptr;
   std::int64_t out_stride = 0;
 };
