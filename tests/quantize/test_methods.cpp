@@ -167,6 +167,9 @@ TEST_CASE("calib errors: no data, no histogram, bad options") {
   o.mse_min_fraction = 0;
   CHECK_THROWS_AS(calibrate_tensor(CalibMethod::mse, r, h, kU8, o), qnn::error);
   o = {};
+  o.histogram_bins = (1 << 23) + 1;  // the grid would need more than 2^24 bins
+  CHECK_THROWS_AS(calibrate_tensor(CalibMethod::mse, r, h, kU8, o), qnn::error);
+  o = {};
   o.pow2_first = 3;
   o.pow2_last = 2;
   CHECK_THROWS_AS(calibrate_tensor(CalibMethod::pow2_mse, r, h, kI8SymPow2, o), qnn::error);

@@ -122,7 +122,8 @@ struct MethodOptions {
 
   void validate() const {
     check(percentile > 0 && percentile <= 100, "calibration: percentile ", percentile, " is not in (0, 100]");
-    check(histogram_bins >= 1, "calibration: histogram_bins ", histogram_bins, " must be at least 1");
+    check(histogram_bins >= 1 && histogram_bins <= (1 << 23), "calibration: histogram_bins ", histogram_bins,
+          " is not in [1, 2^23]");
     check(entropy_levels >= 0, "calibration: entropy_levels ", entropy_levels, " must be 0 (derived) or positive");
     check(mse_min_fraction > 0 && mse_min_fraction <= 1, "calibration: mse_min_fraction ", mse_min_fraction,
           " is not in (0, 1]");
