@@ -441,8 +441,9 @@ def ort_qnn_spec(cfg: str, per_channel: bool, method: str, reduce_range: bool) -
                      " qnn row is the same configuration without it")
     if method == "Entropy":
         diffs.append("entropy: ORT's defaults are 128 histogram bins and 128 quantized bins (its search has"
-                     " nothing to choose from, so it returns MinMax's range here); qnn searches 2048 bins with"
-                     " 256/128 levels (TensorRT's algorithm) and has no CLI option for bins or levels")
+                     " nothing to choose from, so it returns MinMax's range here); qnn searches the exact |x| fold"
+                     " of its grid histogram (1024-4097 bins) with 256/128 levels (TensorRT's algorithm) and"
+                     " has no CLI option for bins or levels")
     if method == "Percentile":
         diffs.append(f"percentile {PEER_PERCENTILE} in both; ORT returns the edge of the bin of a 2048-bin"
                      " histogram where the CDF reaches p, qnn interpolates inside the bin")
@@ -589,8 +590,8 @@ def quark_configs(quark):
     ], percentile=PEER_PERCENTILE)
     report = QnnSpec("s8s8", True, "entropy", [
         "entropy: Quark uses ORT's entropy calibrator with 128 bins and 128 quantized bins (its search has"
-        " nothing to choose from here); qnn searches 2048 bins with 256/128 levels and has no CLI option for"
-        " either",
+        " nothing to choose from here); qnn searches the exact |x| fold of its grid histogram (1024-4097"
+        " bins) with 256/128 levels and has no CLI option for either",
         "optimize_model=True lets ORT's float graph optimiser rewrite the model before Quark quantizes it;"
         " qnn quantizes the graph as given",
     ])
@@ -839,7 +840,7 @@ def print_report(rows: list[dict], fp32_acc: float, forward: dict | None, n_cal:
         print(f"qnn FP32 forward (same run, {forward['threads']} threads, batch {forward['batch']}):"
               f" {forward['images_per_second']:,} images/s, {forward['macs_per_image']:,} MACs/image ->"
               f" {n_cal / forward['images_per_second']:.2f} s per pass over the {n_cal:,} calibration images"
-              " (minmax needs 1 pass, the histogram methods 2).")
+              " (every method makes 1 pass).")
     print()
     for line in table_lines(rows):
         print(line)
