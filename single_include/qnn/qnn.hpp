@@ -15598,6 +15598,12 @@ inline AsWrittenReport compare_as_written(const Graph& qdq, std::span<const Tens
 
 namespace qnn::quant {
 
+namespace detail {
+[[noreturn]] inline void fail_nonfinite(const std::string& tensor, float x) {
+  fail("calibration: tensor '", tensor, "' holds ", x, "; NaN or infinity in calibration data would poison its scale");
+}
+}  // namespace detail
+
 struct RangeObserver {
   float min = std::numeric_limits<float>::infinity();
   float max = -std::numeric_limits<float>::infinity();
@@ -15722,9 +15728,7 @@ struct Histogram {
       }
       if (nonfinite)
         for (std::size_t i = 0; i < n; ++i)
-          if (!std::isfinite(p[i]))
-            fail("calibration: tensor '", tensor, "' holds ", p[i],
-                 "; NaN or infinity in calibration data would poison its scale");
+          if (!std::isfinite(p[i])) detail::fail_nonfinite(tensor, p[i]);
       index(p, idx, n);
       std::size_t i = 0;
       for (; i + 1 < n; i += 2) {
@@ -15782,8 +15786,7 @@ class GridHistogram {
     if (h_.counts.empty()) {  // a point range: every value is that point
       check(lo_ <= hi_ || v.empty(), "grid histogram: values observed before any range was covered");
       for (const float x : v)
-        if (!std::isfinite(x))
-          fail("calibration: tensor '", tensor, "' holds ", x, "; NaN or infinity in calibration data would poison its scale");
+        if (!std::isfinite(x)) detail::fail_nonfinite(tensor, x);
       point_count_ += static_cast<std::int64_t>(v.size());
       return;
     }
@@ -15828,8 +15831,6 @@ class GridHistogram {
     }
     return h_;
   }
-
-  int max_bins() const { return max_bins_; }
 
  private:
   // ⌊x / 2^e⌋, exact: the scaling is, and the result stays below 2^50 in magnitude, because a range
