@@ -1,7 +1,8 @@
 // The fast CPU kernels against the scalar reference: integer outputs bit for bit (tolerance 0),
 // float outputs within the bound of docs/numerics.md §8, over randomized shapes with tails,
 // strides, padding, dilation, groups and extreme zero points, for every requantization policy;
-// max pooling (integers and floats) and QuantizeLinear bit for bit, NaN, ±0, ±∞ and ties included.
+// max pooling (integers and floats) and QuantizeLinear bit for bit, NaN, ±0, ±∞ and ties included;
+// a conv with a max pooling fused into it equals the conv followed by the reference pooling.
 //
 // This file is compiled into the main suite (native flags) and into one binary per SIMD target
 // (tests/CMakeLists.txt); each binary names the target it ran on.
@@ -81,6 +82,37 @@ struct TestExec {
   std::vector<cpu::Workspace> ws;
 };
 
+// A random max pooling over a conv output of shape y (kernel ≤ 3, any stride, dilation, padding and
+// ceil_mode); some of its windows may cover no input pixel.
+PoolGeometry random_pool(std::mt19937& rng, const Shape& y) {
+  std::uniform_int_distribution<int> pick(0, 1000);
+  Window2D win;
+  win.kernel = {1 + pick(rng) % std::min<std::int64_t>(3, y[2]), 1 + pick(rng) % std::min<std::int64_t>(3, y[3])};
+  win.strides = {1 + pick(rng) % 3, 1 + pick(rng) % 3};
+  win.dilations = {1, 1 + pick(rng) % 2};
+  if ((win.kernel[1] - 1) * win.dilations[1] + 1 > y[3]) win.dilations[1] = 1;
+  win.pads = {pick(rng) % win.kernel[0], pick(rng) % win.kernel[1], pick(rng) % win.kernel[0], pick(rng) % win.kernel[1]};
+  return make_pool_geometry(y, win, pick(rng) % 3 == 0);
+}
+
+// The conv run with the pooling fused (`pooled`, one call) against the unfused output `full` pooled
+// by the reference: equal bit for bit, or — for a window over no input pixel — the same refusal.
+template <class T, class Conv, class In>
+void check_fused_pool(std::mt19937& rng, const Conv& conv, const In& x, const Tensor& full, cpu::Exec ex) {
+  const PoolGeometry pg = random_pool(rng, full.shape());
+  Tensor pooled(dtype_of_v<T>, pg.output_shape()), expect(dtype_of_v<T>, pg.output_shape());
+  INFO("fused pool kernel ", pg.win.kernel[0], "x", pg.win.kernel[1], " strides ", pg.win.strides[0], "x",
+       pg.win.strides[1], " dil ", pg.win.dilations[1], " pads ", pg.win.pads[0], ",", pg.win.pads[1], ",",
+       pg.win.pads[2], ",", pg.win.pads[3], " ceil ", pg.ceil_mode);
+  if (!cpu::every_window_hits_input(pg)) {
+    CHECK_THROWS_AS(conv.run(x, pooled.view<T>(), ex, &pg), qnn::error);
+    return;
+  }
+  conv.run(x, pooled.view<T>(), ex, &pg);
+  ref::max_pool(pg, full.view<const T>(), expect.view<T>());
+  CHECK(count_bit_diff<T>(pooled, expect) == 0);
+}
+
 template <class TIn>
 void conv_case(std::mt19937& rng, int iteration) {
   std::uniform_int_distribution<int> pick(0, 1000);
@@ -137,6 +169,7 @@ void conv_case(std::mt19937& rng, int iteration) {
        " groups ", g, " strides ", win.strides[0], "x", win.strides[1], " dil ", win.dilations[0], "x",
        win.dilations[1], " pads ", win.pads[0], ",", win.pads[1], ",", win.pads[2], ",", win.pads[3], " zx ", zx);
   CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
+  check_fused_pool<std::uint8_t>(rng, fast, x.view<TIn>(), y2, ex.exec());
 }
 
 template <class TIn>
@@ -288,6 +321,33 @@ TEST_CASE("fast float and bf16 conv/GEMM stay within the documented bound") {
           mag += std::fabs(double{round_to_bf16(a.view<float>()(i, q))} * double{round_to_bf16(b.view<float>()(q, j))});
         CHECK(std::fabs(double{c1.view<float>()(i, j)} - double{c2.view<float>()(i, j)}) <= 2 * gamma * mag + 1e-30);
       }
+  }
+}
+
+TEST_CASE("fast float and bf16 conv with a fused max pool equal the conv then the pool") {
+  std::mt19937 rng(31);
+  for (int it = 0; it < 60; ++it) {
+    const std::int64_t groups = 1 + it % 2, c = groups * (1 + it % 3), m = groups * (1 + (it * 5) % 7);
+    const std::int64_t kh = 1 + it % 3, h = kh + 1 + (it * 7) % 11, w = kh + 1 + (it * 3) % 13;
+    const Tensor x = random_float(rng, Shape{1 + it % 3, c, h, w});
+    const Tensor wt = random_float(rng, Shape{m, c / groups, kh, kh});
+    std::vector<float> bias(static_cast<std::size_t>(m), -0.125f);
+    ConvOptions o;
+    o.groups = groups;
+    o.window.pads = {it % 2, 1, 0, it % 3};
+    if (it % 2) o.activation = ActivationClamp::relu();
+    TestExec ex(1 + it % 2);
+    const auto run = [&](const auto& conv, const auto& xv) {
+      const Shape ys = conv.geometry(x.shape()).output_shape();
+      Tensor full(DType::f32, ys);
+      conv.run(xv, full.view<float>(), ex.exec());
+      INFO("x ", x.shape(), " w ", wt.shape(), " groups ", groups, " threads ", ex.pool.threads());
+      check_fused_pool<float>(rng, conv, xv, full, ex.exec());
+    };
+    run(FloatConv2D<float>(wt.view<float>(), bias, o), x.view<float>());
+    Tensor xb(DType::bf16, x.shape());
+    for (std::size_t i = 0; i < xb.span<bf16>().size(); ++i) xb.span<bf16>()[i] = bf16(x.span<float>()[i]);
+    run(FloatConv2D<bf16>(wt.view<float>(), bias, o), std::as_const(xb).view<bf16>());
   }
 }
 

@@ -73,7 +73,8 @@ struct Partition {
   }
 };
 
-// "domain.op_type", with "+relu" / "+clip" when the graph passes fused an activation into the node.
+// "domain.op_type", with "+relu" / "+clip" when the graph passes fused an activation into the node
+// and "+maxpool" when they fused a pooling.
 // Reads the attribute map directly, so the lookup is not recorded as a use of the attribute.
 inline std::string op_label(const Node& n) {
   std::string s = n.domain;
@@ -82,6 +83,10 @@ inline std::string op_label(const Node& n) {
   if (const auto* act = n.attrs.peek<std::string>("qnn_activation")) {
     s.push_back('+');
     s += *act;
+  }
+  if (const auto* pool = n.attrs.peek<std::string>("qnn_pool")) {
+    s.push_back('+');
+    s += *pool + "pool";
   }
   return s;
 }

@@ -47,7 +47,11 @@ decltype(auto) with_context(const std::string& context, F&& f) {
   try {
     return std::forward<F>(f)();
   } catch (const error& e) {
-    throw error(context + ": " + e.what());
+    // Nested calls with the same context (the session and the kernel registry both name the node)
+    // name it once.
+    const std::string what = e.what();
+    if (what.starts_with(context + ": ")) throw;
+    throw error(context + ": " + what);
   }
 }
 

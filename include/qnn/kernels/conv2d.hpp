@@ -21,6 +21,7 @@
 #include "qnn/core/tensor.hpp"
 #include "qnn/kernels/cpu/conv.hpp"
 #include "qnn/kernels/cpu/exec.hpp"
+#include "qnn/kernels/cpu/pool.hpp"
 #include "qnn/kernels/geometry.hpp"
 #include "qnn/kernels/ref/arith.hpp"
 #include "qnn/kernels/ref/conv2d.hpp"
@@ -36,6 +37,24 @@ struct ConvOptions {
   ActivationClamp activation;  // fused ReLU / Clip
   bool reference = false;       // always run the scalar reference kernel
 };
+
+// Checks y against the conv's output, or with a fused pooling against the pooling's.
+inline void check_conv_output(const ConvGeometry& g, const PoolGeometry* pool, const Shape& y) {
+  if (!pool) {
+    check(y == g.output_shape(), "conv2d: output ", y, " should be ", g.output_shape());
+    return;
+  }
+  const Shape pooled{pool->n, pool->c, pool->h, pool->w};
+  check(pooled == g.output_shape(), "conv2d: the fused pooling is over ", pooled, " but the conv's output is ",
+        g.output_shape());
+  check(y == pool->output_shape(), "conv2d: pooled output ", y, " should be ", pool->output_shape());
+}
+
+// Whether a fused pooling must run as its own pass over a full-size output: when the conv takes its
+// reference path, or when some window covers no input pixel (cpu::max_pool then reports it).
+inline bool pool_separately(const PoolGeometry& pool, bool fast) {
+  return !fast || !cpu::every_window_hits_input(pool);
+}
 
 template <QuantStorage TIn, Int8Storage TW, QuantStorage TOut>
 class QuantizedConv2D {
@@ -61,14 +80,23 @@ class QuantizedConv2D {
     return make_conv_geometry(x, weights_.shape(), opt_.window, opt_.groups);
   }
 
-  void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex) const {
+  // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is
+  // the pooled output.
+  void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
     const ConvGeometry g = geometry(x.shape());
-    check(y.shape() == g.output_shape(), "conv2d: output ", y.shape(), " should be ", g.output_shape());
     const bool fast = !opt_.reference && std::same_as<Acc, std::int32_t> && x.contiguous() && y.contiguous();
+    check_conv_output(g, pool, y.shape());
+    if (pool && pool_separately(*pool, fast)) {
+      Tensor full(dtype_of_v<TOut>, g.output_shape());
+      run(x, full.view<TOut>(), ex);
+      cpu::max_pool(*pool, std::as_const(full).view<TOut>(), y, ex);
+      return;
+    }
     std::visit([&](const auto& arith) {
       if constexpr (std::same_as<Acc, std::int32_t>) {
         if (fast) {
-          cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_, y.data(), ex);
+          cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_,
+                          cpu::ConvOutput<TOut>{y.data(), pool}, ex);
           return;
         }
       }
@@ -135,11 +163,19 @@ class FloatConv2D {
   ConvGeometry geometry(const Shape& x) const {
     return make_conv_geometry(x, weights_.shape(), opt_.window, opt_.groups);
   }
-  void run(TensorView<const T> x, TensorView<float> y, const cpu::Exec& ex) const {
+  // With `pool`, y is the pooled output (as QuantizedConv2D::run).
+  void run(TensorView<const T> x, TensorView<float> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
     const ConvGeometry g = geometry(x.shape());
-    check(y.shape() == g.output_shape(), "conv2d: output ", y.shape(), " should be ", g.output_shape());
-    if (!opt_.reference && x.contiguous() && y.contiguous())
-      cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, y.data(), ex);
+    const bool fast = !opt_.reference && x.contiguous() && y.contiguous();
+    check_conv_output(g, pool, y.shape());
+    if (pool && pool_separately(*pool, fast)) {
+      Tensor full(DType::f32, g.output_shape());
+      run(x, full.view<float>(), ex);
+      cpu::max_pool(*pool, std::as_const(full).view<float>(), y, ex);
+      return;
+    }
+    if (fast)
+      cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, cpu::ConvOutput<float>{y.data(), pool}, ex);
     else
       ref::conv2d(g, x, weights_.view<T>(), y, arith_);
   }

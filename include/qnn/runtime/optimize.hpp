@@ -6,6 +6,9 @@
 //                                        runtime/shape_probe.hpp, graph/passes/dead_code.hpp
 //   5. QDQ lowering to integer ops       graph/passes/lower_qdq.hpp
 //   6. Relu/Clip fusion into float Conv/Gemm/MatMul   graph/passes/fuse_activation.hpp
+//   7. MaxPool fusion into Conv/QLinearConv            graph/passes/fuse_pool.hpp
+//      — only when the nodes will run on the CPU backend's kernels (`cpu_kernels`): a device backend
+//      decides what it takes by the ONNX nodes, and the reference kernels run pooling on its own.
 // With SessionOptions::optimize off, only the topological sort runs: the graph executes as
 // written (QDQ models then run DequantizeLinear → float op → QuantizeLinear).
 #pragma once
@@ -15,6 +18,7 @@
 #include "qnn/graph/passes/dead_code.hpp"
 #include "qnn/graph/passes/fold_batchnorm.hpp"
 #include "qnn/graph/passes/fuse_activation.hpp"
+#include "qnn/graph/passes/fuse_pool.hpp"
 #include "qnn/graph/passes/lower_qdq.hpp"
 #include "qnn/runtime/constant_folding.hpp"
 #include "qnn/runtime/kernel.hpp"
@@ -23,7 +27,7 @@
 namespace qnn {
 
 inline void optimize_graph(Graph& g, const SessionOptions& options, const KernelRegistry& registry,
-                           const ShapeProber& prober) {
+                           const ShapeProber& prober, bool cpu_kernels = false) {
   g.topological_sort();
   if (options.optimize) {
     passes::remove_identities(g);
@@ -35,6 +39,7 @@ inline void optimize_graph(Graph& g, const SessionOptions& options, const Kernel
     }
     if (passes::lower_qdq(g)) passes::remove_dead_nodes(g);
     passes::fuse_activations(g);
+    if (cpu_kernels && !options.reference_kernels) passes::fuse_pools(g);
   }
   g.topological_sort();
   g.prune_values();

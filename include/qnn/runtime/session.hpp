@@ -99,8 +99,8 @@ class BasicSession {
 
   BasicSession(Graph graph, SessionOptions options, const KernelRegistry& registry, B backend)
       : graph_(std::move(graph)), options_(options), backend_(std::move(backend)) {
-    optimize_graph(graph_, options_, registry,
-                   [&](const Graph& g) { return probe_graph(g, options_, registry); });
+    optimize_graph(graph_, options_, registry, [&](const Graph& g) { return probe_graph(g, options_, registry); },
+                   B::name == backends::cpu::SimdBackend::name);
     build(registry);
     if (options_.probe) probe();
   }

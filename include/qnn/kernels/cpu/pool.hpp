@@ -43,6 +43,43 @@ inline bool every_window_hits_input(const PoolGeometry& g) {
          covers(g.ow, g.w, g.win.kernel[1], g.win.strides[1], g.win.dilations[1], g.win.pads[1]);
 }
 
+inline simd::MaxPoolArgs max_pool_args(const PoolGeometry& g) {
+  simd::MaxPoolArgs a;
+  a.h = g.h, a.w = g.w, a.oh = g.oh, a.ow = g.ow;
+  a.kh = g.win.kernel[0], a.kw = g.win.kernel[1];
+  a.sh = g.win.strides[0], a.sw = g.win.strides[1];
+  a.dh = g.win.dilations[0], a.dw = g.win.dilations[1];
+  a.pad_top = g.win.pads[0], a.pad_left = g.win.pads[1];
+  return a;
+}
+
+// Scratch elements of T that max_pool_planes needs for planes of g's size.
+inline std::int64_t max_pool_planes_scratch(const PoolGeometry& g) {
+  return simd::max_pool_scratch_elems(max_pool_args(g));
+}
+
+// Pools `planes` contiguous H×W planes of g's size into OH×OW planes on the calling thread: the
+// per-target rows, or the reference without a SIMD target. The caller has checked that every
+// window hits the input. This is the unit a conv with a fused pooling calls per (image, group),
+// while the group's output is still in cache (kernels/cpu/conv.hpp).
+template <class T>
+void max_pool_planes(const PoolGeometry& g, const T* x, T* y, std::int64_t planes, T* scratch) {
+  const simd::KernelTable* t = simd::kernel_table();
+  if (const auto kernel = t ? max_pool_kernel<T>(*t) : nullptr) {
+    simd::MaxPoolArgs a = max_pool_args(g);
+    a.x = x;
+    a.y = y;
+    a.planes = planes;
+    a.scratch = scratch;
+    kernel(a);
+    return;
+  }
+  PoolGeometry one = g;
+  one.n = 1;
+  one.c = planes;
+  ref::max_pool(one, TensorView<const T>(x, Shape{1, planes, g.h, g.w}), TensorView<T>(y, one.output_shape()));
+}
+
 template <class T>
 void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const Exec& ex) {
   const simd::KernelTable* t = simd::kernel_table();
@@ -52,24 +89,13 @@ void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, con
     ref::max_pool(g, x, y);  // also reports what is wrong with the shapes
     return;
   }
-  simd::MaxPoolArgs a;
-  a.h = g.h, a.w = g.w, a.oh = g.oh, a.ow = g.ow;
-  a.kh = g.win.kernel[0], a.kw = g.win.kernel[1];
-  a.sh = g.win.strides[0], a.sw = g.win.strides[1];
-  a.dh = g.win.dilations[0], a.dw = g.win.dilations[1];
-  a.pad_top = g.win.pads[0], a.pad_left = g.win.pads[1];
-  const std::size_t scratch = static_cast<std::size_t>(simd::max_pool_scratch_elems(a));
+  const auto scratch = static_cast<std::size_t>(max_pool_planes_scratch(g));
   // Threads get at least 2^16 taps each (tens of microseconds): a batch-1 pool of the
   // Fashion-MNIST CNN (25 k taps) is not worth a fork-join.
   const std::int64_t taps = std::max<std::int64_t>(1, g.oh * g.ow * g.win.kernel[0] * g.win.kernel[1]);
   const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 16) / taps);
   ex.parallel(g.n * g.c, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
-    simd::MaxPoolArgs part = a;
-    part.x = x.data() + b * g.h * g.w;
-    part.y = y.data() + b * g.oh * g.ow;
-    part.planes = e - b;
-    part.scratch = ws.get<T>(scratch);
-    kernel(part);
+    max_pool_planes(g, x.data() + b * g.h * g.w, y.data() + b * g.oh * g.ow, e - b, ws.get<T>(scratch));
   }, grain);
 }
 

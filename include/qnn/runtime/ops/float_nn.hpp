@@ -5,7 +5,8 @@
 // for it: inputs rounded to bf16 at run time, fp32 accumulation and output); weights that are
 // computed at run time (rare; ONNX conformance does it) make a FloatConv2D per run. 1-D windows run
 // as 2-D with H = 1 (window_attrs.hpp). A fused ReLU/Clip from the fusion pass (attribute
-// qnn_activation) clamps in the accumulator's epilogue.
+// qnn_activation) clamps in the accumulator's epilogue; a fused MaxPool (qnn_pool, fuse_pool.hpp)
+// pools each image's output while it is in cache, and the node's output is the pooled tensor.
 #pragma once
 
 #include <array>
@@ -70,12 +71,13 @@ inline bool same_window(const Window2D& a, const Window2D& b) {
 // FloatConv2D made for this call.
 template <class T>
 void conv_once(TensorView<const float> w, std::span<const float> bias, const ConvOptions& opt,
-               TensorView<const float> x, TensorView<float> y) {
+               TensorView<const float> x, TensorView<float> y, const PoolGeometry* pool) {
   const FloatConv2D<T> conv(w, bias, opt);
+  cpu::LocalExec local;
   if constexpr (std::same_as<T, bf16>)
-    conv.run(bf16_scratch(x), y);
+    conv.run(bf16_scratch(x), y, local.exec(), pool);
   else
-    conv.run(x, y);
+    conv.run(x, y, local.exec(), pool);
 }
 }  // namespace internal
 
@@ -87,6 +89,7 @@ class ConvKernel final : public OpKernel {
     check(groups_ >= 1, "group ", groups_, " must be positive");
     opt_.groups = groups_;
     opt_.activation = read_fused_activation(n.attrs());
+    pool_ = FusedMaxPool::read(n.attrs());
     opt_.reference = n.options().reference_kernels;
     bf16_ = n.options().precision == Precision::bf16;
     const Tensor* w = n.constant_input(1);
@@ -133,20 +136,24 @@ class ConvKernel final : public OpKernel {
     ConvOptions opt = opt_;
     opt.window = window_.attrs.resolve(x4[2], x4[3], {w4[2], w4[3]});
     const ConvGeometry g = make_conv_geometry(x4, w4, opt.window, groups_);
-    const TensorRef& y = ctx.output(0, DType::f32, from_4d(g.output_shape(), sp));
+    std::optional<PoolGeometry> pg;
+    if (pool_) pg = pool_->over(g.output_shape(), sp);
+    const Shape y4 = pg ? pg->output_shape() : g.output_shape();
+    const PoolGeometry* pool = pg ? &*pg : nullptr;
+    const TensorRef& y = ctx.output(0, DType::f32, from_4d(y4, sp));
     const TensorView<const float> xv(x.span<float>().data(), x4);
-    const TensorView<float> yv(y.mut<float>().data(), g.output_shape());
+    const TensorView<float> yv(y.mut<float>().data(), y4);
 
     if (prepared_.index() != 0 && internal::same_window(opt.window, opt_.window)) {
-      if (const auto* c = std::get_if<FloatConv2D<float>>(&prepared_)) c->run(xv, yv, ctx.exec());
-      if (const auto* c = std::get_if<FloatConv2D<bf16>>(&prepared_)) c->run(bf16_scratch(xv), yv, ctx.exec());
+      if (const auto* c = std::get_if<FloatConv2D<float>>(&prepared_)) c->run(xv, yv, ctx.exec(), pool);
+      if (const auto* c = std::get_if<FloatConv2D<bf16>>(&prepared_)) c->run(bf16_scratch(xv), yv, ctx.exec(), pool);
       return;
     }
     if (weights_) {  // constant weights, an input size the prepared layer was not made for
       if (bf16_)
-        internal::conv_once<bf16>(weights_->view<float>(), bias_, opt, xv, yv);
+        internal::conv_once<bf16>(weights_->view<float>(), bias_, opt, xv, yv, pool);
       else
-        internal::conv_once<float>(weights_->view<float>(), bias_, opt, xv, yv);
+        internal::conv_once<float>(weights_->view<float>(), bias_, opt, xv, yv, pool);
       return;
     }
     std::span<const float> bias;
@@ -156,7 +163,7 @@ class ConvKernel final : public OpKernel {
       check(b.shape.rank() == 1, "B (input 2) must be 1-D, got ", b.shape);
       bias = b.span<float>();
     }
-    internal::conv_once<float>(TensorView<const float>(ctx.in(1).span<float>().data(), w4), bias, opt, xv, yv);
+    internal::conv_once<float>(TensorView<const float>(ctx.in(1).span<float>().data(), w4), bias, opt, xv, yv, pool);
   }
 
   std::int64_t macs(const KernelContext& ctx) const override {
@@ -188,6 +195,7 @@ class ConvKernel final : public OpKernel {
   internal::Window window_;
   std::int64_t groups_ = 1;
   ConvOptions opt_;  // its window: the one the prepared layer was made for
+  std::optional<FusedMaxPool> pool_;
   bool bf16_ = false;
   Shape w4_;                       // constant weights' 4-D shape; rank 0 when computed at run time
   std::optional<Tensor> weights_;  // constant weights, kept when auto_pad may change the window

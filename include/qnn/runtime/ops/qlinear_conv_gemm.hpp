@@ -107,9 +107,10 @@ class QLinearConvKernel final : public OpKernel {
  public:
   QLinearConvKernel(ConvWindow window, const PerTensor<TIn>& xq, QView<const TW, PerChannel<TW>> w,
                     std::span<const std::int32_t> bias, const PerTensor<TIn>& yq, RequantPolicy policy,
-                    const ActivationClamp& act, bool reference)
+                    const ActivationClamp& act, bool reference, std::optional<FusedMaxPool> pool)
       : window_(std::move(window)),
-        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference}) {}
+        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference}),
+        pool_(std::move(pool)) {}
 
   void run(KernelContext& ctx) const override {
     const TensorRef& x = ctx.in(0);
@@ -117,8 +118,11 @@ class QLinearConvKernel final : public OpKernel {
     const Shape x4 = as_4d(x.shape, window_.spatial);
     window_.check_input(x4);
     const ConvGeometry g = conv_.geometry(x4);
-    TensorRef& y = ctx.output(0, dtype_of_v<TIn>, from_4d(g.output_shape(), window_.spatial));
-    conv_.run(view_as<TIn>(x, x4), mut_as<TIn>(y, g.output_shape()), ctx.exec());
+    std::optional<PoolGeometry> pg;
+    if (pool_) pg = pool_->over(g.output_shape(), window_.spatial);
+    const Shape y4 = pg ? pg->output_shape() : g.output_shape();
+    TensorRef& y = ctx.output(0, dtype_of_v<TIn>, from_4d(y4, window_.spatial));
+    conv_.run(view_as<TIn>(x, x4), mut_as<TIn>(y, y4), ctx.exec(), pg ? &*pg : nullptr);
   }
   std::int64_t macs(const KernelContext& ctx) const override {
     return conv_.geometry(as_4d(ctx.in(0).shape, window_.spatial)).macs();
@@ -127,6 +131,7 @@ class QLinearConvKernel final : public OpKernel {
  private:
   ConvWindow window_;
   QuantizedConv2D<TIn, TW, TIn> conv_;
+  std::optional<FusedMaxPool> pool_;  // a MaxPool fused after the conv (graph/passes/fuse_pool.hpp)
 };
 
 inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
@@ -152,6 +157,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
   }
   const RequantPolicy policy = quant::read_policy(info);
   const ActivationClamp act = quant::read_fused_activation(info.attrs());
+  const std::optional<FusedMaxPool> pool = FusedMaxPool::read(info.attrs());
   return quant::visit_quant_dtype(xq.dtype, "x", [&](auto tin) -> std::unique_ptr<OpKernel> {
     using TIn = decltype(tin);
     return quant::visit_int8_dtype(w.dtype(), "w", [&](auto tw) -> std::unique_ptr<OpKernel> {
@@ -162,7 +168,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
                                                })};
       return std::make_unique<QLinearConvKernel<TIn, TW>>(window, quant::per_tensor<TIn>(xq, "x_scale/x_zero_point"),
                                                           wv, bias, quant::per_tensor<TIn>(yq, "y_scale/y_zero_point"),
-                                                          policy, act, info.options().reference_kernels);
+                                                          policy, act, info.options().reference_kernels, pool);
     });
   });
 }

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,38 @@ struct WindowAttrs {
       }
     }
     return win;
+  }
+};
+
+// A max pooling the fusion pass put on a Conv or QLinearConv node (graph/passes/fuse_pool.hpp):
+// attribute qnn_pool = "max" and the MaxPool's own attributes under the prefix qnn_pool_. Reading
+// it marks them all as used; anything MaxPool itself would refuse is refused here.
+struct FusedMaxPool {
+  WindowAttrs attrs;
+
+  static std::optional<FusedMaxPool> read(const Attributes& a) {
+    if (!a.has("qnn_pool")) return std::nullopt;
+    const std::string kind = a.get_string("qnn_pool");
+    check(kind == "max", "qnn_pool '", kind, "' is not max");
+    static const std::string prefix = "qnn_pool_";
+    Attributes pool;
+    for (const auto& [name, v] : a.all())
+      if (name.starts_with(prefix)) {
+        (void)a.has(name);
+        pool.set(name.substr(prefix.size()), v);
+      }
+    FusedMaxPool f;
+    f.attrs = WindowAttrs::read(pool, 0, true);
+    check(pool.get_int("storage_order", 0) == 0, "qnn_pool_storage_order = 1 is not supported");
+    const auto unused = pool.unused();
+    check(unused.empty(), "attribute 'qnn_pool_", unused.empty() ? "" : unused.front(), "' is not supported");
+    return f;
+  }
+
+  // The pooling over a conv output of 4-D shape y4 whose op has `spatial` axes.
+  PoolGeometry over(const Shape& y4, int spatial) const {
+    check(spatial == attrs.spatial, "the fused pooling is ", attrs.spatial, "-D but the conv is ", spatial, "-D");
+    return make_pool_geometry(y4, attrs.resolve(y4[2], y4[3]), attrs.ceil_mode);
   }
 };
 
