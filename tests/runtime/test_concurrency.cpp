@@ -26,24 +26,16 @@
 #include "qnn/runtime/async.hpp"
 #include "qnn/runtime/session.hpp"
 
+#include "fmnist_test_images.hpp"
+
 namespace {
 
 using qnn::DType;
 using qnn::Shape;
 using qnn::Tensor;
+using fmnist_test::images;
 
 const std::filesystem::path kModel = std::filesystem::path(QNN_SOURCE_DIR) / "examples/fashion_mnist/fashion_mnist_fp32.onnx";
-
-// Images in [0, 1] from a fixed linear congruential sequence: the same on every run and platform.
-Tensor images(std::int64_t batch, std::uint32_t seed) {
-  Tensor t(DType::f32, Shape{batch, 1, 28, 28});
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (float& v : t.span<float>()) {
-    x = x * 1664525u + 1013904223u;
-    v = static_cast<float>(x >> 8) / static_cast<float>(1u << 24);
-  }
-  return t;
-}
 
 // Inputs of several batch sizes, so that contexts are resized while other threads run.
 std::vector<Tensor> inputs() {

@@ -87,6 +87,17 @@ inline std::int64_t declared_rows(const NodeInfo& info) {
   return m;
 }
 
+// Fills the layer's A type and output stage from the node's quantization; returns B's zero points.
+inline std::vector<std::int32_t> set_output_stage(XrtFcLayer& l, const ops::quant::MatmulQuant& q, float alpha) {
+  l.a = q.a.dtype;
+  l.a_zero_point = q.a.zero_point();
+  l.a_scale = alpha * q.a.scale();
+  l.b_scales = q.b.scales;
+  l.y_scale = q.y.scale();
+  l.y_zero_point = q.y.zero_point();
+  return q.b.zero_points;
+}
+
 // Reads the node; every check throws qnn::error with the reason (read_xrt_fc_layer turns it into a
 // Support::no). `info` is a copy of the node: the readers below record attribute uses.
 inline XrtFcLayer read_fc_layer(const NodeInfo& info) {
@@ -112,33 +123,12 @@ inline XrtFcLayer read_fc_layer(const NodeInfo& info) {
     check(info.has_input(7) && info.has_input(8), "float output (no y_scale/y_zero_point): the XRT backend ",
           "takes QGemm with a quantized output");
     l.N = l.weights->shape()[l.trans_b ? 0 : 1];
-    const q::ScaleZp aq = q::constant_per_tensor(info, 1, 2, 0, "a_scale/a_zero_point");
-    const q::ScaleZp bq = q::expand_channels(q::constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point"), l.N,
-                                             "b_scale/b_zero_point");
-    const q::ScaleZp yq = q::constant_per_tensor(info, 7, 8, 0, "y_scale/y_zero_point");
-    check(yq.dtype == aq.dtype, "Y (", yq.dtype, ") must have the type of A (", aq.dtype, ")");
-    l.a = aq.dtype;
-    l.a_zero_point = aq.zero_point();
-    l.a_scale = alpha * aq.scale();  // ORT's accumulator scale, fl(alpha · a_scale), as the CPU kernel
-    l.b_scales = bq.scales;
-    b_zero_points = bq.zero_points;
-    l.y_scale = yq.scale();
-    l.y_zero_point = yq.zero_point();
+    // ORT's accumulator scale, fl(alpha · a_scale), as the CPU kernel.
+    b_zero_points = set_output_stage(l, q::constant_matmul_quant(info, 7, l.N, "A", "Y"), alpha);
     l.bias = ops::gemm_detail::qgemm_bias(info, l.N);
   } else if (l.op == XrtFcOp::qlinear_matmul) {
     l.N = l.weights->shape()[1];
-    const q::ScaleZp aq = q::constant_per_tensor(info, 1, 2, 0, "a_scale/a_zero_point");
-    const q::ScaleZp bq = q::expand_channels(q::constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point"), l.N,
-                                             "b_scale/b_zero_point");
-    const q::ScaleZp yq = q::constant_per_tensor(info, 6, 7, 0, "y_scale/y_zero_point");
-    check(yq.dtype == aq.dtype, "y (", yq.dtype, ") must have the type of a (", aq.dtype, ")");
-    l.a = aq.dtype;
-    l.a_zero_point = aq.zero_point();
-    l.a_scale = aq.scale();
-    l.b_scales = bq.scales;
-    b_zero_points = bq.zero_points;
-    l.y_scale = yq.scale();
-    l.y_zero_point = yq.zero_point();
+    b_zero_points = set_output_stage(l, q::constant_matmul_quant(info, 6, l.N, "a", "y"), 1.0f);
   } else {
     l.N = l.weights->shape()[1];
     if (info.has_input(2)) {

@@ -102,10 +102,11 @@ class QLinearMatMulKernel final : public OpKernel {
 };
 
 inline std::unique_ptr<OpKernel> make_qlinear_matmul(const NodeInfo& info) {
-  const quant::ScaleZp aq = quant::constant_per_tensor(info, 1, 2, 0, "a_scale/a_zero_point");
-  const quant::ScaleZp bq = quant::constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point");
-  const quant::ScaleZp yq = quant::constant_per_tensor(info, 6, 7, 0, "y_scale/y_zero_point");
-  check(yq.dtype == aq.dtype, "y (", yq.dtype, ") must have the type of a (", aq.dtype, ")");
+  // b is not expanded here: it may be a run-time tensor, whose column count is known at run time.
+  const quant::MatmulQuant q = quant::constant_matmul_quant(info, 6, 0, "a", "y");
+  const quant::ScaleZp& aq = q.a;
+  const quant::ScaleZp& bq = q.b;
+  const quant::ScaleZp& yq = q.y;
   if (const auto d = info.input_dtype(0)) check(*d == aq.dtype, "a is ", *d, " but a_zero_point is ", aq.dtype);
   if (const auto d = info.input_dtype(3)) check(*d == bq.dtype, "b is ", *d, " but b_zero_point is ", bq.dtype);
   check(bq.scales.size() == bq.zero_points.size() || bq.zero_points.size() == 1,

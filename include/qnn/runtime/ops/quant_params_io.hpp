@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qnn/core/dtype.hpp"
@@ -153,6 +154,25 @@ inline ScaleZp expand_channels(ScaleZp q, std::int64_t channels, const char* wha
         " zero points for ", channels, " output channels");
   if (q.scales.size() == 1) q.scales.assign(n, q.scales[0]);
   if (q.zero_points.size() == 1) q.zero_points.assign(n, q.zero_points[0]);
+  return q;
+}
+
+// The constant quantization of a matmul whose output has the type of A (QLinearMatMul, QGemm with
+// a quantized output): A per tensor (inputs 1, 2), B per tensor or per column (inputs 4, 5; with
+// `columns` > 0 expanded to that many entries), Y per tensor (inputs y_scale, y_scale + 1). `a_name`
+// and `y_name` spell A and Y as the operator does ("a"/"y", "A"/"Y") in the message of a Y whose
+// type is not A's.
+struct MatmulQuant {
+  ScaleZp a, b, y;
+};
+inline MatmulQuant constant_matmul_quant(const NodeInfo& info, std::size_t y_scale, std::int64_t columns,
+                                         const char* a_name, const char* y_name) {
+  MatmulQuant q;
+  q.a = constant_per_tensor(info, 1, 2, 0, "a_scale/a_zero_point");
+  q.b = constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point");
+  if (columns > 0) q.b = expand_channels(std::move(q.b), columns, "b_scale/b_zero_point");
+  q.y = constant_per_tensor(info, y_scale, y_scale + 1, 0, "y_scale/y_zero_point");
+  check(q.y.dtype == q.a.dtype, y_name, " (", q.y.dtype, ") must have the type of ", a_name, " (", q.a.dtype, ")");
   return q;
 }
 
