@@ -3,7 +3,7 @@
 // It is include/qnn/qnn.hpp with every qnn header it reaches inlined once, in include order;
 // standard-library and Highway (hwy/...) includes are kept, so Highway stays a dependency.
 // CTest's single_include_fresh test fails when this file is out of date.
-// Headers inlined: 130.
+// Headers inlined: 131.
 #pragma once
 
 // ---- begin qnn/qnn.hpp -----------------------------------------------------------------------------
@@ -102,7 +102,11 @@ decltype(auto) with_context(const std::string& context, F&& f) {
   try {
     return std::forward<F>(f)();
   } catch (const error& e) {
-    throw error(context + ": " + e.what());
+    // Nested calls with the same context (the session and the kernel registry both name the node)
+    // name it once.
+    const std::string what = e.what();
+    if (what.starts_with(context + ": ")) throw;
+    throw error(context + ": " + what);
   }
 }
 
@@ -1333,7 +1337,8 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 // fp32, so the FMA adds the same value the reference's multiply-then-add does, only in another
 // order).
 // Parallel over (image, group, pixel chunk) items; every output is computed by the same code
-// whatever the split.
+// whatever the split. A max pooling fused after the conv (graph/passes/fuse_pool.hpp) is applied
+// per (image, group) as soon as the group's output is complete (ConvOutput below).
 
 #include <algorithm>
 #include <cstdint>
@@ -2895,6 +2900,353 @@ void gather_panels(const Elem* frame, const std::int64_t* tap, const LaneLayout&
 
 }  // namespace qnn::cpu
 // ---- end qnn/kernels/cpu/im2col.hpp ----------------------------------------------------------------
+// ---- begin qnn/kernels/cpu/pool.hpp ----------------------------------------------------------------
+// Fast CPU max pooling: checks the geometry, splits N·C planes over threads and runs the
+// per-target rows of kernels/simd/pool-inl.hpp, which equal ref::max_pool bit for bit (integers
+// and floats, NaN and signed zeros included). Without a SIMD target, for a non-contiguous view,
+// or when some window covers no input pixel (an error the reference reports), the reference runs.
+
+#include <algorithm>
+#include <concepts>
+#include <cstdint>
+
+// ---- begin qnn/kernels/ref/pool.hpp ----------------------------------------------------------------
+// Reference max and average pooling (2-D windows over N,C,H,W; global pooling is the window that
+// covers the image).
+//
+// Max pooling reads only taps inside the input: padding never wins (it is −∞, not the zero point),
+// so a quantized max pool is exact and keeps its input's quantization.
+// Average pooling divides by the number of taps inside the input, or — count_include_pad — by the
+// taps inside the padded input (a ceil-mode window hanging past the padding still excludes the
+// overhang, as PyTorch and ONNX Runtime do).
+//   float/bf16: fp32 sum in row-major window order, one division.
+//   quantized:  s = Σ (x − zx) in int32 (|s| ≤ count·65535, far from overflow), then the output
+//               stage of ratio s_x / (s_y · count) under the layer's requantization policy. The
+//               divisor varies only at borders, so one factor per possible count is made up front.
+//   quantized, onnx_float: what ONNX Runtime's QLinearAveragePool does (qlinear_pool.cc,
+//               qlgavgpool.cpp), which is two different computations:
+//     a window covering the whole input with no padding (global pooling) — integer sum, then
+//               y = rne(clamp(fl(float(s) · m))) + zy with m = fl(s_x / fl(s_y · count));
+//     any other window — fp32: d = fl(s_x · (x − zx)), sum = ((0 + d0) + d1) + … in window order
+//               (rows, then columns), avg = fl(sum / count), y = clamp(rne(fl(avg / s_y) + zy))
+//               (the zero point is added in fp32 before rounding), and with count_include_pad the
+//               divisor is the full kernel size kh·kw even where a ceil-mode window hangs past the
+//               padding.
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+// ---- begin qnn/kernels/ref/ort_float.hpp -----------------------------------------------------------
+// ONNX Runtime's x86 fp32 idioms: the exact arithmetic the onnx_float policy reproduces for the ops
+// whose ORT kernels do not follow the generic requantization of numerics/requantize.hpp
+// (QLinearAdd, QLinearMul, QLinearAveragePool, QLinearSigmoid; docs/numerics.md §5).
+//
+// Every function here is one IEEE binary32 operation sequence, written out: fl(a·b) is `a * b` on
+// floats, a fused multiply-add is std::fma (one rounding, correctly rounded by the C library
+// whether or not the CPU has FMA). qnn builds in ISO C++ mode, so the compiler never contracts
+// `a * b + c` on its own; where ORT's compiled code does contract, std::fma says so.
+//
+// Sources (ONNX Runtime 1.23–1.32, CPU EP on AVX2; /work/notes/ort-numerics.md has the line
+// references and the experiments that pinned each rule):
+//   cvtps2dq   the conversion MLAS's SSE/AVX kernels end with;
+//   logistic   MlasLogisticKernelFma3 (core/mlas/lib/x86_64/LogisticKernelFma3.S), Eigen's
+//              rational approximation evaluated with FMA.
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace qnn::ref::ort {
+
+// cvtps2dq under the default MXCSR: round half to even. NaN and values outside the int32 range give
+// INT32_MIN (the "integer indefinite" value), which the saturating packs that follow turn into the
+// storage minimum — what ORT returns, pinned here rather than left undefined.
+inline std::int32_t cvtps2dq(float v) {
+  if (!(v >= -2147483648.0f && v < 2147483648.0f)) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(round_half_even(static_cast<double>(v)));
+}
+
+// ORT's fp32 logistic on x86 with FMA3: clamp to [−18, 18], odd/even polynomials in x², one
+// division, + ½, clamp below at 0 (no upper clamp; the result never exceeds 1 for |x| ≤ 18).
+// NaN passes through.
+inline float logistic(float x) {
+  constexpr float a9 = 4.37031012579801e-11f, a7 = 1.15627324459942e-07f, a5 = 6.08574864600143e-05f,
+                  a3 = 8.51377133304701e-03f, a1 = 2.48287947061529e-01f;
+  constexpr float b10 = 6.10247389755681e-13f, b8 = 5.76102136993427e-09f, b6 = 6.29106785017040e-06f,
+                  b4 = 1.70198817374094e-03f, b2 = 1.16817656904453e-01f, b0 = 9.93151921023180e-01f;
+  if (std::isnan(x)) return x;
+  const float v = x < -18.0f ? -18.0f : (x > 18.0f ? 18.0f : x);
+  const float x2 = v * v;
+  float p = std::fma(x2, a9, a7);
+  p = std::fma(x2, p, a5);
+  p = std::fma(x2, p, a3);
+  p = std::fma(x2, p, a1);
+  p = v * p;
+  float q = std::fma(x2, b10, b8);
+  q = std::fma(x2, q, b6);
+  q = std::fma(x2, q, b4);
+  q = std::fma(x2, q, b2);
+  q = std::fma(x2, q, b0);
+  const float y = p / q + 0.5f;
+  return y < 0.0f ? 0.0f : y;
+}
+
+}  // namespace qnn::ref::ort
+// ---- end qnn/kernels/ref/ort_float.hpp -------------------------------------------------------------
+
+namespace qnn::ref {
+
+namespace detail {
+inline void check_pool_shapes(const PoolGeometry& g, const Shape& x, const Shape& y) {
+  check(x == Shape{g.n, g.c, g.h, g.w}, "pool: input ", x, " does not match geometry");
+  check(y == g.output_shape(), "pool: output ", y, " should be ", g.output_shape());
+}
+
+// Visits the taps of window (oy, ox): f(iy, ix) for taps inside the input. Returns the divisor
+// average pooling uses for this window.
+template <class F>
+std::int64_t for_each_tap(const PoolGeometry& g, std::int64_t oy, std::int64_t ox, F&& f) {
+  const auto [kh, kw] = g.win.kernel;
+  const auto [sh, sw] = g.win.strides;
+  const auto [dh, dw] = g.win.dilations;
+  const std::int64_t y0 = oy * sh - g.win.pads[0];
+  const std::int64_t x0 = ox * sw - g.win.pads[1];
+  std::int64_t inside = 0;
+  std::int64_t padded = 0;  // taps inside input + pads
+  for (std::int64_t ky = 0; ky < kh; ++ky) {
+    const std::int64_t iy = y0 + ky * dh;
+    const bool y_in_pad = iy >= -g.win.pads[0] && iy < g.h + g.win.pads[2];
+    for (std::int64_t kx = 0; kx < kw; ++kx) {
+      const std::int64_t ix = x0 + kx * dw;
+      const bool x_in_pad = ix >= -g.win.pads[1] && ix < g.w + g.win.pads[3];
+      if (y_in_pad && x_in_pad) ++padded;
+      if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+      ++inside;
+      f(iy, ix);
+    }
+  }
+  return g.count_include_pad ? padded : inside;
+}
+}  // namespace detail
+
+template <class T>
+void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y) {
+  detail::check_pool_shapes(g, x.shape(), y.shape());
+  for (std::int64_t n = 0; n < g.n; ++n)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          T best = std::numeric_limits<T>::lowest();
+          bool any = false;
+          detail::for_each_tap(g, oy, ox, [&](std::int64_t iy, std::int64_t ix) {
+            const T v = x(n, c, iy, ix);
+            // NaN propagates in float pooling (v > best is false for NaN, so test it first).
+            if (!any || v > best || v != v) best = v;
+            any = true;
+          });
+          check(any, "pool window (", oy, ",", ox, ") covers no input pixel");
+          y(n, c, oy, ox) = best;
+        }
+}
+
+// fp32 accumulation; T is float or bf16 (output rounded to nearest even for bf16).
+template <class T>
+void avg_pool_float(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y) {
+  detail::check_pool_shapes(g, x.shape(), y.shape());
+  for (std::int64_t n = 0; n < g.n; ++n)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          float sum = 0.0f;
+          const std::int64_t count = detail::for_each_tap(
+              g, oy, ox, [&](std::int64_t iy, std::int64_t ix) { sum += static_cast<float>(x(n, c, iy, ix)); });
+          check(count > 0, "pool window (", oy, ",", ox, ") covers no input pixel");
+          y(n, c, oy, ox) = T(sum / static_cast<float>(count));
+        }
+}
+
+// The factors of a quantized average pool, one per possible divisor.
+template <RequantPolicyType P>
+struct AvgPoolRequant {
+  std::int32_t x_zp = 0;
+  std::int32_t y_zp = 0;
+  float s_x = 1, s_y = 1;  // the fp32 window path of onnx_float reads the scales themselves
+  OutputRange range{};
+  std::vector<typename P::Channel> by_count;  // index = divisor
+
+  template <QuantStorage T>
+  static AvgPoolRequant make(const PoolGeometry& g, float s_x, std::int32_t x_zp, float s_y,
+                             std::int32_t y_zp) {
+    qnn::detail::check_zero_point<T>(x_zp);
+    qnn::detail::check_zero_point<T>(y_zp);
+    AvgPoolRequant r;
+    r.x_zp = x_zp;
+    r.y_zp = y_zp;
+    r.s_x = s_x;
+    r.s_y = s_y;
+    r.range = {min_of<T>(), max_of<T>()};
+    const std::int64_t max_count = g.win.kernel[0] * g.win.kernel[1];
+    // The int32 window sum: count · max|x − zx| must fit (2^15 taps for 16-bit data, 2^23 for 8-bit).
+    const std::int64_t span = std::int64_t{max_of<T>()} - min_of<T>();
+    check(max_count * span <= std::numeric_limits<std::int32_t>::max(), "pool window of ", max_count,
+          " taps is too large for an int32 sum of ", name_of(dtype_of_v<T>), " values");
+    r.by_count.resize(static_cast<std::size_t>(max_count + 1));
+    for (std::int64_t c = 1; c <= max_count; ++c) {
+      // npu_pow2 divides by shifting: only power-of-two divisors have a factor; avg_pool rejects a
+      // window with any other count when it meets one.
+      if constexpr (P::policy == RequantPolicy::npu_pow2)
+        if ((c & (c - 1)) != 0) continue;
+      // onnx_float: ORT's global pool multiplier fl(s_x / fl(s_y · count)); the others keep the
+      // exact ratio s_x / (s_y · count).
+      if constexpr (P::policy == RequantPolicy::onnx_float)
+        r.by_count[static_cast<std::size_t>(c)] = P::make(ScaleRatio({s_x}, {s_y * static_cast<float>(c)}));
+      else
+        r.by_count[static_cast<std::size_t>(c)] = P::make(ScaleRatio({s_x}, {s_y, static_cast<float>(c)}));
+    }
+    return r;
+  }
+};
+
+namespace detail {
+// ORT's fp32 QLinearAveragePool window (see the header comment).
+template <QuantStorage T, RequantPolicyType P>
+void avg_pool_ort_float(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const AvgPoolRequant<P>& rq) {
+  const std::int64_t full = g.win.kernel[0] * g.win.kernel[1];
+  for (std::int64_t n = 0; n < g.n; ++n)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          float sum = 0.0f;
+          std::int64_t inside = 0;
+          for_each_tap(g, oy, ox, [&](std::int64_t iy, std::int64_t ix) {
+            sum += rq.s_x * static_cast<float>(static_cast<std::int32_t>(x(n, c, iy, ix)) - rq.x_zp);
+            ++inside;
+          });
+          check(inside > 0, "pool window (", oy, ",", ox, ") covers no input pixel");
+          const float avg = sum / static_cast<float>(g.count_include_pad ? full : inside);
+          const std::int32_t q = ort::cvtps2dq(avg / rq.s_y + static_cast<float>(rq.y_zp));
+          y(n, c, oy, ox) = static_cast<T>(std::clamp(q, rq.range.lo, rq.range.hi));
+        }
+}
+}  // namespace detail
+
+template <QuantStorage T, RequantPolicyType P>
+void avg_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const AvgPoolRequant<P>& rq) {
+  detail::check_pool_shapes(g, x.shape(), y.shape());
+  if constexpr (P::policy == RequantPolicy::onnx_float) {
+    const bool global = g.win.kernel[0] == g.h && g.win.kernel[1] == g.w && g.win.pads[0] == 0 &&
+                        g.win.pads[1] == 0 && g.win.pads[2] == 0 && g.win.pads[3] == 0;
+    if (!global) return detail::avg_pool_ort_float(g, x, y, rq);
+  }
+  for (std::int64_t n = 0; n < g.n; ++n)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          std::int32_t sum = 0;
+          const std::int64_t count = detail::for_each_tap(g, oy, ox, [&](std::int64_t iy, std::int64_t ix) {
+            sum += static_cast<std::int32_t>(x(n, c, iy, ix)) - rq.x_zp;
+          });
+          check(count > 0, "pool window (", oy, ",", ox, ") covers no input pixel");
+          if constexpr (P::policy == RequantPolicy::npu_pow2)
+            check((count & (count - 1)) == 0, "npu_pow2 average pool: window (", oy, ",", ox, ") divides by ", count,
+                  ", not a power of two");
+          y(n, c, oy, ox) = static_cast<T>(
+              P::apply(sum, rq.by_count[static_cast<std::size_t>(count)], rq.y_zp, rq.range.lo, rq.range.hi));
+        }
+}
+
+}  // namespace qnn::ref
+// ---- end qnn/kernels/ref/pool.hpp ------------------------------------------------------------------
+
+namespace qnn::cpu {
+
+template <class T>
+auto max_pool_kernel(const simd::KernelTable& t) -> void (*)(const simd::MaxPoolArgs&) {
+  if constexpr (std::same_as<T, std::uint8_t>) return t.max_pool_u8;
+  else if constexpr (std::same_as<T, std::int8_t>) return t.max_pool_i8;
+  else if constexpr (std::same_as<T, std::int16_t>) return t.max_pool_i16;
+  else if constexpr (std::same_as<T, float>) return t.max_pool_f32;
+  else return nullptr;
+}
+
+// True when every output row and column has a window tap inside the input.
+inline bool every_window_hits_input(const PoolGeometry& g) {
+  const auto covers = [](std::int64_t out, std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d,
+                         std::int64_t pad) {
+    for (std::int64_t o = 0; o < out; ++o) {
+      bool hit = false;
+      for (std::int64_t t = 0; t < k && !hit; ++t) {
+        const std::int64_t i = o * s - pad + t * d;
+        hit = i >= 0 && i < in;
+      }
+      if (!hit) return false;
+    }
+    return true;
+  };
+  return covers(g.oh, g.h, g.win.kernel[0], g.win.strides[0], g.win.dilations[0], g.win.pads[0]) &&
+         covers(g.ow, g.w, g.win.kernel[1], g.win.strides[1], g.win.dilations[1], g.win.pads[1]);
+}
+
+inline simd::MaxPoolArgs max_pool_args(const PoolGeometry& g) {
+  simd::MaxPoolArgs a;
+  a.h = g.h, a.w = g.w, a.oh = g.oh, a.ow = g.ow;
+  a.kh = g.win.kernel[0], a.kw = g.win.kernel[1];
+  a.sh = g.win.strides[0], a.sw = g.win.strides[1];
+  a.dh = g.win.dilations[0], a.dw = g.win.dilations[1];
+  a.pad_top = g.win.pads[0], a.pad_left = g.win.pads[1];
+  return a;
+}
+
+// Scratch elements of T that max_pool_planes needs for planes of g's size.
+inline std::int64_t max_pool_planes_scratch(const PoolGeometry& g) {
+  return simd::max_pool_scratch_elems(max_pool_args(g));
+}
+
+// Pools `planes` contiguous H×W planes of g's size into OH×OW planes on the calling thread: the
+// per-target rows, or the reference without a SIMD target. The caller has checked that every
+// window hits the input. This is the unit a conv with a fused pooling calls per (image, group),
+// while the group's output is still in cache (kernels/cpu/conv.hpp).
+template <class T>
+void max_pool_planes(const PoolGeometry& g, const T* x, T* y, std::int64_t planes, T* scratch) {
+  const simd::KernelTable* t = simd::kernel_table();
+  if (const auto kernel = t ? max_pool_kernel<T>(*t) : nullptr) {
+    simd::MaxPoolArgs a = max_pool_args(g);
+    a.x = x;
+    a.y = y;
+    a.planes = planes;
+    a.scratch = scratch;
+    kernel(a);
+    return;
+  }
+  PoolGeometry one = g;
+  one.n = 1;
+  one.c = planes;
+  ref::max_pool(one, TensorView<const T>(x, Shape{1, planes, g.h, g.w}), TensorView<T>(y, one.output_shape()));
+}
+
+template <class T>
+void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const Exec& ex) {
+  const simd::KernelTable* t = simd::kernel_table();
+  const auto kernel = t ? max_pool_kernel<T>(*t) : nullptr;
+  if (!kernel || !x.contiguous() || !y.contiguous() || x.shape() != Shape{g.n, g.c, g.h, g.w} ||
+      y.shape() != g.output_shape() || !every_window_hits_input(g)) {
+    ref::max_pool(g, x, y);  // also reports what is wrong with the shapes
+    return;
+  }
+  const auto scratch = static_cast<std::size_t>(max_pool_planes_scratch(g));
+  // Threads get at least 2^16 taps each (tens of microseconds): a batch-1 pool of the
+  // Fashion-MNIST CNN (25 k taps) is not worth a fork-join.
+  const std::int64_t taps = std::max<std::int64_t>(1, g.oh * g.ow * g.win.kernel[0] * g.win.kernel[1]);
+  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 16) / taps);
+  ex.parallel(g.n * g.c, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
+    max_pool_planes(g, x.data() + b * g.h * g.w, y.data() + b * g.oh * g.ow, e - b, ws.get<T>(scratch));
+  }, grain);
+}
+
+}  // namespace qnn::cpu
+// ---- end qnn/kernels/cpu/pool.hpp ------------------------------------------------------------------
 
 namespace qnn::cpu {
 
@@ -3002,13 +3354,44 @@ inline std::int64_t conv_chunks(const ConvGeometry& g, const LaneLayout& lay, co
   return std::max<std::int64_t>(1, std::min({lay.panels(), wanted, pair_macs / kMinChunkMacs}));
 }
 
+// Where a conv writes. Plain: straight into y (N×M×OH×OW). With a max pooling fused after it, each
+// (image, group)'s output is staged in the thread's workspace and, once complete, pooled into y
+// (N×M×POH×POW) while it is still in cache: the full-size output never goes to memory (for conv1
+// of the Fashion-MNIST CNN at batch 256, 25.7 MB written and read again in fp32). Pooling only
+// selects values, so the result is the unfused one bit for bit; the item that stages a group must
+// then compute all of it, so pooled convs do not split an image's pixels between threads.
+template <class TOut>
+struct ConvOutput {
+  TOut* y = nullptr;
+  const PoolGeometry* pool = nullptr;  // over the conv's output (n, m, oh, ow); null: not pooled
+
+  std::size_t stage_bytes(const ConvGeometry& g) const {
+    if (!pool) return 0;
+    return static_cast<std::size_t>(g.m_per_group() * g.oh * g.ow + max_pool_planes_scratch(*pool)) * sizeof(TOut);
+  }
+  // Output channel `grp`·M/G of image n at pixel 0: in y, or in the stage.
+  TOut* group_out(const ConvGeometry& g, std::int64_t n, std::int64_t grp, std::byte* stage) const {
+    if (pool) return reinterpret_cast<TOut*>(stage);
+    return y + (n * g.m + grp * g.m_per_group()) * g.oh * g.ow;
+  }
+  void finish(const ConvGeometry& g, std::int64_t n, std::int64_t grp, std::byte* stage) const {
+    if (!pool) return;
+    const std::int64_t staged = g.m_per_group() * g.oh * g.ow;
+    const auto* src = reinterpret_cast<const TOut*>(stage);
+    TOut* dst = y + (n * g.m + grp * g.m_per_group()) * pool->oh * pool->ow;
+    max_pool_planes(*pool, src, dst, g.m_per_group(), reinterpret_cast<TOut*>(stage) + staged);
+  }
+};
+
 // The driver shared by integer and float convolution: per work item, frame the group's input,
-// gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch).
-template <class Elem, class TIn, class Gemm>
-void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const Exec& ex, Gemm&& gemm) {
+// gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch,
+// out) with `out` the group's output (ConvOutput::group_out), finished once the item is done.
+template <class Elem, class TIn, class TOut, class Gemm>
+void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const ConvOutput<TOut>& out, const Exec& ex,
+                   Gemm&& gemm) {
   constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
   const LaneLayout lay = conv_lane_layout(g, per_step);
-  const std::int64_t chunks = conv_chunks(g, lay, ex);
+  const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
   const bool direct = frame_is_input<Elem, TIn>(g);
   const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
@@ -3017,13 +3400,15 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const E
   const std::size_t frame_bytes = direct ? 0 : aligned(static_cast<std::size_t>(frame_elems(g)) * sizeof(Elem));
   const std::size_t pix_bytes = aligned(static_cast<std::size_t>(max_panels * lay.nr) * 8);
   const std::size_t tap_bytes = aligned(static_cast<std::size_t>(lay.k) * 8);
+  const std::size_t stage_bytes = aligned(out.stage_bytes(g));
   ex.parallel(g.n * g.groups * chunks, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
-    std::byte* mem = ws.get(lane_bytes + gemm_bytes + frame_bytes + pix_bytes + tap_bytes);
+    std::byte* mem = ws.get(lane_bytes + gemm_bytes + frame_bytes + pix_bytes + tap_bytes + stage_bytes);
     auto* lanes = reinterpret_cast<Elem*>(mem);
     std::byte* scratch = mem + lane_bytes;
     auto* frame = reinterpret_cast<Elem*>(scratch + gemm_bytes);
     auto* pix = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes);
     auto* tap = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes + pix_bytes);
+    std::byte* stage = scratch + gemm_bytes + frame_bytes + pix_bytes + tap_bytes;
     tap_offsets(g, tap);
     std::int64_t framed = -1;  // the (image, group) pair whose frame is in `frame`
     for (std::int64_t item = b; item < e; ++item) {
@@ -3045,20 +3430,22 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const E
       part.rows = std::min(lay.rows, p1 * lay.nr) - p0 * lay.nr;
       pixel_offsets(g, p0 * lay.nr, lay.rows, (p1 - p0) * lay.nr, pix);
       gather_panels(src, tap, lay, pix, p1 - p0, lanes);
-      gemm(lanes, part, n, grp, p0 * lay.nr, scratch);
+      gemm(lanes, part, grp, p0 * lay.nr, scratch, out.group_out(g, n, grp, stage));
+      out.finish(g, n, grp, stage);
     }
   }, 1);
 }
 
-// Integer conv. x: N×C×H×W contiguous; y: N×M×OH×OW contiguous.
+// Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const PackedConvWeights<std::int32_t>& w,
                 std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult,
-                TOut* y, const Exec& ex) {
+                const ConvOutput<TOut>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
-  conv2d_panels<std::int16_t>(g, x, zx, ex, [&](const std::int16_t* lanes, const LaneLayout& part, std::int64_t n,
-                                                std::int64_t grp, std::int64_t l0, std::byte* scratch) {
-    TOut* yimg = y + (n * g.m + grp * w.m_per_group) * plane + l0;
+  conv2d_panels<std::int16_t>(g, x, zx, out, ex, [&](const std::int16_t* lanes, const LaneLayout& part,
+                                                     std::int64_t grp, std::int64_t l0, std::byte* scratch,
+                                                     TOut* ygrp) {
+    TOut* yimg = ygrp + l0;
     gemm_i16(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
              [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
@@ -3071,15 +3458,15 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const Pack
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).
 template <class TIn>
 void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<float>& w, std::span<const float> bias,
-                  float lo, float hi, float* y, const Exec& ex) {
+                  float lo, float hi, const ConvOutput<float>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
-  conv2d_panels<float>(g, x, 0, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t n, std::int64_t grp,
-                                        std::int64_t l0, std::byte* scratch) {
+  conv2d_panels<float>(g, x, 0, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
+                                             std::int64_t l0, std::byte* scratch, float* ygrp) {
     F32Output o;
     o.bias = bias.empty() ? nullptr : bias.data() + grp * w.m_per_group;
     o.lo = lo;
     o.hi = hi;
-    o.out = y + (n * g.m + grp * w.m_per_group) * plane + l0;
+    o.out = ygrp + l0;
     o.out_stride = plane;
     gemm_f32(lanes, part, w.group(grp), w.m_per_group, o, reinterpret_cast<float*>(scratch));
   });
@@ -3424,6 +3811,24 @@ struct ConvOptions {
   bool reference = false;       // always run the scalar reference kernel
 };
 
+// Checks y against the conv's output, or with a fused pooling against the pooling's.
+inline void check_conv_output(const ConvGeometry& g, const PoolGeometry* pool, const Shape& y) {
+  if (!pool) {
+    check(y == g.output_shape(), "conv2d: output ", y, " should be ", g.output_shape());
+    return;
+  }
+  const Shape pooled{pool->n, pool->c, pool->h, pool->w};
+  check(pooled == g.output_shape(), "conv2d: the fused pooling is over ", pooled, " but the conv's output is ",
+        g.output_shape());
+  check(y == pool->output_shape(), "conv2d: pooled output ", y, " should be ", pool->output_shape());
+}
+
+// Whether a fused pooling must run as its own pass over a full-size output: when the conv takes its
+// reference path, or when some window covers no input pixel (cpu::max_pool then reports it).
+inline bool pool_separately(const PoolGeometry& pool, bool fast) {
+  return !fast || !cpu::every_window_hits_input(pool);
+}
+
 template <QuantStorage TIn, Int8Storage TW, QuantStorage TOut>
 class QuantizedConv2D {
  public:
@@ -3448,14 +3853,23 @@ class QuantizedConv2D {
     return make_conv_geometry(x, weights_.shape(), opt_.window, opt_.groups);
   }
 
-  void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex) const {
+  // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is
+  // the pooled output.
+  void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
     const ConvGeometry g = geometry(x.shape());
-    check(y.shape() == g.output_shape(), "conv2d: output ", y.shape(), " should be ", g.output_shape());
     const bool fast = !opt_.reference && std::same_as<Acc, std::int32_t> && x.contiguous() && y.contiguous();
+    check_conv_output(g, pool, y.shape());
+    if (pool && pool_separately(*pool, fast)) {
+      Tensor full(dtype_of_v<TOut>, g.output_shape());
+      run(x, full.view<TOut>(), ex);
+      cpu::max_pool(*pool, std::as_const(full).view<TOut>(), y, ex);
+      return;
+    }
     std::visit([&](const auto& arith) {
       if constexpr (std::same_as<Acc, std::int32_t>) {
         if (fast) {
-          cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_, y.data(), ex);
+          cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_,
+                          cpu::ConvOutput<TOut>{y.data(), pool}, ex);
           return;
         }
       }
@@ -3522,11 +3936,19 @@ class FloatConv2D {
   ConvGeometry geometry(const Shape& x) const {
     return make_conv_geometry(x, weights_.shape(), opt_.window, opt_.groups);
   }
-  void run(TensorView<const T> x, TensorView<float> y, const cpu::Exec& ex) const {
+  // With `pool`, y is the pooled output (as QuantizedConv2D::run).
+  void run(TensorView<const T> x, TensorView<float> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
     const ConvGeometry g = geometry(x.shape());
-    check(y.shape() == g.output_shape(), "conv2d: output ", y.shape(), " should be ", g.output_shape());
-    if (!opt_.reference && x.contiguous() && y.contiguous())
-      cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, y.data(), ex);
+    const bool fast = !opt_.reference && x.contiguous() && y.contiguous();
+    check_conv_output(g, pool, y.shape());
+    if (pool && pool_separately(*pool, fast)) {
+      Tensor full(DType::f32, g.output_shape());
+      run(x, full.view<float>(), ex);
+      cpu::max_pool(*pool, std::as_const(full).view<float>(), y, ex);
+      return;
+    }
+    if (fast)
+      cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, cpu::ConvOutput<float>{y.data(), pool}, ex);
     else
       ref::conv2d(g, x, weights_.view<T>(), y, arith_);
   }
@@ -4011,63 +4433,6 @@ void unary(TensorView<const TX> x, TensorView<TY> y, F&& f) {
 
 }  // namespace qnn::ref
 // ---- end qnn/kernels/ref/broadcast.hpp -------------------------------------------------------------
-// ---- begin qnn/kernels/ref/ort_float.hpp -----------------------------------------------------------
-// ONNX Runtime's x86 fp32 idioms: the exact arithmetic the onnx_float policy reproduces for the ops
-// whose ORT kernels do not follow the generic requantization of numerics/requantize.hpp
-// (QLinearAdd, QLinearMul, QLinearAveragePool, QLinearSigmoid; docs/numerics.md §5).
-//
-// Every function here is one IEEE binary32 operation sequence, written out: fl(a·b) is `a * b` on
-// floats, a fused multiply-add is std::fma (one rounding, correctly rounded by the C library
-// whether or not the CPU has FMA). qnn builds in ISO C++ mode, so the compiler never contracts
-// `a * b + c` on its own; where ORT's compiled code does contract, std::fma says so.
-//
-// Sources (ONNX Runtime 1.23–1.32, CPU EP on AVX2; /work/notes/ort-numerics.md has the line
-// references and the experiments that pinned each rule):
-//   cvtps2dq   the conversion MLAS's SSE/AVX kernels end with;
-//   logistic   MlasLogisticKernelFma3 (core/mlas/lib/x86_64/LogisticKernelFma3.S), Eigen's
-//              rational approximation evaluated with FMA.
-
-#include <cmath>
-#include <cstdint>
-#include <limits>
-
-namespace qnn::ref::ort {
-
-// cvtps2dq under the default MXCSR: round half to even. NaN and values outside the int32 range give
-// INT32_MIN (the "integer indefinite" value), which the saturating packs that follow turn into the
-// storage minimum — what ORT returns, pinned here rather than left undefined.
-inline std::int32_t cvtps2dq(float v) {
-  if (!(v >= -2147483648.0f && v < 2147483648.0f)) return std::numeric_limits<std::int32_t>::min();
-  return static_cast<std::int32_t>(round_half_even(static_cast<double>(v)));
-}
-
-// ORT's fp32 logistic on x86 with FMA3: clamp to [−18, 18], odd/even polynomials in x², one
-// division, + ½, clamp below at 0 (no upper clamp; the result never exceeds 1 for |x| ≤ 18).
-// NaN passes through.
-inline float logistic(float x) {
-  constexpr float a9 = 4.37031012579801e-11f, a7 = 1.15627324459942e-07f, a5 = 6.08574864600143e-05f,
-                  a3 = 8.51377133304701e-03f, a1 = 2.48287947061529e-01f;
-  constexpr float b10 = 6.10247389755681e-13f, b8 = 5.76102136993427e-09f, b6 = 6.29106785017040e-06f,
-                  b4 = 1.70198817374094e-03f, b2 = 1.16817656904453e-01f, b0 = 9.93151921023180e-01f;
-  if (std::isnan(x)) return x;
-  const float v = x < -18.0f ? -18.0f : (x > 18.0f ? 18.0f : x);
-  const float x2 = v * v;
-  float p = std::fma(x2, a9, a7);
-  p = std::fma(x2, p, a5);
-  p = std::fma(x2, p, a3);
-  p = std::fma(x2, p, a1);
-  p = v * p;
-  float q = std::fma(x2, b10, b8);
-  q = std::fma(x2, q, b6);
-  q = std::fma(x2, q, b4);
-  q = std::fma(x2, q, b2);
-  q = std::fma(x2, q, b0);
-  const float y = p / q + 0.5f;
-  return y < 0.0f ? 0.0f : y;
-}
-
-}  // namespace qnn::ref::ort
-// ---- end qnn/kernels/ref/ort_float.hpp -------------------------------------------------------------
 
 namespace qnn::ref {
 
@@ -4427,197 +4792,6 @@ void concat_quantized(std::span<const TensorView<const T>> xs, std::span<const C
 
 }  // namespace qnn::ref
 // ---- end qnn/kernels/ref/concat.hpp ----------------------------------------------------------------
-// ---- begin qnn/kernels/ref/pool.hpp ----------------------------------------------------------------
-// Reference max and average pooling (2-D windows over N,C,H,W; global pooling is the window that
-// covers the image).
-//
-// Max pooling reads only taps inside the input: padding never wins (it is −∞, not the zero point),
-// so a quantized max pool is exact and keeps its input's quantization.
-// Average pooling divides by the number of taps inside the input, or — count_include_pad — by the
-// taps inside the padded input (a ceil-mode window hanging past the padding still excludes the
-// overhang, as PyTorch and ONNX Runtime do).
-//   float/bf16: fp32 sum in row-major window order, one division.
-//   quantized:  s = Σ (x − zx) in int32 (|s| ≤ count·65535, far from overflow), then the output
-//               stage of ratio s_x / (s_y · count) under the layer's requantization policy. The
-//               divisor varies only at borders, so one factor per possible count is made up front.
-//   quantized, onnx_float: what ONNX Runtime's QLinearAveragePool does (qlinear_pool.cc,
-//               qlgavgpool.cpp), which is two different computations:
-//     a window covering the whole input with no padding (global pooling) — integer sum, then
-//               y = rne(clamp(fl(float(s) · m))) + zy with m = fl(s_x / fl(s_y · count));
-//     any other window — fp32: d = fl(s_x · (x − zx)), sum = ((0 + d0) + d1) + … in window order
-//               (rows, then columns), avg = fl(sum / count), y = clamp(rne(fl(avg / s_y) + zy))
-//               (the zero point is added in fp32 before rounding), and with count_include_pad the
-//               divisor is the full kernel size kh·kw even where a ceil-mode window hangs past the
-//               padding.
-
-#include <algorithm>
-#include <cstdint>
-#include <limits>
-#include <vector>
-
-namespace qnn::ref {
-
-namespace detail {
-inline void check_pool_shapes(const PoolGeometry& g, const Shape& x, const Shape& y) {
-  check(x == Shape{g.n, g.c, g.h, g.w}, "pool: input ", x, " does not match geometry");
-  check(y == g.output_shape(), "pool: output ", y, " should be ", g.output_shape());
-}
-
-// Visits the taps of window (oy, ox): f(iy, ix) for taps inside the input. Returns the divisor
-// average pooling uses for this window.
-template <class F>
-std::int64_t for_each_tap(const PoolGeometry& g, std::int64_t oy, std::int64_t ox, F&& f) {
-  const auto [kh, kw] = g.win.kernel;
-  const auto [sh, sw] = g.win.strides;
-  const auto [dh, dw] = g.win.dilations;
-  const std::int64_t y0 = oy * sh - g.win.pads[0];
-  const std::int64_t x0 = ox * sw - g.win.pads[1];
-  std::int64_t inside = 0;
-  std::int64_t padded = 0;  // taps inside input + pads
-  for (std::int64_t ky = 0; ky < kh; ++ky) {
-    const std::int64_t iy = y0 + ky * dh;
-    const bool y_in_pad = iy >= -g.win.pads[0] && iy < g.h + g.win.pads[2];
-    for (std::int64_t kx = 0; kx < kw; ++kx) {
-      const std::int64_t ix = x0 + kx * dw;
-      const bool x_in_pad = ix >= -g.win.pads[1] && ix < g.w + g.win.pads[3];
-      if (y_in_pad && x_in_pad) ++padded;
-      if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-      ++inside;
-      f(iy, ix);
-    }
-  }
-  return g.count_include_pad ? padded : inside;
-}
-}  // namespace detail
-
-template <class T>
-void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y) {
-  detail::check_pool_shapes(g, x.shape(), y.shape());
-  for (std::int64_t n = 0; n < g.n; ++n)
-    for (std::int64_t c = 0; c < g.c; ++c)
-      for (std::int64_t oy = 0; oy < g.oh; ++oy)
-        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-          T best = std::numeric_limits<T>::lowest();
-          bool any = false;
-          detail::for_each_tap(g, oy, ox, [&](std::int64_t iy, std::int64_t ix) {
-            const T v = x(n, c, iy, ix);
-            // NaN propagates in float pooling (v > best is false for NaN, so test it first).
-            if (!any || v > best || v != v) best = v;
-            any = true;
-          });
-          check(any, "pool window (", oy, ",", ox, ") covers no input pixel");
-          y(n, c, oy, ox) = best;
-        }
-}
-
-// fp32 accumulation; T is float or bf16 (output rounded to nearest even for bf16).
-template <class T>
-void avg_pool_float(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y) {
-  detail::check_pool_shapes(g, x.shape(), y.shape());
-  for (std::int64_t n = 0; n < g.n; ++n)
-    for (std::int64_t c = 0; c < g.c; ++c)
-      for (std::int64_t oy = 0; oy < g.oh; ++oy)
-        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-          float sum = 0.0f;
-          const std::int64_t count = detail::for_each_tap(
-              g, oy, ox, [&](std::int64_t iy, std::int64_t ix) { sum += static_cast<float>(x(n, c, iy, ix)); });
-          check(count > 0, "pool window (", oy, ",", ox, ") covers no input pixel");
-          y(n, c, oy, ox) = T(sum / static_cast<float>(count));
-        }
-}
-
-// The factors of a quantized average pool, one per possible divisor.
-template <RequantPolicyType P>
-struct AvgPoolRequant {
-  std::int32_t x_zp = 0;
-  std::int32_t y_zp = 0;
-  float s_x = 1, s_y = 1;  // the fp32 window path of onnx_float reads the scales themselves
-  OutputRange range{};
-  std::vector<typename P::Channel> by_count;  // index = divisor
-
-  template <QuantStorage T>
-  static AvgPoolRequant make(const PoolGeometry& g, float s_x, std::int32_t x_zp, float s_y,
-                             std::int32_t y_zp) {
-    qnn::detail::check_zero_point<T>(x_zp);
-    qnn::detail::check_zero_point<T>(y_zp);
-    AvgPoolRequant r;
-    r.x_zp = x_zp;
-    r.y_zp = y_zp;
-    r.s_x = s_x;
-    r.s_y = s_y;
-    r.range = {min_of<T>(), max_of<T>()};
-    const std::int64_t max_count = g.win.kernel[0] * g.win.kernel[1];
-    // The int32 window sum: count · max|x − zx| must fit (2^15 taps for 16-bit data, 2^23 for 8-bit).
-    const std::int64_t span = std::int64_t{max_of<T>()} - min_of<T>();
-    check(max_count * span <= std::numeric_limits<std::int32_t>::max(), "pool window of ", max_count,
-          " taps is too large for an int32 sum of ", name_of(dtype_of_v<T>), " values");
-    r.by_count.resize(static_cast<std::size_t>(max_count + 1));
-    for (std::int64_t c = 1; c <= max_count; ++c) {
-      // npu_pow2 divides by shifting: only power-of-two divisors have a factor; avg_pool rejects a
-      // window with any other count when it meets one.
-      if constexpr (P::policy == RequantPolicy::npu_pow2)
-        if ((c & (c - 1)) != 0) continue;
-      // onnx_float: ORT's global pool multiplier fl(s_x / fl(s_y · count)); the others keep the
-      // exact ratio s_x / (s_y · count).
-      if constexpr (P::policy == RequantPolicy::onnx_float)
-        r.by_count[static_cast<std::size_t>(c)] = P::make(ScaleRatio({s_x}, {s_y * static_cast<float>(c)}));
-      else
-        r.by_count[static_cast<std::size_t>(c)] = P::make(ScaleRatio({s_x}, {s_y, static_cast<float>(c)}));
-    }
-    return r;
-  }
-};
-
-namespace detail {
-// ORT's fp32 QLinearAveragePool window (see the header comment).
-template <QuantStorage T, RequantPolicyType P>
-void avg_pool_ort_float(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const AvgPoolRequant<P>& rq) {
-  const std::int64_t full = g.win.kernel[0] * g.win.kernel[1];
-  for (std::int64_t n = 0; n < g.n; ++n)
-    for (std::int64_t c = 0; c < g.c; ++c)
-      for (std::int64_t oy = 0; oy < g.oh; ++oy)
-        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-          float sum = 0.0f;
-          std::int64_t inside = 0;
-          for_each_tap(g, oy, ox, [&](std::int64_t iy, std::int64_t ix) {
-            sum += rq.s_x * static_cast<float>(static_cast<std::int32_t>(x(n, c, iy, ix)) - rq.x_zp);
-            ++inside;
-          });
-          check(inside > 0, "pool window (", oy, ",", ox, ") covers no input pixel");
-          const float avg = sum / static_cast<float>(g.count_include_pad ? full : inside);
-          const std::int32_t q = ort::cvtps2dq(avg / rq.s_y + static_cast<float>(rq.y_zp));
-          y(n, c, oy, ox) = static_cast<T>(std::clamp(q, rq.range.lo, rq.range.hi));
-        }
-}
-}  // namespace detail
-
-template <QuantStorage T, RequantPolicyType P>
-void avg_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const AvgPoolRequant<P>& rq) {
-  detail::check_pool_shapes(g, x.shape(), y.shape());
-  if constexpr (P::policy == RequantPolicy::onnx_float) {
-    const bool global = g.win.kernel[0] == g.h && g.win.kernel[1] == g.w && g.win.pads[0] == 0 &&
-                        g.win.pads[1] == 0 && g.win.pads[2] == 0 && g.win.pads[3] == 0;
-    if (!global) return detail::avg_pool_ort_float(g, x, y, rq);
-  }
-  for (std::int64_t n = 0; n < g.n; ++n)
-    for (std::int64_t c = 0; c < g.c; ++c)
-      for (std::int64_t oy = 0; oy < g.oh; ++oy)
-        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-          std::int32_t sum = 0;
-          const std::int64_t count = detail::for_each_tap(g, oy, ox, [&](std::int64_t iy, std::int64_t ix) {
-            sum += static_cast<std::int32_t>(x(n, c, iy, ix)) - rq.x_zp;
-          });
-          check(count > 0, "pool window (", oy, ",", ox, ") covers no input pixel");
-          if constexpr (P::policy == RequantPolicy::npu_pow2)
-            check((count & (count - 1)) == 0, "npu_pow2 average pool: window (", oy, ",", ox, ") divides by ", count,
-                  ", not a power of two");
-          y(n, c, oy, ox) = static_cast<T>(
-              P::apply(sum, rq.by_count[static_cast<std::size_t>(count)], rq.y_zp, rq.range.lo, rq.range.hi));
-        }
-}
-
-}  // namespace qnn::ref
-// ---- end qnn/kernels/ref/pool.hpp ------------------------------------------------------------------
 // ---- begin qnn/kernels/ref/quantize_linear.hpp -----------------------------------------------------
 // Reference QuantizeLinear / DequantizeLinear over tensors, per tensor or along an axis, and the
 // float <-> bf16 conversions (round to nearest even). The element rules are numerics/quantize.hpp.
@@ -9226,7 +9400,8 @@ class MatMulKernel final : public OpKernel {
 // for it: inputs rounded to bf16 at run time, fp32 accumulation and output); weights that are
 // computed at run time (rare; ONNX conformance does it) make a FloatConv2D per run. 1-D windows run
 // as 2-D with H = 1 (window_attrs.hpp). A fused ReLU/Clip from the fusion pass (attribute
-// qnn_activation) clamps in the accumulator's epilogue.
+// qnn_activation) clamps in the accumulator's epilogue; a fused MaxPool (qnn_pool, fuse_pool.hpp)
+// pools each image's output while it is in cache, and the node's output is the pooled tensor.
 
 #include <array>
 #include <cstdint>
@@ -9235,77 +9410,6 @@ class MatMulKernel final : public OpKernel {
 #include <variant>
 #include <vector>
 
-// ---- begin qnn/kernels/cpu/pool.hpp ----------------------------------------------------------------
-// Fast CPU max pooling: checks the geometry, splits N·C planes over threads and runs the
-// per-target rows of kernels/simd/pool-inl.hpp, which equal ref::max_pool bit for bit (integers
-// and floats, NaN and signed zeros included). Without a SIMD target, for a non-contiguous view,
-// or when some window covers no input pixel (an error the reference reports), the reference runs.
-
-#include <algorithm>
-#include <concepts>
-#include <cstdint>
-
-namespace qnn::cpu {
-
-template <class T>
-auto max_pool_kernel(const simd::KernelTable& t) -> void (*)(const simd::MaxPoolArgs&) {
-  if constexpr (std::same_as<T, std::uint8_t>) return t.max_pool_u8;
-  else if constexpr (std::same_as<T, std::int8_t>) return t.max_pool_i8;
-  else if constexpr (std::same_as<T, std::int16_t>) return t.max_pool_i16;
-  else if constexpr (std::same_as<T, float>) return t.max_pool_f32;
-  else return nullptr;
-}
-
-// True when every output row and column has a window tap inside the input.
-inline bool every_window_hits_input(const PoolGeometry& g) {
-  const auto covers = [](std::int64_t out, std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d,
-                         std::int64_t pad) {
-    for (std::int64_t o = 0; o < out; ++o) {
-      bool hit = false;
-      for (std::int64_t t = 0; t < k && !hit; ++t) {
-        const std::int64_t i = o * s - pad + t * d;
-        hit = i >= 0 && i < in;
-      }
-      if (!hit) return false;
-    }
-    return true;
-  };
-  return covers(g.oh, g.h, g.win.kernel[0], g.win.strides[0], g.win.dilations[0], g.win.pads[0]) &&
-         covers(g.ow, g.w, g.win.kernel[1], g.win.strides[1], g.win.dilations[1], g.win.pads[1]);
-}
-
-template <class T>
-void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const Exec& ex) {
-  const simd::KernelTable* t = simd::kernel_table();
-  const auto kernel = t ? max_pool_kernel<T>(*t) : nullptr;
-  if (!kernel || !x.contiguous() || !y.contiguous() || x.shape() != Shape{g.n, g.c, g.h, g.w} ||
-      y.shape() != g.output_shape() || !every_window_hits_input(g)) {
-    ref::max_pool(g, x, y);  // also reports what is wrong with the shapes
-    return;
-  }
-  simd::MaxPoolArgs a;
-  a.h = g.h, a.w = g.w, a.oh = g.oh, a.ow = g.ow;
-  a.kh = g.win.kernel[0], a.kw = g.win.kernel[1];
-  a.sh = g.win.strides[0], a.sw = g.win.strides[1];
-  a.dh = g.win.dilations[0], a.dw = g.win.dilations[1];
-  a.pad_top = g.win.pads[0], a.pad_left = g.win.pads[1];
-  const std::size_t scratch = static_cast<std::size_t>(simd::max_pool_scratch_elems(a));
-  // Threads get at least 2^16 taps each (tens of microseconds): a batch-1 pool of the
-  // Fashion-MNIST CNN (25 k taps) is not worth a fork-join.
-  const std::int64_t taps = std::max<std::int64_t>(1, g.oh * g.ow * g.win.kernel[0] * g.win.kernel[1]);
-  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 16) / taps);
-  ex.parallel(g.n * g.c, [&](Workspace& ws, std::int64_t b, std::int64_t e) {
-    simd::MaxPoolArgs part = a;
-    part.x = x.data() + b * g.h * g.w;
-    part.y = y.data() + b * g.oh * g.ow;
-    part.planes = e - b;
-    part.scratch = ws.get<T>(scratch);
-    kernel(part);
-  }, grain);
-}
-
-}  // namespace qnn::cpu
-// ---- end qnn/kernels/cpu/pool.hpp ------------------------------------------------------------------
 // ---- begin qnn/kernels/ref/batch_norm.hpp ----------------------------------------------------------
 // Reference BatchNormalization, inference form (ONNX, training_mode = 0):
 //
@@ -9350,6 +9454,7 @@ inline void batch_norm(TensorView<const float> x, const BatchNormParams& p, Tens
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9437,6 +9542,38 @@ struct WindowAttrs {
   }
 };
 
+// A max pooling the fusion pass put on a Conv or QLinearConv node (graph/passes/fuse_pool.hpp):
+// attribute qnn_pool = "max" and the MaxPool's own attributes under the prefix qnn_pool_. Reading
+// it marks them all as used; anything MaxPool itself would refuse is refused here.
+struct FusedMaxPool {
+  WindowAttrs attrs;
+
+  static std::optional<FusedMaxPool> read(const Attributes& a) {
+    if (!a.has("qnn_pool")) return std::nullopt;
+    const std::string kind = a.get_string("qnn_pool");
+    check(kind == "max", "qnn_pool '", kind, "' is not max");
+    static const std::string prefix = "qnn_pool_";
+    Attributes pool;
+    for (const auto& [name, v] : a.all())
+      if (name.starts_with(prefix)) {
+        (void)a.has(name);
+        pool.set(name.substr(prefix.size()), v);
+      }
+    FusedMaxPool f;
+    f.attrs = WindowAttrs::read(pool, 0, true);
+    check(pool.get_int("storage_order", 0) == 0, "qnn_pool_storage_order = 1 is not supported");
+    const auto unused = pool.unused();
+    check(unused.empty(), "attribute 'qnn_pool_", unused.empty() ? "" : unused.front(), "' is not supported");
+    return f;
+  }
+
+  // The pooling over a conv output of 4-D shape y4 whose op has `spatial` axes.
+  PoolGeometry over(const Shape& y4, int spatial) const {
+    check(spatial == attrs.spatial, "the fused pooling is ", attrs.spatial, "-D but the conv is ", spatial, "-D");
+    return make_pool_geometry(y4, attrs.resolve(y4[2], y4[3]), attrs.ceil_mode);
+  }
+};
+
 // The N×C×H×W shape a 1-D (N×C×L) or 2-D tensor is computed as.
 inline Shape as_4d(const Shape& s, int spatial) {
   if (spatial == 2) {
@@ -9498,12 +9635,13 @@ inline bool same_window(const Window2D& a, const Window2D& b) {
 // FloatConv2D made for this call.
 template <class T>
 void conv_once(TensorView<const float> w, std::span<const float> bias, const ConvOptions& opt,
-               TensorView<const float> x, TensorView<float> y) {
+               TensorView<const float> x, TensorView<float> y, const PoolGeometry* pool) {
   const FloatConv2D<T> conv(w, bias, opt);
+  cpu::LocalExec local;
   if constexpr (std::same_as<T, bf16>)
-    conv.run(bf16_scratch(x), y);
+    conv.run(bf16_scratch(x), y, local.exec(), pool);
   else
-    conv.run(x, y);
+    conv.run(x, y, local.exec(), pool);
 }
 }  // namespace internal
 
@@ -9515,6 +9653,7 @@ class ConvKernel final : public OpKernel {
     check(groups_ >= 1, "group ", groups_, " must be positive");
     opt_.groups = groups_;
     opt_.activation = read_fused_activation(n.attrs());
+    pool_ = FusedMaxPool::read(n.attrs());
     opt_.reference = n.options().reference_kernels;
     bf16_ = n.options().precision == Precision::bf16;
     const Tensor* w = n.constant_input(1);
@@ -9561,20 +9700,24 @@ class ConvKernel final : public OpKernel {
     ConvOptions opt = opt_;
     opt.window = window_.attrs.resolve(x4[2], x4[3], {w4[2], w4[3]});
     const ConvGeometry g = make_conv_geometry(x4, w4, opt.window, groups_);
-    const TensorRef& y = ctx.output(0, DType::f32, from_4d(g.output_shape(), sp));
+    std::optional<PoolGeometry> pg;
+    if (pool_) pg = pool_->over(g.output_shape(), sp);
+    const Shape y4 = pg ? pg->output_shape() : g.output_shape();
+    const PoolGeometry* pool = pg ? &*pg : nullptr;
+    const TensorRef& y = ctx.output(0, DType::f32, from_4d(y4, sp));
     const TensorView<const float> xv(x.span<float>().data(), x4);
-    const TensorView<float> yv(y.mut<float>().data(), g.output_shape());
+    const TensorView<float> yv(y.mut<float>().data(), y4);
 
     if (prepared_.index() != 0 && internal::same_window(opt.window, opt_.window)) {
-      if (const auto* c = std::get_if<FloatConv2D<float>>(&prepared_)) c->run(xv, yv, ctx.exec());
-      if (const auto* c = std::get_if<FloatConv2D<bf16>>(&prepared_)) c->run(bf16_scratch(xv), yv, ctx.exec());
+      if (const auto* c = std::get_if<FloatConv2D<float>>(&prepared_)) c->run(xv, yv, ctx.exec(), pool);
+      if (const auto* c = std::get_if<FloatConv2D<bf16>>(&prepared_)) c->run(bf16_scratch(xv), yv, ctx.exec(), pool);
       return;
     }
     if (weights_) {  // constant weights, an input size the prepared layer was not made for
       if (bf16_)
-        internal::conv_once<bf16>(weights_->view<float>(), bias_, opt, xv, yv);
+        internal::conv_once<bf16>(weights_->view<float>(), bias_, opt, xv, yv, pool);
       else
-        internal::conv_once<float>(weights_->view<float>(), bias_, opt, xv, yv);
+        internal::conv_once<float>(weights_->view<float>(), bias_, opt, xv, yv, pool);
       return;
     }
     std::span<const float> bias;
@@ -9584,7 +9727,7 @@ class ConvKernel final : public OpKernel {
       check(b.shape.rank() == 1, "B (input 2) must be 1-D, got ", b.shape);
       bias = b.span<float>();
     }
-    internal::conv_once<float>(TensorView<const float>(ctx.in(1).span<float>().data(), w4), bias, opt, xv, yv);
+    internal::conv_once<float>(TensorView<const float>(ctx.in(1).span<float>().data(), w4), bias, opt, xv, yv, pool);
   }
 
   std::int64_t macs(const KernelContext& ctx) const override {
@@ -9616,6 +9759,7 @@ class ConvKernel final : public OpKernel {
   internal::Window window_;
   std::int64_t groups_ = 1;
   ConvOptions opt_;  // its window: the one the prepared layer was made for
+  std::optional<FusedMaxPool> pool_;
   bool bf16_ = false;
   Shape w4_;                       // constant weights' 4-D shape; rank 0 when computed at run time
   std::optional<Tensor> weights_;  // constant weights, kept when auto_pad may change the window
@@ -9876,6 +10020,7 @@ void quantize_linear(TensorView<const float> x, TensorView<typename Q::storage_t
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qnn::ops::quant {
@@ -10012,6 +10157,25 @@ inline ScaleZp expand_channels(ScaleZp q, std::int64_t channels, const char* wha
         " zero points for ", channels, " output channels");
   if (q.scales.size() == 1) q.scales.assign(n, q.scales[0]);
   if (q.zero_points.size() == 1) q.zero_points.assign(n, q.zero_points[0]);
+  return q;
+}
+
+// The constant quantization of a matmul whose output has the type of A (QLinearMatMul, QGemm with
+// a quantized output): A per tensor (inputs 1, 2), B per tensor or per column (inputs 4, 5; with
+// `columns` > 0 expanded to that many entries), Y per tensor (inputs y_scale, y_scale + 1). `a_name`
+// and `y_name` spell A and Y as the operator does ("a"/"y", "A"/"Y") in the message of a Y whose
+// type is not A's.
+struct MatmulQuant {
+  ScaleZp a, b, y;
+};
+inline MatmulQuant constant_matmul_quant(const NodeInfo& info, std::size_t y_scale, std::int64_t columns,
+                                         const char* a_name, const char* y_name) {
+  MatmulQuant q;
+  q.a = constant_per_tensor(info, 1, 2, 0, "a_scale/a_zero_point");
+  q.b = constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point");
+  if (columns > 0) q.b = expand_channels(std::move(q.b), columns, "b_scale/b_zero_point");
+  q.y = constant_per_tensor(info, y_scale, y_scale + 1, 0, "y_scale/y_zero_point");
+  check(q.y.dtype == q.a.dtype, y_name, " (", q.y.dtype, ") must have the type of ", a_name, " (", q.a.dtype, ")");
   return q;
 }
 
@@ -10379,9 +10543,10 @@ class QLinearConvKernel final : public OpKernel {
  public:
   QLinearConvKernel(ConvWindow window, const PerTensor<TIn>& xq, QView<const TW, PerChannel<TW>> w,
                     std::span<const std::int32_t> bias, const PerTensor<TIn>& yq, RequantPolicy policy,
-                    const ActivationClamp& act, bool reference)
+                    const ActivationClamp& act, bool reference, std::optional<FusedMaxPool> pool)
       : window_(std::move(window)),
-        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference}) {}
+        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference}),
+        pool_(std::move(pool)) {}
 
   void run(KernelContext& ctx) const override {
     const TensorRef& x = ctx.in(0);
@@ -10389,8 +10554,11 @@ class QLinearConvKernel final : public OpKernel {
     const Shape x4 = as_4d(x.shape, window_.spatial);
     window_.check_input(x4);
     const ConvGeometry g = conv_.geometry(x4);
-    TensorRef& y = ctx.output(0, dtype_of_v<TIn>, from_4d(g.output_shape(), window_.spatial));
-    conv_.run(view_as<TIn>(x, x4), mut_as<TIn>(y, g.output_shape()), ctx.exec());
+    std::optional<PoolGeometry> pg;
+    if (pool_) pg = pool_->over(g.output_shape(), window_.spatial);
+    const Shape y4 = pg ? pg->output_shape() : g.output_shape();
+    TensorRef& y = ctx.output(0, dtype_of_v<TIn>, from_4d(y4, window_.spatial));
+    conv_.run(view_as<TIn>(x, x4), mut_as<TIn>(y, y4), ctx.exec(), pg ? &*pg : nullptr);
   }
   std::int64_t macs(const KernelContext& ctx) const override {
     return conv_.geometry(as_4d(ctx.in(0).shape, window_.spatial)).macs();
@@ -10399,6 +10567,7 @@ class QLinearConvKernel final : public OpKernel {
  private:
   ConvWindow window_;
   QuantizedConv2D<TIn, TW, TIn> conv_;
+  std::optional<FusedMaxPool> pool_;  // a MaxPool fused after the conv (graph/passes/fuse_pool.hpp)
 };
 
 inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
@@ -10424,6 +10593,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
   }
   const RequantPolicy policy = quant::read_policy(info);
   const ActivationClamp act = quant::read_fused_activation(info.attrs());
+  const std::optional<FusedMaxPool> pool = FusedMaxPool::read(info.attrs());
   return quant::visit_quant_dtype(xq.dtype, "x", [&](auto tin) -> std::unique_ptr<OpKernel> {
     using TIn = decltype(tin);
     return quant::visit_int8_dtype(w.dtype(), "w", [&](auto tw) -> std::unique_ptr<OpKernel> {
@@ -10434,7 +10604,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
                                                })};
       return std::make_unique<QLinearConvKernel<TIn, TW>>(window, quant::per_tensor<TIn>(xq, "x_scale/x_zero_point"),
                                                           wv, bias, quant::per_tensor<TIn>(yq, "y_scale/y_zero_point"),
-                                                          policy, act, info.options().reference_kernels);
+                                                          policy, act, info.options().reference_kernels, pool);
     });
   });
 }
@@ -11150,10 +11320,11 @@ class QLinearMatMulKernel final : public OpKernel {
 };
 
 inline std::unique_ptr<OpKernel> make_qlinear_matmul(const NodeInfo& info) {
-  const quant::ScaleZp aq = quant::constant_per_tensor(info, 1, 2, 0, "a_scale/a_zero_point");
-  const quant::ScaleZp bq = quant::constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point");
-  const quant::ScaleZp yq = quant::constant_per_tensor(info, 6, 7, 0, "y_scale/y_zero_point");
-  check(yq.dtype == aq.dtype, "y (", yq.dtype, ") must have the type of a (", aq.dtype, ")");
+  // b is not expanded here: it may be a run-time tensor, whose column count is known at run time.
+  const quant::MatmulQuant q = quant::constant_matmul_quant(info, 6, 0, "a", "y");
+  const quant::ScaleZp& aq = q.a;
+  const quant::ScaleZp& bq = q.b;
+  const quant::ScaleZp& yq = q.y;
   if (const auto d = info.input_dtype(0)) check(*d == aq.dtype, "a is ", *d, " but a_zero_point is ", aq.dtype);
   if (const auto d = info.input_dtype(3)) check(*d == bq.dtype, "b is ", *d, " but b_zero_point is ", bq.dtype);
   check(bq.scales.size() == bq.zero_points.size() || bq.zero_points.size() == 1,
@@ -12430,7 +12601,8 @@ struct Partition {
   }
 };
 
-// "domain.op_type", with "+relu" / "+clip" when the graph passes fused an activation into the node.
+// "domain.op_type", with "+relu" / "+clip" when the graph passes fused an activation into the node
+// and "+maxpool" when they fused a pooling.
 // Reads the attribute map directly, so the lookup is not recorded as a use of the attribute.
 inline std::string op_label(const Node& n) {
   std::string s = n.domain;
@@ -12439,6 +12611,10 @@ inline std::string op_label(const Node& n) {
   if (const auto* act = n.attrs.peek<std::string>("qnn_activation")) {
     s.push_back('+');
     s += *act;
+  }
+  if (const auto* pool = n.attrs.peek<std::string>("qnn_pool")) {
+    s.push_back('+');
+    s += *pool + "pool";
   }
   return s;
 }
@@ -12529,6 +12705,9 @@ inline json::Value partition_json(const Partition& p) {
 //                                        runtime/shape_probe.hpp, graph/passes/dead_code.hpp
 //   5. QDQ lowering to integer ops       graph/passes/lower_qdq.hpp
 //   6. Relu/Clip fusion into float Conv/Gemm/MatMul   graph/passes/fuse_activation.hpp
+//   7. MaxPool fusion into Conv/QLinearConv            graph/passes/fuse_pool.hpp
+//      — only when the nodes will run on the CPU backend's kernels (`cpu_kernels`): a device backend
+//      decides what it takes by the ONNX nodes, and the reference kernels run pooling on its own.
 // With SessionOptions::optimize off, only the topological sort runs: the graph executes as
 // written (QDQ models then run DequantizeLinear → float op → QuantizeLinear).
 
@@ -12778,6 +12957,71 @@ inline int fuse_activations(Graph& g) {
 
 }  // namespace qnn::passes
 // ---- end qnn/graph/passes/fuse_activation.hpp ------------------------------------------------------
+// ---- begin qnn/graph/passes/fuse_pool.hpp ----------------------------------------------------------
+// MaxPool fused into the Conv or QLinearConv before it: the conv pools each image's output while it
+// is still in cache (kernels/cpu/conv.hpp, ConvOutput) instead of writing the full-size tensor for a
+// separate pass to read back. For conv1 of the Fashion-MNIST CNN at batch 256 that tensor is 25.7 MB
+// in fp32, so both passes ran from memory. The conv node takes attribute qnn_pool = "max" and the
+// MaxPool's attributes under the prefix qnn_pool_, and its output becomes the MaxPool's.
+//
+// Max pooling only selects values, so the fused node computes exactly what the two did. It applies
+// when the conv's output has no other reader and is not a graph output (calibration and the
+// per-layer report observe conv outputs as graph outputs), the MaxPool's Indices output is unused,
+// and the conv is a fast-path one: float Conv, or QLinearConv on 8-bit activations (int16 ones run
+// the reference conv, which would then need a full-size temporary). Sessions run it on the CPU
+// backend only: another backend judges nodes by their ONNX form (runtime/optimize.hpp).
+
+#include <string>
+#include <vector>
+
+namespace qnn::passes {
+
+namespace fuse_pool_detail {
+
+inline bool fast_conv(const Graph& g, const Node& n) {
+  if (!n.domain.empty() || n.outputs.size() != 1 || n.attrs.all().count("qnn_pool")) return false;
+  if (n.op_type == "Conv") return true;
+  if (n.op_type != "QLinearConv" || !n.has_input(2)) return false;
+  const Tensor* zx = g.constant(n.inputs[2]);
+  return zx && (zx->dtype() == DType::u8 || zx->dtype() == DType::i8);
+}
+
+// MaxPool attributes whose meaning the fused kernel reads (runtime/ops/window_attrs.hpp).
+inline bool known_attributes(const Node& pool) {
+  for (const auto& [name, v] : pool.attrs.all())
+    if (name != "auto_pad" && name != "ceil_mode" && name != "dilations" && name != "kernel_shape" && name != "pads" &&
+        name != "strides" && name != "storage_order")
+      return false;
+  return true;
+}
+
+}  // namespace fuse_pool_detail
+
+inline int fuse_pools(Graph& g) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  int fused = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& pool = g.nodes[i];
+    if (!pool.domain.empty() || pool.op_type != "MaxPool" || pool.inputs.size() != 1) continue;
+    if (pool.outputs.size() != 1 && !(pool.outputs.size() == 2 && pool.outputs[1].empty())) continue;
+    if (!fuse_pool_detail::known_attributes(pool)) continue;
+    const int p = g.producer(pool.inputs[0]);
+    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
+    Node& conv = g.nodes[static_cast<std::size_t>(p)];
+    if (!fuse_pool_detail::fast_conv(g, conv)) continue;
+    if (g.consumers(pool.inputs[0]).size() != 1 || g.is_graph_output(pool.inputs[0])) continue;
+    conv.attrs.set("qnn_pool", std::string("max"));
+    for (const auto& [name, v] : pool.attrs.all()) conv.attrs.set("qnn_pool_" + name, v);
+    conv.outputs[0] = pool.outputs[0];
+    dead[i] = true;
+    ++fused;
+  }
+  g.erase_nodes(dead);
+  return fused;
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/fuse_pool.hpp ------------------------------------------------------------
 // ---- begin qnn/graph/passes/lower_qdq.hpp ----------------------------------------------------------
 // QDQ lowering: DequantizeLinear → op → QuantizeLinear node units become integer operators, as
 // ONNX Runtime's QDQ transformers do.
@@ -13296,7 +13540,7 @@ inline int fold_dynamic_reshapes(Graph& g, const ShapeProbe& p) {
 namespace qnn {
 
 inline void optimize_graph(Graph& g, const SessionOptions& options, const KernelRegistry& registry,
-                           const ShapeProber& prober) {
+                           const ShapeProber& prober, bool cpu_kernels = false) {
   g.topological_sort();
   if (options.optimize) {
     passes::remove_identities(g);
@@ -13308,6 +13552,7 @@ inline void optimize_graph(Graph& g, const SessionOptions& options, const Kernel
     }
     if (passes::lower_qdq(g)) passes::remove_dead_nodes(g);
     passes::fuse_activations(g);
+    if (cpu_kernels && !options.reference_kernels) passes::fuse_pools(g);
   }
   g.topological_sort();
   g.prune_values();
@@ -13365,8 +13610,8 @@ class BasicSession {
 
   BasicSession(Graph graph, SessionOptions options, const KernelRegistry& registry, B backend)
       : graph_(std::move(graph)), options_(options), backend_(std::move(backend)) {
-    optimize_graph(graph_, options_, registry,
-                   [&](const Graph& g) { return probe_graph(g, options_, registry); });
+    optimize_graph(graph_, options_, registry, [&](const Graph& g) { return probe_graph(g, options_, registry); },
+                   B::name == backends::cpu::SimdBackend::name);
     build(registry);
     if (options_.probe) probe();
   }
