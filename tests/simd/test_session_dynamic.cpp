@@ -162,7 +162,8 @@ TEST_CASE("session: INT8 models on the fast kernels equal the reference bit for 
     for (const Node& node : prepared.nodes)
       CHECK_MESSAGE((node.op_type != "Conv" && node.op_type != "Gemm" && node.op_type != "MatMul"), "node ",
                     node.name, " (", node.op_type, ") was not lowered to an integer operator");
-    CHECK(ops_of(Session(Graph(model), options(1, true)).graph()) == ops_of(prepared));
+    // (The reference kernels' session keeps MaxPool a node of its own — graph/passes/fuse_pool.hpp
+    // runs for the fast CPU kernels only — so the prepared graph itself is what both run below.)
     // Every value of the prepared graph, on the fast kernels with one and two threads and on the
     // reference kernels.
     const Graph taps = tapped(prepared);
