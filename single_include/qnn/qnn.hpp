@@ -3,7 +3,7 @@
 // It is include/qnn/qnn.hpp with every qnn header it reaches inlined once, in include order;
 // standard-library and Highway (hwy/...) includes are kept, so Highway stays a dependency.
 // CTest's single_include_fresh test fails when this file is out of date.
-// Headers inlined: 131.
+// Headers inlined: 132.
 #pragma once
 
 // ---- begin qnn/qnn.hpp -----------------------------------------------------------------------------
@@ -3823,10 +3823,22 @@ inline void check_conv_output(const ConvGeometry& g, const PoolGeometry* pool, c
   check(y == pool->output_shape(), "conv2d: pooled output ", y, " should be ", pool->output_shape());
 }
 
-// Whether a fused pooling must run as its own pass over a full-size output: when the conv takes its
-// reference path, or when some window covers no input pixel (cpu::max_pool then reports it).
-inline bool pool_separately(const PoolGeometry& pool, bool fast) {
-  return !fast || !cpu::every_window_hits_input(pool);
+// Runs conv(out, pool) with y checked against the conv's or the fused pooling's output. A fused
+// pooling runs as its own pass over a full-size temporary when the conv takes its reference path or
+// when some window covers no input pixel (cpu::max_pool then reports it): conv(temporary, nullptr),
+// then cpu::max_pool into y. Only then does a run allocate; graph/passes/fuse_pool.hpp fuses neither
+// case in a session.
+template <class TOut, class Conv>
+void run_with_pool(const ConvGeometry& g, const PoolGeometry* pool, bool fast, TensorView<TOut> y,
+                   const cpu::Exec& ex, Conv&& conv) {
+  check_conv_output(g, pool, y.shape());
+  if (pool && (!fast || !cpu::every_window_hits_input(*pool))) {
+    Tensor full(dtype_of_v<TOut>, g.output_shape());
+    conv(full.view<TOut>(), nullptr);
+    cpu::max_pool(*pool, std::as_const(full).view<TOut>(), y, ex);
+    return;
+  }
+  conv(y, pool);
 }
 
 template <QuantStorage TIn, Int8Storage TW, QuantStorage TOut>
@@ -3857,24 +3869,19 @@ class QuantizedConv2D {
   // the pooled output.
   void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
     const ConvGeometry g = geometry(x.shape());
-    const bool fast = !opt_.reference && std::same_as<Acc, std::int32_t> && x.contiguous() && y.contiguous();
-    check_conv_output(g, pool, y.shape());
-    if (pool && pool_separately(*pool, fast)) {
-      Tensor full(dtype_of_v<TOut>, g.output_shape());
-      run(x, full.view<TOut>(), ex);
-      cpu::max_pool(*pool, std::as_const(full).view<TOut>(), y, ex);
-      return;
-    }
-    std::visit([&](const auto& arith) {
-      if constexpr (std::same_as<Acc, std::int32_t>) {
-        if (fast) {
-          cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_,
-                          cpu::ConvOutput<TOut>{y.data(), pool}, ex);
-          return;
+    const bool fast_x = !opt_.reference && std::same_as<Acc, std::int32_t> && x.contiguous();
+    run_with_pool(g, pool, fast_x && y.contiguous(), y, ex, [&](TensorView<TOut> out, const PoolGeometry* p) {
+      std::visit([&](const auto& arith) {
+        if constexpr (std::same_as<Acc, std::int32_t>) {
+          if (fast_x && out.contiguous()) {
+            cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_,
+                            cpu::ConvOutput<TOut>{out.data(), p}, ex);
+            return;
+          }
         }
-      }
-      ref::conv2d(g, x, weights_.view<TW>(), y, arith);
-    }, arith_);
+        ref::conv2d(g, x, weights_.view<TW>(), out, arith);
+      }, arith_);
+    });
   }
   void run(TensorView<const TIn> x, TensorView<TOut> y) const {
     cpu::LocalExec local;
@@ -3939,18 +3946,13 @@ class FloatConv2D {
   // With `pool`, y is the pooled output (as QuantizedConv2D::run).
   void run(TensorView<const T> x, TensorView<float> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
     const ConvGeometry g = geometry(x.shape());
-    const bool fast = !opt_.reference && x.contiguous() && y.contiguous();
-    check_conv_output(g, pool, y.shape());
-    if (pool && pool_separately(*pool, fast)) {
-      Tensor full(DType::f32, g.output_shape());
-      run(x, full.view<float>(), ex);
-      cpu::max_pool(*pool, std::as_const(full).view<float>(), y, ex);
-      return;
-    }
-    if (fast)
-      cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, cpu::ConvOutput<float>{y.data(), pool}, ex);
-    else
-      ref::conv2d(g, x, weights_.view<T>(), y, arith_);
+    const bool fast_x = !opt_.reference && x.contiguous();
+    run_with_pool(g, pool, fast_x && y.contiguous(), y, ex, [&](TensorView<float> out, const PoolGeometry* p) {
+      if (fast_x && out.contiguous())
+        cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, cpu::ConvOutput<float>{out.data(), p}, ex);
+      else
+        ref::conv2d(g, x, weights_.view<T>(), out, arith_);
+    });
   }
   void run(TensorView<const T> x, TensorView<float> y) const {
     cpu::LocalExec local;
@@ -12895,7 +12897,44 @@ inline int fold_batchnorm(Graph& g) {
 
 #include <limits>
 #include <string>
+
+// ---- begin qnn/graph/passes/fuse_into_producer.hpp -------------------------------------------------
+// The walk the fusion passes share: a node that reads the only output of the node before it, when
+// nothing else reads that value and it is not a graph output, can be taken over by that producer,
+// which then writes the node's output. Each pass says which pairs it takes and what attributes the
+// producer gets (fuse_activation.hpp, fuse_pool.hpp).
+
+#include <cstddef>
 #include <vector>
+
+namespace qnn::passes {
+
+// absorb(producer, node) decides whether `producer` takes `node` over; when it returns true it has
+// already set the producer's attributes, and the producer's output becomes the node's first output.
+// Returns how many nodes were taken over.
+template <class Absorb>
+int fuse_into_producer(Graph& g, Absorb&& absorb) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  int fused = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.inputs.empty() || n.outputs.empty()) continue;
+    const int p = g.producer(n.inputs[0]);
+    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
+    Node& prod = g.nodes[static_cast<std::size_t>(p)];
+    if (prod.outputs.size() != 1) continue;
+    if (g.consumers(n.inputs[0]).size() != 1 || g.is_graph_output(n.inputs[0])) continue;
+    if (!absorb(prod, n)) continue;
+    prod.outputs[0] = n.outputs[0];
+    dead[i] = true;
+    ++fused;
+  }
+  g.erase_nodes(dead);
+  return fused;
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/fuse_into_producer.hpp ---------------------------------------------------
 
 namespace qnn::passes {
 
@@ -12926,33 +12965,22 @@ inline bool clip_bounds(const Graph& g, const Node& n, float& lo, float& hi) {
 }
 
 inline int fuse_activations(Graph& g) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  int fused = 0;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& act = g.nodes[i];
-    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip") || act.inputs.empty()) continue;
-    const int p = g.producer(act.inputs[0]);
-    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
-    Node& prod = g.nodes[static_cast<std::size_t>(p)];
-    if (!fusable_producer(prod) || prod.outputs.size() != 1) continue;
-    if (g.consumers(act.inputs[0]).size() != 1 || g.is_graph_output(act.inputs[0])) continue;
+  return fuse_into_producer(g, [&](Node& prod, const Node& act) {
+    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip")) return false;
+    if (!fusable_producer(prod)) return false;
     const auto dt = g.value(act.inputs[0]).dtype;
-    if (dt && *dt != DType::f32) continue;
+    if (dt && *dt != DType::f32) return false;
     float lo = 0, hi = 0;
     if (act.op_type == "Clip") {
-      if (!clip_bounds(g, act, lo, hi)) continue;
+      if (!clip_bounds(g, act, lo, hi)) return false;
       prod.attrs.set("qnn_activation", std::string("clip"));
       prod.attrs.set("qnn_clip_min", lo);
       prod.attrs.set("qnn_clip_max", hi);
     } else {
       prod.attrs.set("qnn_activation", std::string("relu"));
     }
-    prod.outputs[0] = act.outputs[0];
-    dead[i] = true;
-    ++fused;
-  }
-  g.erase_nodes(dead);
-  return fused;
+    return true;
+  });
 }
 
 }  // namespace qnn::passes
@@ -12972,7 +13000,6 @@ inline int fuse_activations(Graph& g) {
 // backend only: another backend judges nodes by their ONNX form (runtime/optimize.hpp).
 
 #include <string>
-#include <vector>
 
 namespace qnn::passes {
 
@@ -12998,26 +13025,14 @@ inline bool known_attributes(const Node& pool) {
 }  // namespace fuse_pool_detail
 
 inline int fuse_pools(Graph& g) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  int fused = 0;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& pool = g.nodes[i];
-    if (!pool.domain.empty() || pool.op_type != "MaxPool" || pool.inputs.size() != 1) continue;
-    if (pool.outputs.size() != 1 && !(pool.outputs.size() == 2 && pool.outputs[1].empty())) continue;
-    if (!fuse_pool_detail::known_attributes(pool)) continue;
-    const int p = g.producer(pool.inputs[0]);
-    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
-    Node& conv = g.nodes[static_cast<std::size_t>(p)];
-    if (!fuse_pool_detail::fast_conv(g, conv)) continue;
-    if (g.consumers(pool.inputs[0]).size() != 1 || g.is_graph_output(pool.inputs[0])) continue;
+  return fuse_into_producer(g, [&](Node& conv, const Node& pool) {
+    if (!pool.domain.empty() || pool.op_type != "MaxPool" || pool.inputs.size() != 1) return false;
+    if (pool.outputs.size() != 1 && !(pool.outputs.size() == 2 && pool.outputs[1].empty())) return false;
+    if (!fuse_pool_detail::known_attributes(pool) || !fuse_pool_detail::fast_conv(g, conv)) return false;
     conv.attrs.set("qnn_pool", std::string("max"));
     for (const auto& [name, v] : pool.attrs.all()) conv.attrs.set("qnn_pool_" + name, v);
-    conv.outputs[0] = pool.outputs[0];
-    dead[i] = true;
-    ++fused;
-  }
-  g.erase_nodes(dead);
-  return fused;
+    return true;
+  });
 }
 
 }  // namespace qnn::passes

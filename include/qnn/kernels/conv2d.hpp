@@ -50,10 +50,22 @@ inline void check_conv_output(const ConvGeometry& g, const PoolGeometry* pool, c
   check(y == pool->output_shape(), "conv2d: pooled output ", y, " should be ", pool->output_shape());
 }
 
-// Whether a fused pooling must run as its own pass over a full-size output: when the conv takes its
-// reference path, or when some window covers no input pixel (cpu::max_pool then reports it).
-inline bool pool_separately(const PoolGeometry& pool, bool fast) {
-  return !fast || !cpu::every_window_hits_input(pool);
+// Runs conv(out, pool) with y checked against the conv's or the fused pooling's output. A fused
+// pooling runs as its own pass over a full-size temporary when the conv takes its reference path or
+// when some window covers no input pixel (cpu::max_pool then reports it): conv(temporary, nullptr),
+// then cpu::max_pool into y. Only then does a run allocate; graph/passes/fuse_pool.hpp fuses neither
+// case in a session.
+template <class TOut, class Conv>
+void run_with_pool(const ConvGeometry& g, const PoolGeometry* pool, bool fast, TensorView<TOut> y,
+                   const cpu::Exec& ex, Conv&& conv) {
+  check_conv_output(g, pool, y.shape());
+  if (pool && (!fast || !cpu::every_window_hits_input(*pool))) {
+    Tensor full(dtype_of_v<TOut>, g.output_shape());
+    conv(full.view<TOut>(), nullptr);
+    cpu::max_pool(*pool, std::as_const(full).view<TOut>(), y, ex);
+    return;
+  }
+  conv(y, pool);
 }
 
 template <QuantStorage TIn, Int8Storage TW, QuantStorage TOut>
@@ -84,24 +96,19 @@ class QuantizedConv2D {
   // the pooled output.
   void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
     const ConvGeometry g = geometry(x.shape());
-    const bool fast = !opt_.reference && std::same_as<Acc, std::int32_t> && x.contiguous() && y.contiguous();
-    check_conv_output(g, pool, y.shape());
-    if (pool && pool_separately(*pool, fast)) {
-      Tensor full(dtype_of_v<TOut>, g.output_shape());
-      run(x, full.view<TOut>(), ex);
-      cpu::max_pool(*pool, std::as_const(full).view<TOut>(), y, ex);
-      return;
-    }
-    std::visit([&](const auto& arith) {
-      if constexpr (std::same_as<Acc, std::int32_t>) {
-        if (fast) {
-          cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_,
-                          cpu::ConvOutput<TOut>{y.data(), pool}, ex);
-          return;
+    const bool fast_x = !opt_.reference && std::same_as<Acc, std::int32_t> && x.contiguous();
+    run_with_pool(g, pool, fast_x && y.contiguous(), y, ex, [&](TensorView<TOut> out, const PoolGeometry* p) {
+      std::visit([&](const auto& arith) {
+        if constexpr (std::same_as<Acc, std::int32_t>) {
+          if (fast_x && out.contiguous()) {
+            cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_,
+                            cpu::ConvOutput<TOut>{out.data(), p}, ex);
+            return;
+          }
         }
-      }
-      ref::conv2d(g, x, weights_.view<TW>(), y, arith);
-    }, arith_);
+        ref::conv2d(g, x, weights_.view<TW>(), out, arith);
+      }, arith_);
+    });
   }
   void run(TensorView<const TIn> x, TensorView<TOut> y) const {
     cpu::LocalExec local;
@@ -166,18 +173,13 @@ class FloatConv2D {
   // With `pool`, y is the pooled output (as QuantizedConv2D::run).
   void run(TensorView<const T> x, TensorView<float> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
     const ConvGeometry g = geometry(x.shape());
-    const bool fast = !opt_.reference && x.contiguous() && y.contiguous();
-    check_conv_output(g, pool, y.shape());
-    if (pool && pool_separately(*pool, fast)) {
-      Tensor full(DType::f32, g.output_shape());
-      run(x, full.view<float>(), ex);
-      cpu::max_pool(*pool, std::as_const(full).view<float>(), y, ex);
-      return;
-    }
-    if (fast)
-      cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, cpu::ConvOutput<float>{y.data(), pool}, ex);
-    else
-      ref::conv2d(g, x, weights_.view<T>(), y, arith_);
+    const bool fast_x = !opt_.reference && x.contiguous();
+    run_with_pool(g, pool, fast_x && y.contiguous(), y, ex, [&](TensorView<float> out, const PoolGeometry* p) {
+      if (fast_x && out.contiguous())
+        cpu::conv2d_float(g, x.data(), packed_, arith_.bias, arith_.lo, arith_.hi, cpu::ConvOutput<float>{out.data(), p}, ex);
+      else
+        ref::conv2d(g, x, weights_.view<T>(), out, arith_);
+    });
   }
   void run(TensorView<const T> x, TensorView<float> y) const {
     cpu::LocalExec local;

@@ -7,9 +7,9 @@
 
 #include <limits>
 #include <string>
-#include <vector>
 
 #include "qnn/graph/graph.hpp"
+#include "qnn/graph/passes/fuse_into_producer.hpp"
 
 namespace qnn::passes {
 
@@ -40,33 +40,22 @@ inline bool clip_bounds(const Graph& g, const Node& n, float& lo, float& hi) {
 }
 
 inline int fuse_activations(Graph& g) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  int fused = 0;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& act = g.nodes[i];
-    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip") || act.inputs.empty()) continue;
-    const int p = g.producer(act.inputs[0]);
-    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
-    Node& prod = g.nodes[static_cast<std::size_t>(p)];
-    if (!fusable_producer(prod) || prod.outputs.size() != 1) continue;
-    if (g.consumers(act.inputs[0]).size() != 1 || g.is_graph_output(act.inputs[0])) continue;
+  return fuse_into_producer(g, [&](Node& prod, const Node& act) {
+    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip")) return false;
+    if (!fusable_producer(prod)) return false;
     const auto dt = g.value(act.inputs[0]).dtype;
-    if (dt && *dt != DType::f32) continue;
+    if (dt && *dt != DType::f32) return false;
     float lo = 0, hi = 0;
     if (act.op_type == "Clip") {
-      if (!clip_bounds(g, act, lo, hi)) continue;
+      if (!clip_bounds(g, act, lo, hi)) return false;
       prod.attrs.set("qnn_activation", std::string("clip"));
       prod.attrs.set("qnn_clip_min", lo);
       prod.attrs.set("qnn_clip_max", hi);
     } else {
       prod.attrs.set("qnn_activation", std::string("relu"));
     }
-    prod.outputs[0] = act.outputs[0];
-    dead[i] = true;
-    ++fused;
-  }
-  g.erase_nodes(dead);
-  return fused;
+    return true;
+  });
 }
 
 }  // namespace qnn::passes

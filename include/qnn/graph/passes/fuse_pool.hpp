@@ -13,10 +13,10 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "qnn/core/dtype.hpp"
 #include "qnn/graph/graph.hpp"
+#include "qnn/graph/passes/fuse_into_producer.hpp"
 
 namespace qnn::passes {
 
@@ -42,26 +42,14 @@ inline bool known_attributes(const Node& pool) {
 }  // namespace fuse_pool_detail
 
 inline int fuse_pools(Graph& g) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  int fused = 0;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& pool = g.nodes[i];
-    if (!pool.domain.empty() || pool.op_type != "MaxPool" || pool.inputs.size() != 1) continue;
-    if (pool.outputs.size() != 1 && !(pool.outputs.size() == 2 && pool.outputs[1].empty())) continue;
-    if (!fuse_pool_detail::known_attributes(pool)) continue;
-    const int p = g.producer(pool.inputs[0]);
-    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
-    Node& conv = g.nodes[static_cast<std::size_t>(p)];
-    if (!fuse_pool_detail::fast_conv(g, conv)) continue;
-    if (g.consumers(pool.inputs[0]).size() != 1 || g.is_graph_output(pool.inputs[0])) continue;
+  return fuse_into_producer(g, [&](Node& conv, const Node& pool) {
+    if (!pool.domain.empty() || pool.op_type != "MaxPool" || pool.inputs.size() != 1) return false;
+    if (pool.outputs.size() != 1 && !(pool.outputs.size() == 2 && pool.outputs[1].empty())) return false;
+    if (!fuse_pool_detail::known_attributes(pool) || !fuse_pool_detail::fast_conv(g, conv)) return false;
     conv.attrs.set("qnn_pool", std::string("max"));
     for (const auto& [name, v] : pool.attrs.all()) conv.attrs.set("qnn_pool_" + name, v);
-    conv.outputs[0] = pool.outputs[0];
-    dead[i] = true;
-    ++fused;
-  }
-  g.erase_nodes(dead);
-  return fused;
+    return true;
+  });
 }
 
 }  // namespace qnn::passes
