@@ -287,10 +287,13 @@ class QnnSpec:
     method: str                 # --method
     differences: list[str]
     percentile: float | None = None
+    reduce_range: bool = False  # --reduce-range (7-bit weights, ORT's reduce_range)
 
     def args(self) -> list[str]:
         a = ["--config", self.config, "--method", self.method,
              "--per-channel" if self.per_channel else "--per-tensor"]
+        if self.reduce_range:
+            a.append("--reduce-range")
         if self.percentile is not None:
             a += ["--percentile", repr(self.percentile)]
         return a
@@ -406,7 +409,8 @@ def run_pair(ctx, r: dict, quantize_once, evaluate, spec: QnnSpec | None, tag: s
 def qnn_side(ctx, spec: QnnSpec | None, q_out: str, runs: list[dict], error: str | None) -> dict:
     if spec is None:
         return {"status": "unmatched", "reason": "no qnn configuration corresponds to this row"}
-    side = {"config": spec.config, "weights": "per-channel" if spec.per_channel else "per-tensor",
+    side = {"config": spec.config,
+            "weights": ("per-channel" if spec.per_channel else "per-tensor") + (", 7-bit" if spec.reduce_range else ""),
             "method": spec.method + (f" {spec.percentile}" if spec.percentile is not None else ""),
             "differences": spec.differences}
     if ctx.qnn is None:
@@ -436,9 +440,6 @@ def qnn_side(ctx, spec: QnnSpec | None, q_out: str, runs: list[dict], error: str
 
 def ort_qnn_spec(cfg: str, per_channel: bool, method: str, reduce_range: bool) -> QnnSpec:
     diffs = []
-    if reduce_range:
-        diffs.append("reduce_range (7-bit weights) has no qnn option: qnn's exact kernels do not need it;"
-                     " qnn row is the same configuration without it")
     if method == "Entropy":
         diffs.append("entropy: ORT's defaults are 128 histogram bins and 128 quantized bins (its search has"
                      " nothing to choose from, so it returns MinMax's range here); qnn searches the exact |x| fold"
@@ -449,7 +450,7 @@ def ort_qnn_spec(cfg: str, per_channel: bool, method: str, reduce_range: bool) -
                      " histogram where the CDF reaches p, qnn interpolates inside the bin")
     return QnnSpec(config="u8s8" if cfg == "U8S8" else "s8s8", per_channel=per_channel,
                    method=method.lower(), differences=diffs,
-                   percentile=PEER_PERCENTILE if method == "Percentile" else None)
+                   percentile=PEER_PERCENTILE if method == "Percentile" else None, reduce_range=reduce_range)
 
 
 def run_ort(ctx, x_cal, full: bool) -> list[dict]:

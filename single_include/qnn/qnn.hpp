@@ -15752,7 +15752,8 @@ inline AsWrittenReport compare_as_written(const Graph& qdq, std::span<const Tens
 //   xint8   uint8 symmetric (zp 128), 2^−pos int8 symmetric 2^−pos, per tensor pow2-mse (Quark XINT8, NPU)
 //   bf16    bfloat16 (no integer quantization: Conv/Gemm/MatMul inputs and weights rounded to bf16)
 // Weights are per output channel unless `per_channel` is off (XINT8 requires per tensor, as Quark
-// does). Nodes can be kept in float by name or by op type.
+// does). `weight.reduced` is ONNX Runtime's reduce_range (weights on [−64, 64]; not for XINT8, whose
+// NPU rules fix the int8 range). Nodes can be kept in float by name or by op type.
 
 #include <cstdint>
 #include <optional>
@@ -16136,6 +16137,7 @@ class GridHistogram {
 //                zp = rne(qmin − rmin/s), clamped to [qmin, qmax]  (ONNX Runtime's rule)
 //   symmetric    signed: s = max(|rmin|, |rmax|)/qmax_sym with the range [−qmax, qmax]
 //                (int8: [−127, 127], as ONNX Runtime and Quark store weights), zp = 0;
+//                with `reduced` (ONNX Runtime's reduce_range: 7-bit weights) int8 is [−64, 64]
 //                unsigned (XINT8 activations): zp = 2^(bits−1), s = absmax / (2^(bits−1) − 1)
 //   power of two s rounded up to 2^⌈log2 s⌉ (so the calibrated range is never clipped further),
 //                or chosen by a pow2 method directly (pos given).
@@ -16154,24 +16156,33 @@ struct QuantTarget {
   DType storage = DType::u8;  // u8, i8, u16, i16
   bool symmetric = false;
   bool pow2 = false;
+  // ONNX Runtime's reduce_range: int8 on [−64, 64], uint8 on [0, 127]. With 7-bit weights no pair of
+  // u8×s8 products overflows int16 (2·255·64 < 2^15), so ORT's `vpmaddubsw` kernels on CPUs without
+  // VNNI compute them exactly; qnn's kernels are exact either way.
+  bool reduced = false;
 
   std::int32_t qmin() const {
+    check_reduced();
     switch (storage) {
       case DType::u8: return 0;
-      case DType::i8: return symmetric ? -127 : -128;
+      case DType::i8: return reduced ? -64 : symmetric ? -127 : -128;
       case DType::u16: return 0;
       case DType::i16: return symmetric ? -32767 : -32768;
       default: fail("quantization target must be u8, i8, u16 or i16, got ", storage);
     }
   }
   std::int32_t qmax() const {
+    check_reduced();
     switch (storage) {
-      case DType::u8: return 255;
-      case DType::i8: return 127;
+      case DType::u8: return reduced ? 127 : 255;
+      case DType::i8: return reduced ? 64 : 127;
       case DType::u16: return 65535;
       case DType::i16: return 32767;
       default: fail("quantization target must be u8, i8, u16 or i16, got ", storage);
     }
+  }
+  void check_reduced() const {
+    if (reduced) check(storage == DType::i8 || storage == DType::u8, "a reduced range needs int8 or uint8, got ", storage);
   }
   bool is_signed() const { return storage == DType::i8 || storage == DType::i16; }
   // Symmetric unsigned storage centres on 2^(bits−1): 128 for uint8 (XINT8), 32768 for uint16.
@@ -16711,6 +16722,8 @@ struct QuantConfig {
       check(activation.pow2 && weight.pow2, "xint8: scales must be powers of two");
     }
     check(weight.storage == DType::i8 && weight.symmetric, "weights must be int8 symmetric");
+    check(!activation.reduced, "a reduced range (reduce_range) applies to weights only, as in ONNX Runtime");
+    check(!(weight.reduced && preset == Preset::xint8), "xint8: weights use the full int8 range (reduce_range is not an NPU configuration)");
     check(cle_options.max_steps >= 1 && cle_options.threshold >= 0, "cle: max_steps must be ≥ 1, threshold ≥ 0");
     check(bias_correction_options.samples >= 1, "bias correction: samples must be ≥ 1");
     check(finetune_options.samples >= 1 && finetune_options.rows >= 1 && finetune_options.passes >= 0,
@@ -18360,7 +18373,8 @@ inline void apply_cle(Graph& g, std::vector<std::string>& log, const CleOptions&
 //     (x̃ = [x̂, 1]), u_c = Σ x̃·e_c. G is shared by all channels (of a conv group) and accumulated in
 //     chunks with qnn's float GEMM, summed in double; e is computed with qnn's float layer on x̂.
 //     Memory: G is (K+1)², the rows are never all kept.
-//  3. Search: Ŵ_c = s_c·q with each q_k ∈ {⌊w_k/s_c⌋, ⌈w_k/s_c⌉} ∩ [−127, 127] (AdaRound's space),
+//  3. Search: Ŵ_c = s_c·q with each q_k ∈ {⌊w_k/s_c⌋, ⌈w_k/s_c⌉} ∩ [−L, L] (AdaRound's space; L = 127,
+//     64 with reduce_range),
 //     starting from the quantizer's rounding. Greedy coordinate descent on the exact quadratic:
 //     flipping q_k by δ changes f_c by 2δs·g_k + (δs)²·G_kk, g = G d + u maintained incrementally
 //     (O(K) per accepted flip), less what re-minimising the bias after the flip recovers; a flip
@@ -18538,7 +18552,8 @@ struct ChannelFit {
 };
 
 inline ChannelFit fit_channel(const RowStats& st, std::int64_t c, std::span<const float> w, double s,
-                              std::span<std::int8_t> q, double b, std::int32_t& bq, float sb, bool bias, int passes) {
+                              std::span<std::int8_t> q, double b, std::int32_t& bq, float sb, bool bias, int passes,
+                              int levels) {
   const std::int64_t k = static_cast<std::int64_t>(w.size());
   const std::int64_t k1 = k + 1;
   const double* u = st.u(c);
@@ -18549,8 +18564,8 @@ inline ChannelFit fit_channel(const RowStats& st, std::int64_t c, std::span<cons
   for (std::int64_t j = 0; j < k; ++j) {
     const auto J = static_cast<std::size_t>(j);
     const double r = double{w[J]} / s;
-    lo[J] = static_cast<std::int8_t>(std::clamp(std::floor(r), -127.0, 127.0));
-    hi[J] = static_cast<std::int8_t>(std::clamp(std::ceil(r), -127.0, 127.0));
+    lo[J] = static_cast<std::int8_t>(std::clamp(std::floor(r), -double(levels), double(levels)));
+    hi[J] = static_cast<std::int8_t>(std::clamp(std::ceil(r), -double(levels), double(levels)));
     d[J] = s * q[J] - double{w[J]};
   }
   const auto bias_value = [&](std::int32_t v) { return double{sb} * v; };
@@ -18710,7 +18725,7 @@ inline std::vector<FinetuneLayerResult> finetune(const Graph& float_graph, Graph
           const auto C = static_cast<std::size_t>(c);
           fits[C] = detail::fit_channel(stats[static_cast<std::size_t>(c / rows.m_per_group())], c % rows.m_per_group(), w,
                                         double{L.weight_scale(c)}, qc, double{L.bias[C]}, bq[C], sb[C], has_bias_input,
-                                        opt.passes);
+                                        opt.passes, cfg.weight.symmetric_levels());
           for (std::int64_t j = 0; j < rows.k(); ++j) qv[rows.weight_index(c, j)] = qc[static_cast<std::size_t>(j)];
         }
       };

@@ -11,7 +11,8 @@ errors     every command given bad input (missing, truncated, random and wrong-d
 roundtrip  `qnn quantize` writes the Fashion-MNIST model in every configuration; each file must pass
            onnx.checker (full check), run in ONNX Runtime, and agree with `qnn run` on 1,000 test
            images: top-1 identical on >= 99.9 %, integer outputs within one quantum of the output's
-           scale on every element.
+           scale on every element; u8s8 --reduce-range (7-bit weights) does so in ORT's default
+           kernels, the others with session.x64quantprecision.
 
 Needs numpy (both parts) and onnx + onnxruntime (roundtrip); run by CTest with the project's venv
 (tests/CMakeLists.txt). Exits 77 (CTest: skipped) when they are missing, 1 on any failure.
@@ -142,6 +143,8 @@ def errors(qnn, work):
                      "--percentile", "high"], ["--percentile needs a number"], outputs=["q.onnx"])
     e("percentile range", ["quantize", "model.onnx", "--calib", "x.npy", "-o", "q.onnx", "--method", "percentile",
                            "--percentile", "150"], ["percentile 150"], outputs=["q.onnx"])
+    e("reduce_range on xint8", ["quantize", "model.onnx", "--calib", "x.npy", "-o", "q.onnx", "--config", "xint8",
+                                "--reduce-range"], ["xint8", "reduce_range"], outputs=["q.onnx"])
     e("unknown backend", ["run", "model.onnx", "--input", "x.npy", "--output", "y.npy", "--backend", "gpu"],
       ["gpu"], outputs=["y.npy"])
     # Models.
@@ -261,42 +264,53 @@ def roundtrip(qnn, work):
     work.mkdir(parents=True, exist_ok=True)
     x, labels = load_test_images(1000)
     np.save(work / "test1000.npy", x)
-    for config, method in [("u8s8", "minmax"), ("s8s8", "entropy"), ("a8w8", "percentile"), ("a16w8", "minmax"), ("xint8", "pow2-mse"),
-                           ("bf16", None)]:
-        out = work / f"fm_{config}.onnx"
+    # (config, method, extra quantize arguments). u8s8 with --reduce-range runs in ORT's default
+    # kernels: its 7-bit weights are what keeps their int16 pair sums exact.
+    cases = [("u8s8", "minmax", []), ("s8s8", "entropy", []), ("a8w8", "percentile", []), ("a16w8", "minmax", []),
+             ("xint8", "pow2-mse", []), ("bf16", None, []), ("u8s8", "minmax", ["--reduce-range"])]
+    for config, method, extra in cases:
+        reduced = "--reduce-range" in extra
+        name = config + ("_rr" if reduced else "")
+        out = work / f"fm_{name}.onnx"
         args = ["quantize", MODEL, "--calib-idx", DATASET, "--calib-per-class", "20", "--config", config, "-o", out]
         if method:
             args += ["--method", method]
-        r = run_qnn(qnn, args, work)
+        r = run_qnn(qnn, args + extra, work)
         if r.returncode != 0:
-            fail(f"qnn quantize --config {config}: {r.stderr.strip()}")
+            fail(f"qnn quantize --config {config} {' '.join(extra)}: {r.stderr.strip()}")
             continue
         model = onnx.load(str(out))
         try:
             onnx.checker.check_model(model, full_check=True)
         except Exception as e:  # the checker's own exception types differ between onnx versions
-            fail(f"{config}: onnx.checker rejects qnn's model: {e}")
+            fail(f"{name}: onnx.checker rejects qnn's model: {e}")
             continue
-        r = run_qnn(qnn, ["run", out, "--input", "test1000.npy", "--output", f"y_{config}.npy"], work)
+        if reduced:
+            wmax = max(int(np.abs(onnx.numpy_helper.to_array(t).astype(np.int32)).max())
+                       for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8)
+            if wmax != 64:
+                fail(f"{name}: largest |int8 weight| is {wmax}, reduce_range's is 64")
+                continue
+        r = run_qnn(qnn, ["run", out, "--input", "test1000.npy", "--output", f"y_{name}.npy"], work)
         if r.returncode != 0:
             fail(f"qnn run {out.name}: {r.stderr.strip()}")
             continue
-        y_qnn = np.load(work / f"y_{config}.npy")
-        # Exact u8 x s8 products: ORT's default AVX2 kernel saturates int16 pairs (docs/numerics.md).
+        y_qnn = np.load(work / f"y_{name}.npy")
         so = ort.SessionOptions()
-        so.add_session_config_entry("session.x64quantprecision", "1")
+        if not reduced:  # exact u8 x s8 products: ORT's default AVX2 kernel saturates int16 pairs (docs/numerics.md)
+            so.add_session_config_entry("session.x64quantprecision", "1")
         try:
             sess = ort.InferenceSession(str(out), so, providers=["CPUExecutionProvider"])
             y_ort = sess.run(None, {sess.get_inputs()[0].name: x})[0]
         except Exception as e:
-            fail(f"{config}: ONNX Runtime cannot run qnn's model: {e}")
+            fail(f"{name}: ONNX Runtime cannot run qnn's model: {e}")
             continue
         agree = float((y_ort.argmax(1) == y_qnn.argmax(1)).mean())
         acc_ort = float((y_ort.argmax(1) == labels).mean())
         acc_qnn = float((y_qnn.argmax(1) == labels).mean())
         diff = float(np.abs(y_ort.astype(np.float64) - y_qnn).max())
         q = output_quantum(model, onnx)
-        line = (f"{config}: top-1 agreement {100 * agree:.1f} %, accuracy ORT {100 * acc_ort:.1f} % / qnn "
+        line = (f"{name}: top-1 agreement {100 * agree:.1f} %, accuracy ORT {100 * acc_ort:.1f} % / qnn "
                 f"{100 * acc_qnn:.1f} %, max |diff| {diff:.3g}" + (f" = {diff / q:.2f} quanta" if q else ""))
         if agree < 0.999:
             fail(line + " (top-1 agreement below 99.9 %)")

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qnn/graph/graph.hpp"
@@ -269,10 +270,13 @@ TEST_CASE("finetune lowers the layer objective, stays in the rounding space, kee
     CAPTURE(convs);
     const Graph model = convs ? conv_model() : gemm_model();
     const Tensor calib = random_input(convs ? Shape{48, 3, 8, 8} : Shape{256, 16}, 5);
-    for (const Preset preset : {Preset::u8s8, Preset::xint8}) {
+    for (const auto& [preset, reduced] : {std::pair{Preset::u8s8, false}, {Preset::xint8, false}, {Preset::u8s8, true}}) {
       CAPTURE(name_of(preset));
+      CAPTURE(reduced);
       QuantConfig cfg = QuantConfig::make(preset);
+      cfg.weight.reduced = reduced;
       cfg.finetune_options.rows = 512;
+      const double levels = reduced ? 64 : 127;
       TensorReader reader({calib}, 16);
       const QuantizeResult plain = quantize(model, reader, cfg);
       Graph fp = model;
@@ -294,7 +298,7 @@ TEST_CASE("finetune lowers the layer objective, stays in the rounding space, kee
         improved |= r.after < r.before * 0.99;
       }
       CHECK(improved);
-      // Scales unchanged; int8 weights in [−127, 127] and within one step of w/s (floor or ceil).
+      // Scales unchanged; int8 weights in [−L, L] and within one step of w/s (floor or ceil).
       std::vector<std::string> scratch;
       for (const QdqLayer& L : qdq_layers(fp, a, "test", scratch)) {
         const QdqLayer* P = nullptr;
@@ -310,9 +314,9 @@ TEST_CASE("finetune lowers the layer objective, stays in the rounding space, kee
         for (std::size_t i = 0; i < w.size(); ++i) {
           const int v = q.span<std::int8_t>()[i];
           const double r = double{w[i]} / L.weight_scale((static_cast<std::int64_t>(i) / inner) % L.channels);
-          CHECK(v >= -127);
-          CHECK(v <= 127);
-          CHECK((v == std::clamp(std::floor(r), -127.0, 127.0) || v == std::clamp(std::ceil(r), -127.0, 127.0)));
+          CHECK(v >= -levels);
+          CHECK(v <= levels);
+          CHECK((v == std::clamp(std::floor(r), -levels, levels) || v == std::clamp(std::ceil(r), -levels, levels)));
         }
       }
       for (const auto& [name, bytes] : constants(plain.graph))
@@ -417,6 +421,57 @@ TEST_CASE("s8s8 is u8s8's grid shifted by 128: int8 zero points, the same output
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) CHECK(std::memcmp(a[i].raw(), b[i].raw(), a[i].bytes()) == 0);
   CHECK(parse_preset("s8s8") == Preset::s8s8);
+}
+
+TEST_CASE("reduce_range: weights on [−64, 64] with scale max|w|/64 per channel; only 8-bit weights, not xint8") {
+  const QuantTarget r8{DType::i8, true, false, true};
+  CHECK(r8.qmin() == -64);
+  CHECK(r8.qmax() == 64);
+  CHECK(r8.symmetric_levels() == 64);
+  CHECK(QuantTarget{DType::u8, false, false, true}.qmax() == 127);
+  CHECK_THROWS_WITH_AS(QuantTarget(DType::i16, true, false, true).qmax(), doctest::Contains("int8 or uint8"), qnn::error);
+
+  const Graph model = conv_model();
+  const Tensor calib = random_input(Shape{32, 3, 8, 8}, 31);
+  Graph fp = model;
+  prepare_float_graph(fp);
+  for (const bool per_channel : {true, false}) {
+    CAPTURE(per_channel);
+    QuantConfig cfg = QuantConfig::make(Preset::u8s8);
+    cfg.per_channel = per_channel;
+    cfg.weight.reduced = true;
+    TensorReader reader({calib}, 16);
+    const QuantizeResult res = quantize(model, reader, cfg);
+    std::vector<std::string> scratch;
+    const auto layers = qdq_layers(fp, res.graph, "test", scratch);
+    REQUIRE(layers.size() == 3);
+    for (const QdqLayer& L : layers) {
+      CAPTURE(L.name);
+      const Tensor& qt = quantized_weight(res.graph, L);
+      const auto q = qt.span<std::int8_t>();
+      const auto w = L.weight.span<float>();
+      std::int64_t inner = 1;
+      for (int ax = L.axis + 1; ax < qt.shape().rank(); ++ax) inner *= qt.shape()[ax];
+      const std::int64_t groups = per_channel ? L.channels : 1;
+      std::vector<double> absmax(static_cast<std::size_t>(groups), 0.0);
+      std::vector<int> qmax(static_cast<std::size_t>(groups), 0);
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        const auto c = static_cast<std::size_t>(per_channel ? (static_cast<std::int64_t>(i) / inner) % L.channels : 0);
+        absmax[c] = std::max(absmax[c], double{std::fabs(w[i])});
+        qmax[c] = std::max(qmax[c], std::abs(int{q[i]}));
+      }
+      for (std::int64_t c = 0; c < groups; ++c) {
+        CHECK(qmax[static_cast<std::size_t>(c)] == 64);
+        CHECK(L.weight_scale(c) == static_cast<float>(absmax[static_cast<std::size_t>(c)] / 64));
+      }
+    }
+  }
+  QuantConfig x = QuantConfig::make(Preset::xint8);
+  x.weight.reduced = true;
+  CHECK_THROWS_WITH_AS(x.validate(), doctest::Contains("reduce_range"), qnn::error);
+  QuantConfig a = QuantConfig::make(Preset::u8s8);
+  a.activation.reduced = true;
+  CHECK_THROWS_WITH_AS(a.validate(), doctest::Contains("weights only"), qnn::error);
 }
 
 TEST_CASE("calibration statistics are the same for every thread count and batch size") {

@@ -1,6 +1,6 @@
 // qnn quantize MODEL.onnx --calib CALIB.npy | --calib-idx DIR  -o OUT.onnx
 //        [--config u8s8|s8s8|a8w8|a16w8|xint8|bf16] [--method minmax|percentile|entropy|mse|pow2-mse]
-//        [--per-channel | --per-tensor] [--percentile P] [--calib-per-class N] [--batch N]
+//        [--per-channel | --per-tensor] [--reduce-range] [--percentile P] [--calib-per-class N] [--batch N]
 //        [--exclude NODE ...] [--exclude-op TYPE ...] [--cle] [--bias-correction] [--finetune]
 //        [--threads N] [--log FILE.json]
 //
@@ -31,7 +31,7 @@ inline int cmd_quantize(int argc, char** argv) {
   const Args a(argc, argv, 2,
                {"calib", "calib-idx", "o", "output", "config", "method", "percentile", "calib-per-class", "batch",
                 "exclude", "exclude-op", "threads", "log"},
-               {"per-channel", "per-tensor", "cle", "bias-correction", "finetune"});
+               {"per-channel", "per-tensor", "reduce-range", "cle", "bias-correction", "finetune"});
   const std::string model = a.require_positional(0, "MODEL.onnx");
   const std::string out = a.has("o") ? a.get("o") : a.get("output");
   check(!out.empty(), "-o OUT.onnx is required");
@@ -53,6 +53,7 @@ inline int cmd_quantize(int argc, char** argv) {
   check(!(a.has("per-channel") && a.has("per-tensor")), "--per-channel and --per-tensor exclude each other");
   if (a.has("per-channel")) cfg.per_channel = true;
   if (a.has("per-tensor")) cfg.per_channel = false;
+  cfg.weight.reduced = a.has("reduce-range");
   if (a.has("percentile")) cfg.method_options.percentile = a.get_double("percentile", 0.0);
   for (const auto& n : a.all("exclude")) cfg.exclude_nodes.insert(n);
   for (const auto& t : a.all("exclude-op")) cfg.exclude_op_types.insert(t);
@@ -97,7 +98,8 @@ inline int cmd_quantize(int argc, char** argv) {
   onnx::save_graph(out, result);
   std::cout << "quantized " << model << " with " << quant::name_of(*preset);
   if (*preset != quant::Preset::bf16)
-    std::cout << " / " << quant::name_of(cfg.method) << (cfg.per_channel ? ", per-channel weights" : ", per-tensor weights")
+    std::cout << " / " << quant::name_of(cfg.method) << (cfg.per_channel ? ", per-channel" : ", per-tensor")
+              << (cfg.weight.reduced ? " 7-bit weights" : " weights")
               << ", " << samples << " calibration samples, " << seconds << " s";
   std::cout << "\nwrote " << out << "\n";
   for (const auto& line : log) std::cout << "  " << line << "\n";

@@ -8,7 +8,8 @@
 //   xint8   uint8 symmetric (zp 128), 2^−pos int8 symmetric 2^−pos, per tensor pow2-mse (Quark XINT8, NPU)
 //   bf16    bfloat16 (no integer quantization: Conv/Gemm/MatMul inputs and weights rounded to bf16)
 // Weights are per output channel unless `per_channel` is off (XINT8 requires per tensor, as Quark
-// does). Nodes can be kept in float by name or by op type.
+// does). `weight.reduced` is ONNX Runtime's reduce_range (weights on [−64, 64]; not for XINT8, whose
+// NPU rules fix the int8 range). Nodes can be kept in float by name or by op type.
 #pragma once
 
 #include <cstdint>
@@ -111,6 +112,8 @@ struct QuantConfig {
       check(activation.pow2 && weight.pow2, "xint8: scales must be powers of two");
     }
     check(weight.storage == DType::i8 && weight.symmetric, "weights must be int8 symmetric");
+    check(!activation.reduced, "a reduced range (reduce_range) applies to weights only, as in ONNX Runtime");
+    check(!(weight.reduced && preset == Preset::xint8), "xint8: weights use the full int8 range (reduce_range is not an NPU configuration)");
     check(cle_options.max_steps >= 1 && cle_options.threshold >= 0, "cle: max_steps must be ≥ 1, threshold ≥ 0");
     check(bias_correction_options.samples >= 1, "bias correction: samples must be ≥ 1");
     check(finetune_options.samples >= 1 && finetune_options.rows >= 1 && finetune_options.passes >= 0,

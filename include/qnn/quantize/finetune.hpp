@@ -15,7 +15,8 @@
 //     (x̃ = [x̂, 1]), u_c = Σ x̃·e_c. G is shared by all channels (of a conv group) and accumulated in
 //     chunks with qnn's float GEMM, summed in double; e is computed with qnn's float layer on x̂.
 //     Memory: G is (K+1)², the rows are never all kept.
-//  3. Search: Ŵ_c = s_c·q with each q_k ∈ {⌊w_k/s_c⌋, ⌈w_k/s_c⌉} ∩ [−127, 127] (AdaRound's space),
+//  3. Search: Ŵ_c = s_c·q with each q_k ∈ {⌊w_k/s_c⌋, ⌈w_k/s_c⌉} ∩ [−L, L] (AdaRound's space; L = 127,
+//     64 with reduce_range),
 //     starting from the quantizer's rounding. Greedy coordinate descent on the exact quadratic:
 //     flipping q_k by δ changes f_c by 2δs·g_k + (δs)²·G_kk, g = G d + u maintained incrementally
 //     (O(K) per accepted flip), less what re-minimising the bias after the flip recovers; a flip
@@ -207,7 +208,8 @@ struct ChannelFit {
 };
 
 inline ChannelFit fit_channel(const RowStats& st, std::int64_t c, std::span<const float> w, double s,
-                              std::span<std::int8_t> q, double b, std::int32_t& bq, float sb, bool bias, int passes) {
+                              std::span<std::int8_t> q, double b, std::int32_t& bq, float sb, bool bias, int passes,
+                              int levels) {
   const std::int64_t k = static_cast<std::int64_t>(w.size());
   const std::int64_t k1 = k + 1;
   const double* u = st.u(c);
@@ -218,8 +220,8 @@ inline ChannelFit fit_channel(const RowStats& st, std::int64_t c, std::span<cons
   for (std::int64_t j = 0; j < k; ++j) {
     const auto J = static_cast<std::size_t>(j);
     const double r = double{w[J]} / s;
-    lo[J] = static_cast<std::int8_t>(std::clamp(std::floor(r), -127.0, 127.0));
-    hi[J] = static_cast<std::int8_t>(std::clamp(std::ceil(r), -127.0, 127.0));
+    lo[J] = static_cast<std::int8_t>(std::clamp(std::floor(r), -double(levels), double(levels)));
+    hi[J] = static_cast<std::int8_t>(std::clamp(std::ceil(r), -double(levels), double(levels)));
     d[J] = s * q[J] - double{w[J]};
   }
   const auto bias_value = [&](std::int32_t v) { return double{sb} * v; };
@@ -379,7 +381,7 @@ inline std::vector<FinetuneLayerResult> finetune(const Graph& float_graph, Graph
           const auto C = static_cast<std::size_t>(c);
           fits[C] = detail::fit_channel(stats[static_cast<std::size_t>(c / rows.m_per_group())], c % rows.m_per_group(), w,
                                         double{L.weight_scale(c)}, qc, double{L.bias[C]}, bq[C], sb[C], has_bias_input,
-                                        opt.passes);
+                                        opt.passes, cfg.weight.symmetric_levels());
           for (std::int64_t j = 0; j < rows.k(); ++j) qv[rows.weight_index(c, j)] = qc[static_cast<std::size_t>(j)];
         }
       };

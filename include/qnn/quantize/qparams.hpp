@@ -4,6 +4,7 @@
 //                zp = rne(qmin − rmin/s), clamped to [qmin, qmax]  (ONNX Runtime's rule)
 //   symmetric    signed: s = max(|rmin|, |rmax|)/qmax_sym with the range [−qmax, qmax]
 //                (int8: [−127, 127], as ONNX Runtime and Quark store weights), zp = 0;
+//                with `reduced` (ONNX Runtime's reduce_range: 7-bit weights) int8 is [−64, 64]
 //                unsigned (XINT8 activations): zp = 2^(bits−1), s = absmax / (2^(bits−1) − 1)
 //   power of two s rounded up to 2^⌈log2 s⌉ (so the calibrated range is never clipped further),
 //                or chosen by a pow2 method directly (pos given).
@@ -27,24 +28,33 @@ struct QuantTarget {
   DType storage = DType::u8;  // u8, i8, u16, i16
   bool symmetric = false;
   bool pow2 = false;
+  // ONNX Runtime's reduce_range: int8 on [−64, 64], uint8 on [0, 127]. With 7-bit weights no pair of
+  // u8×s8 products overflows int16 (2·255·64 < 2^15), so ORT's `vpmaddubsw` kernels on CPUs without
+  // VNNI compute them exactly; qnn's kernels are exact either way.
+  bool reduced = false;
 
   std::int32_t qmin() const {
+    check_reduced();
     switch (storage) {
       case DType::u8: return 0;
-      case DType::i8: return symmetric ? -127 : -128;
+      case DType::i8: return reduced ? -64 : symmetric ? -127 : -128;
       case DType::u16: return 0;
       case DType::i16: return symmetric ? -32767 : -32768;
       default: fail("quantization target must be u8, i8, u16 or i16, got ", storage);
     }
   }
   std::int32_t qmax() const {
+    check_reduced();
     switch (storage) {
-      case DType::u8: return 255;
-      case DType::i8: return 127;
+      case DType::u8: return reduced ? 127 : 255;
+      case DType::i8: return reduced ? 64 : 127;
       case DType::u16: return 65535;
       case DType::i16: return 32767;
       default: fail("quantization target must be u8, i8, u16 or i16, got ", storage);
     }
+  }
+  void check_reduced() const {
+    if (reduced) check(storage == DType::i8 || storage == DType::u8, "a reduced range needs int8 or uint8, got ", storage);
   }
   bool is_signed() const { return storage == DType::i8 || storage == DType::i16; }
   // Symmetric unsigned storage centres on 2^(bits−1): 128 for uint8 (XINT8), 32768 for uint16.
