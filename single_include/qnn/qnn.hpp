@@ -12801,108 +12801,11 @@ inline int remove_dead_nodes(Graph& g) {
 #include <string>
 #include <vector>
 
-namespace qnn::passes {
-
-namespace detail {
-inline std::vector<double> bn_factor(const Tensor& scale, const Tensor& var, float eps) {
-  const auto g = scale.span<float>();
-  const auto v = var.span<float>();
-  std::vector<double> k(g.size());
-  for (std::size_t c = 0; c < g.size(); ++c) k[c] = double{g[c]} / std::sqrt(double{v[c]} + double{eps});
-  return k;
-}
-
-inline bool all_f32_constants(const Graph& g, const Node& n, std::size_t first, std::size_t last) {
-  for (std::size_t i = first; i <= last; ++i) {
-    const Tensor* t = n.has_input(i) ? g.constant(n.inputs[i]) : nullptr;
-    if (!t || t->dtype() != DType::f32) return false;
-  }
-  return true;
-}
-}  // namespace detail
-
-inline int fold_batchnorm(Graph& g) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  int folded = 0;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& bn = g.nodes[i];
-    if (!bn.domain.empty() || bn.op_type != "BatchNormalization" || bn.inputs.size() != 5) continue;
-    if (bn.outputs.size() > 1) continue;  // training outputs requested
-    if (bn.attrs.get_int("training_mode", 0) != 0) continue;
-    if (!detail::all_f32_constants(g, bn, 1, 4)) continue;
-    const int p = g.producer(bn.inputs[0]);
-    if (p < 0 || g.consumers(bn.inputs[0]).size() != 1 || g.is_graph_output(bn.inputs[0])) continue;
-    Node& prod = g.nodes[static_cast<std::size_t>(p)];
-    if (!prod.domain.empty()) continue;
-    const bool conv = prod.op_type == "Conv";
-    const bool gemm = prod.op_type == "Gemm";
-    if (!conv && !gemm) continue;
-    const Tensor* w = prod.has_input(1) ? g.constant(prod.inputs[1]) : nullptr;
-    if (!w || w->dtype() != DType::f32) continue;
-    const Tensor* b = prod.has_input(2) ? g.constant(prod.inputs[2]) : nullptr;
-    if (prod.has_input(2) && (!b || b->dtype() != DType::f32)) continue;
-    if (gemm && (prod.attrs.get_float("alpha", 1.0f) != 1.0f || prod.attrs.get_float("beta", 1.0f) != 1.0f ||
-                 prod.attrs.get_int("transA", 0) != 0))
-      continue;
-
-    const Tensor& gamma = *g.constant(bn.inputs[1]);
-    const Tensor& beta = *g.constant(bn.inputs[2]);
-    const Tensor& mean = *g.constant(bn.inputs[3]);
-    const Tensor& var = *g.constant(bn.inputs[4]);
-    const std::int64_t channels = gamma.numel();
-    const bool trans_b = gemm && prod.attrs.get_int("transB", 0) != 0;
-    const int ch_axis = conv ? 0 : (trans_b ? 0 : 1);
-    if (w->shape().rank() < 2 || w->shape()[ch_axis] != channels) continue;
-    if (beta.numel() != channels || mean.numel() != channels || var.numel() != channels) continue;
-    if (b && b->numel() != channels) continue;
-
-    const auto k = detail::bn_factor(gamma, var, bn.attrs.get_float("epsilon", 1e-5f));
-    Tensor w2 = *w;  // the model's tensor stays as it was; the folded copy replaces the reference
-    auto wv = w2.span<float>();
-    const std::int64_t inner = w2.numel() / w2.shape()[0];
-    for (std::int64_t idx = 0; idx < w2.numel(); ++idx) {
-      const std::int64_t c = ch_axis == 0 ? idx / inner : idx % w2.shape()[1];
-      wv[static_cast<std::size_t>(idx)] =
-          static_cast<float>(double{wv[static_cast<std::size_t>(idx)]} * k[static_cast<std::size_t>(c)]);
-    }
-    Tensor b2(DType::f32, Shape{channels});
-    auto bv = b2.span<float>();
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const auto u = static_cast<std::size_t>(c);
-      const double bias = b ? double{b->span<float>()[u]} : 0.0;
-      bv[u] = static_cast<float>((bias - double{mean.span<float>()[u]}) * k[u] + double{beta.span<float>()[u]});
-    }
-    const std::string wname = g.add_constant(prod.inputs[1] + "_bn_folded", std::move(w2));
-    const std::string bname = g.add_constant(bn.name + "_bias_folded", std::move(b2));
-    prod.inputs[1] = wname;
-    if (prod.inputs.size() < 3) prod.inputs.resize(3);
-    prod.inputs[2] = bname;
-    // The producer now writes the BN's output name, so graph outputs and readers are unchanged.
-    prod.outputs[0] = bn.outputs[0];
-    dead[i] = true;
-    ++folded;
-  }
-  g.erase_nodes(dead);
-  return folded;
-}
-
-}  // namespace qnn::passes
-// ---- end qnn/graph/passes/fold_batchnorm.hpp -------------------------------------------------------
-// ---- begin qnn/graph/passes/fuse_activation.hpp ----------------------------------------------------
-// Relu / Clip fused into the Conv, Gemm or MatMul before it: the producer clamps its own output
-// (attributes qnn_activation = "relu" | "clip", qnn_clip_min, qnn_clip_max, in real units), which
-// saves a pass over the tensor and, for quantized producers, is exactly the unfused result
-// (docs/numerics.md §4.6). Applies when the producer's output has no other reader and Clip's bounds
-// are constants.
-
-#include <limits>
-#include <string>
-
 // ---- begin qnn/graph/passes/fuse_into_producer.hpp -------------------------------------------------
 // The walk the fusion passes share: a node that reads the only output of the node before it, when
 // nothing else reads that value and it is not a graph output, can be taken over by that producer,
 // which then writes the node's output. Each pass says which pairs it takes and what attributes the
-// producer gets (fuse_activation.hpp, fuse_pool.hpp).
+// producer gets (fold_batchnorm.hpp, fuse_activation.hpp, fuse_pool.hpp).
 
 #include <cstddef>
 #include <vector>
@@ -12935,6 +12838,93 @@ int fuse_into_producer(Graph& g, Absorb&& absorb) {
 
 }  // namespace qnn::passes
 // ---- end qnn/graph/passes/fuse_into_producer.hpp ---------------------------------------------------
+
+namespace qnn::passes {
+
+namespace detail {
+inline std::vector<double> bn_factor(const Tensor& scale, const Tensor& var, float eps) {
+  const auto g = scale.span<float>();
+  const auto v = var.span<float>();
+  std::vector<double> k(g.size());
+  for (std::size_t c = 0; c < g.size(); ++c) k[c] = double{g[c]} / std::sqrt(double{v[c]} + double{eps});
+  return k;
+}
+
+inline bool all_f32_constants(const Graph& g, const Node& n, std::size_t first, std::size_t last) {
+  for (std::size_t i = first; i <= last; ++i) {
+    const Tensor* t = n.has_input(i) ? g.constant(n.inputs[i]) : nullptr;
+    if (!t || t->dtype() != DType::f32) return false;
+  }
+  return true;
+}
+}  // namespace detail
+
+inline int fold_batchnorm(Graph& g) {
+  return fuse_into_producer(g, [&](Node& prod, const Node& bn) {
+    if (!bn.domain.empty() || bn.op_type != "BatchNormalization" || bn.inputs.size() != 5) return false;
+    if (bn.outputs.size() > 1) return false;  // training outputs requested
+    if (bn.attrs.get_int("training_mode", 0) != 0) return false;
+    if (!detail::all_f32_constants(g, bn, 1, 4)) return false;
+    if (!prod.domain.empty()) return false;
+    const bool conv = prod.op_type == "Conv";
+    const bool gemm = prod.op_type == "Gemm";
+    if (!conv && !gemm) return false;
+    const Tensor* w = prod.has_input(1) ? g.constant(prod.inputs[1]) : nullptr;
+    if (!w || w->dtype() != DType::f32) return false;
+    const Tensor* b = prod.has_input(2) ? g.constant(prod.inputs[2]) : nullptr;
+    if (prod.has_input(2) && (!b || b->dtype() != DType::f32)) return false;
+    if (gemm && (prod.attrs.get_float("alpha", 1.0f) != 1.0f || prod.attrs.get_float("beta", 1.0f) != 1.0f ||
+                 prod.attrs.get_int("transA", 0) != 0))
+      return false;
+
+    const Tensor& gamma = *g.constant(bn.inputs[1]);
+    const Tensor& beta = *g.constant(bn.inputs[2]);
+    const Tensor& mean = *g.constant(bn.inputs[3]);
+    const Tensor& var = *g.constant(bn.inputs[4]);
+    const std::int64_t channels = gamma.numel();
+    const bool trans_b = gemm && prod.attrs.get_int("transB", 0) != 0;
+    const int ch_axis = conv ? 0 : (trans_b ? 0 : 1);
+    if (w->shape().rank() < 2 || w->shape()[ch_axis] != channels) return false;
+    if (beta.numel() != channels || mean.numel() != channels || var.numel() != channels) return false;
+    if (b && b->numel() != channels) return false;
+
+    const auto k = detail::bn_factor(gamma, var, bn.attrs.get_float("epsilon", 1e-5f));
+    Tensor w2 = *w;  // the model's tensor stays as it was; the folded copy replaces the reference
+    auto wv = w2.span<float>();
+    const std::int64_t inner = w2.numel() / w2.shape()[0];
+    for (std::int64_t idx = 0; idx < w2.numel(); ++idx) {
+      const std::int64_t c = ch_axis == 0 ? idx / inner : idx % w2.shape()[1];
+      wv[static_cast<std::size_t>(idx)] =
+          static_cast<float>(double{wv[static_cast<std::size_t>(idx)]} * k[static_cast<std::size_t>(c)]);
+    }
+    Tensor b2(DType::f32, Shape{channels});
+    auto bv = b2.span<float>();
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const auto u = static_cast<std::size_t>(c);
+      const double bias = b ? double{b->span<float>()[u]} : 0.0;
+      bv[u] = static_cast<float>((bias - double{mean.span<float>()[u]}) * k[u] + double{beta.span<float>()[u]});
+    }
+    const std::string wname = g.add_constant(prod.inputs[1] + "_bn_folded", std::move(w2));
+    const std::string bname = g.add_constant(bn.name + "_bias_folded", std::move(b2));
+    prod.inputs[1] = wname;
+    if (prod.inputs.size() < 3) prod.inputs.resize(3);
+    prod.inputs[2] = bname;
+    // fuse_into_producer gives the producer the BN's output name: graph outputs and readers are unchanged.
+    return true;
+  });
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/fold_batchnorm.hpp -------------------------------------------------------
+// ---- begin qnn/graph/passes/fuse_activation.hpp ----------------------------------------------------
+// Relu / Clip fused into the Conv, Gemm or MatMul before it: the producer clamps its own output
+// (attributes qnn_activation = "relu" | "clip", qnn_clip_min, qnn_clip_max, in real units), which
+// saves a pass over the tensor and, for quantized producers, is exactly the unfused result
+// (docs/numerics.md §4.6). Applies when the producer's output has no other reader and Clip's bounds
+// are constants.
+
+#include <limits>
+#include <string>
 
 namespace qnn::passes {
 

@@ -15,6 +15,7 @@
 #include "qnn/core/error.hpp"
 #include "qnn/core/tensor.hpp"
 #include "qnn/graph/graph.hpp"
+#include "qnn/graph/passes/fuse_into_producer.hpp"
 
 namespace qnn::passes {
 
@@ -37,28 +38,22 @@ inline bool all_f32_constants(const Graph& g, const Node& n, std::size_t first, 
 }  // namespace detail
 
 inline int fold_batchnorm(Graph& g) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  int folded = 0;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& bn = g.nodes[i];
-    if (!bn.domain.empty() || bn.op_type != "BatchNormalization" || bn.inputs.size() != 5) continue;
-    if (bn.outputs.size() > 1) continue;  // training outputs requested
-    if (bn.attrs.get_int("training_mode", 0) != 0) continue;
-    if (!detail::all_f32_constants(g, bn, 1, 4)) continue;
-    const int p = g.producer(bn.inputs[0]);
-    if (p < 0 || g.consumers(bn.inputs[0]).size() != 1 || g.is_graph_output(bn.inputs[0])) continue;
-    Node& prod = g.nodes[static_cast<std::size_t>(p)];
-    if (!prod.domain.empty()) continue;
+  return fuse_into_producer(g, [&](Node& prod, const Node& bn) {
+    if (!bn.domain.empty() || bn.op_type != "BatchNormalization" || bn.inputs.size() != 5) return false;
+    if (bn.outputs.size() > 1) return false;  // training outputs requested
+    if (bn.attrs.get_int("training_mode", 0) != 0) return false;
+    if (!detail::all_f32_constants(g, bn, 1, 4)) return false;
+    if (!prod.domain.empty()) return false;
     const bool conv = prod.op_type == "Conv";
     const bool gemm = prod.op_type == "Gemm";
-    if (!conv && !gemm) continue;
+    if (!conv && !gemm) return false;
     const Tensor* w = prod.has_input(1) ? g.constant(prod.inputs[1]) : nullptr;
-    if (!w || w->dtype() != DType::f32) continue;
+    if (!w || w->dtype() != DType::f32) return false;
     const Tensor* b = prod.has_input(2) ? g.constant(prod.inputs[2]) : nullptr;
-    if (prod.has_input(2) && (!b || b->dtype() != DType::f32)) continue;
+    if (prod.has_input(2) && (!b || b->dtype() != DType::f32)) return false;
     if (gemm && (prod.attrs.get_float("alpha", 1.0f) != 1.0f || prod.attrs.get_float("beta", 1.0f) != 1.0f ||
                  prod.attrs.get_int("transA", 0) != 0))
-      continue;
+      return false;
 
     const Tensor& gamma = *g.constant(bn.inputs[1]);
     const Tensor& beta = *g.constant(bn.inputs[2]);
@@ -67,9 +62,9 @@ inline int fold_batchnorm(Graph& g) {
     const std::int64_t channels = gamma.numel();
     const bool trans_b = gemm && prod.attrs.get_int("transB", 0) != 0;
     const int ch_axis = conv ? 0 : (trans_b ? 0 : 1);
-    if (w->shape().rank() < 2 || w->shape()[ch_axis] != channels) continue;
-    if (beta.numel() != channels || mean.numel() != channels || var.numel() != channels) continue;
-    if (b && b->numel() != channels) continue;
+    if (w->shape().rank() < 2 || w->shape()[ch_axis] != channels) return false;
+    if (beta.numel() != channels || mean.numel() != channels || var.numel() != channels) return false;
+    if (b && b->numel() != channels) return false;
 
     const auto k = detail::bn_factor(gamma, var, bn.attrs.get_float("epsilon", 1e-5f));
     Tensor w2 = *w;  // the model's tensor stays as it was; the folded copy replaces the reference
@@ -92,13 +87,9 @@ inline int fold_batchnorm(Graph& g) {
     prod.inputs[1] = wname;
     if (prod.inputs.size() < 3) prod.inputs.resize(3);
     prod.inputs[2] = bname;
-    // The producer now writes the BN's output name, so graph outputs and readers are unchanged.
-    prod.outputs[0] = bn.outputs[0];
-    dead[i] = true;
-    ++folded;
-  }
-  g.erase_nodes(dead);
-  return folded;
+    // fuse_into_producer gives the producer the BN's output name: graph outputs and readers are unchanged.
+    return true;
+  });
 }
 
 }  // namespace qnn::passes

@@ -1,7 +1,7 @@
 // The walk the fusion passes share: a node that reads the only output of the node before it, when
 // nothing else reads that value and it is not a graph output, can be taken over by that producer,
 // which then writes the node's output. Each pass says which pairs it takes and what attributes the
-// producer gets (fuse_activation.hpp, fuse_pool.hpp).
+// producer gets (fold_batchnorm.hpp, fuse_activation.hpp, fuse_pool.hpp).
 #pragma once
 
 #include <cstddef>
