@@ -4,9 +4,13 @@
 // prepared (weights packed, factors precomputed) before timing; a timed run is what a session does
 // per node: im2col or activation packing, the GEMM, and the epilogue into the output tensor.
 //
-// Counters (counters.hpp): GMAC/s, % of the arithmetic's peak, and for INT8 also pct_madd16, the
-// share of the int16-pair madd peak that qnn's int8 kernel is built on. Data are random: run time
-// does not depend on values.
+// INT8 cases run twice: "int8/" with weights on [−127, 127] (the int16-pair kernel) and "int8r/"
+// with weights on [−64, 64], ONNX Runtime's reduce_range (the u8×s8 byte kernel on x86,
+// kernels/cpu/u8s8.hpp); the label names the kernel a layer took.
+//
+// Counters (counters.hpp): GMAC/s, % of the arithmetic's peak, and for the int16 kernel also
+// pct_madd16, the share of the int16-pair madd peak it is built on. Data are random: run time does
+// not depend on values.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -59,7 +63,8 @@ WeightScheme weight_scheme(int axis, std::int64_t channels) {
 
 // The timed loop shared by every case: layer.run(x, y) on one thread with a reused workspace.
 template <class X, class Y, class Layer>
-void time_layer(benchmark::State& st, const Layer& layer, const Tensor& x, Tensor& y, double macs, Arith arith) {
+void time_layer(benchmark::State& st, const Layer& layer, const Tensor& x, Tensor& y, double macs, Arith arith,
+                bool byte_kernel = false) {
   cpu::LocalExec local;
   const cpu::Exec ex = local.exec();
   const TensorView<const X> xv = x.view<X>();
@@ -69,8 +74,9 @@ void time_layer(benchmark::State& st, const Layer& layer, const Tensor& x, Tenso
     benchmark::ClobberMemory();
   }
   qnn_bench::set_mac_counters(st, macs, arith);
-  if (arith == Arith::int8) qnn_bench::add_peak_counter(st, "pct_madd16", macs, qnn_bench::peak_gmacs("madd16"));
-  st.SetLabel(simd::active_target());
+  if (arith == Arith::int8 && !byte_kernel)
+    qnn_bench::add_peak_counter(st, "pct_madd16", macs, qnn_bench::peak_gmacs("madd16"));
+  st.SetLabel(std::string(simd::active_target()) + (arith != Arith::int8 ? "" : byte_kernel ? " u8s8" : " int16"));
 }
 
 ConvOptions conv_options(const ConvCase& c) {
@@ -79,17 +85,17 @@ ConvOptions conv_options(const ConvCase& c) {
   return o;
 }
 
-void bm_conv_int8(benchmark::State& st, const ConvCase& c) {
+void bm_conv_int8(benchmark::State& st, const ConvCase& c, int wmax) {
   std::mt19937 rng(1);
   const Tensor x = random_ints<std::uint8_t>(rng, Shape{c.n, c.c, c.h, c.w}, 0, 255);
-  const Tensor w = random_ints<std::int8_t>(rng, Shape{c.m, c.c, c.k, c.k}, -127, 127);
+  const Tensor w = random_ints<std::int8_t>(rng, Shape{c.m, c.c, c.k, c.k}, -wmax, wmax);
   const PerTensor<std::uint8_t> xq(1.0f / 255, c.src_zero_point);
   const PerTensor<std::uint8_t> yq(0.05f, 128);
   const QuantizedConv2D<std::uint8_t, std::int8_t, std::uint8_t> layer(
       xq, QView<const std::int8_t, WeightScheme>{w.view<std::int8_t>(), weight_scheme(0, c.m)},
       random_bias(rng, c.m), yq, conv_options(c));
   Tensor y(DType::u8, layer.geometry(x.shape()).output_shape());
-  time_layer<std::uint8_t, std::uint8_t>(st, layer, x, y, c.macs(), Arith::int8);
+  time_layer<std::uint8_t, std::uint8_t>(st, layer, x, y, c.macs(), Arith::int8, layer.byte_kernel());
 }
 
 template <class T>  // float or bf16 activations and weights
@@ -110,17 +116,17 @@ GemmOptions gemm_options() {
   return o;
 }
 
-void bm_gemm_int8(benchmark::State& st, const GemmCase& g) {
+void bm_gemm_int8(benchmark::State& st, const GemmCase& g, int wmax) {
   std::mt19937 rng(3);
   const Tensor a = random_ints<std::uint8_t>(rng, Shape{g.m, g.k}, 0, 255);
-  const Tensor b = random_ints<std::int8_t>(rng, Shape{g.n, g.k}, -127, 127);
+  const Tensor b = random_ints<std::int8_t>(rng, Shape{g.n, g.k}, -wmax, wmax);
   const PerTensor<std::uint8_t> xq(1.0f / 255, g.src_zero_point);
   const PerTensor<std::uint8_t> yq(0.1f, 128);
   const QuantizedGemm<std::uint8_t, std::int8_t, std::uint8_t> layer(
       xq, QView<const std::int8_t, WeightScheme>{b.view<std::int8_t>(), weight_scheme(0, g.n)},
       random_bias(rng, g.n), yq, gemm_options());
   Tensor c(DType::u8, Shape{g.m, g.n});
-  time_layer<std::uint8_t, std::uint8_t>(st, layer, a, c, g.macs(), Arith::int8);
+  time_layer<std::uint8_t, std::uint8_t>(st, layer, a, c, g.macs(), Arith::int8, layer.byte_kernel());
 }
 
 template <class T>
@@ -139,12 +145,14 @@ void bm_gemm_float(benchmark::State& st, const GemmCase& g) {
 int main(int argc, char** argv) {
   using benchmark::RegisterBenchmark;
   for (const ConvCase& c : qnn_bench::conv_cases()) {
-    RegisterBenchmark(("int8/" + c.name).c_str(), bm_conv_int8, c);
+    RegisterBenchmark(("int8/" + c.name).c_str(), bm_conv_int8, c, 127);
+    RegisterBenchmark(("int8r/" + c.name).c_str(), bm_conv_int8, c, 64);
     RegisterBenchmark(("fp32/" + c.name).c_str(), bm_conv_float<float>, c);
     RegisterBenchmark(("bf16/" + c.name).c_str(), bm_conv_float<bf16>, c);
   }
   for (const GemmCase& g : qnn_bench::gemm_cases()) {
-    RegisterBenchmark(("int8/" + g.name).c_str(), bm_gemm_int8, g);
+    RegisterBenchmark(("int8/" + g.name).c_str(), bm_gemm_int8, g, 127);
+    RegisterBenchmark(("int8r/" + g.name).c_str(), bm_gemm_int8, g, 64);
     RegisterBenchmark(("fp32/" + g.name).c_str(), bm_gemm_float<float>, g);
     RegisterBenchmark(("bf16/" + g.name).c_str(), bm_gemm_float<bf16>, g);
   }

@@ -12,9 +12,11 @@
 // one, and bench/peers.py reports its peers the same way.
 //
 // Also writes, for bench/peers.py, the INT8 QDQ model qnn ran (--qdq_out) and prints the FP32 model
-// path, so ONNX Runtime runs exactly the same two models.
+// path, so ONNX Runtime runs exactly the same two models. --reduce_range quantizes the weights to
+// [−64, 64] (`qnn quantize --reduce-range`): every conv and FC layer then runs qnn's u8×s8 byte
+// kernel on x86 (kernels/cpu/u8s8.hpp), where full-range weights keep the int16 kernel.
 //
-//   bench_model [--model=PATH] [--data=DIR] [--qdq_out=PATH] [benchmark flags]
+//   bench_model [--model=PATH] [--data=DIR] [--qdq_out=PATH] [--reduce_range] [benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -40,6 +42,7 @@ struct Options {
   fs::path model = fs::path(QNN_SOURCE_DIR) / "examples/fashion_mnist/fashion_mnist_fp32.onnx";
   fs::path data = "/usr/share/datasets/fashion-mnist";
   fs::path qdq_out = "fashion_mnist_u8s8_minmax.qdq.onnx";
+  bool reduce_range = false;
 };
 
 // The flags Google Benchmark left in argv (it removes its own in Initialize).
@@ -51,13 +54,15 @@ Options parse(int argc, char** argv) {
     if (a.starts_with("--model=")) o.model = value("--model=");
     else if (a.starts_with("--data=")) o.data = value("--data=");
     else if (a.starts_with("--qdq_out=")) o.qdq_out = value("--qdq_out=");
+    else if (a == "--reduce_range") o.reduce_range = true;
     else qnn::fail("bench_model: unknown argument '", a, "'");
   }
   return o;
 }
 
-qnn::Graph quantize_u8s8_minmax(const qnn::Graph& fp32, const qnn::io::IdxDataset& train) {
+qnn::Graph quantize_u8s8_minmax(const qnn::Graph& fp32, const qnn::io::IdxDataset& train, bool reduce_range) {
   qnn::quant::QuantConfig cfg = qnn::quant::QuantConfig::make(qnn::quant::Preset::u8s8);
+  cfg.weight.reduced = reduce_range;
   cfg.method = qnn::quant::CalibMethod::minmax;
   qnn::quant::ImageReader reader(train.images, qnn::io::balanced_subset(train.labels, 50), 100);
   qnn::quant::QuantizeOptions qo;
@@ -86,7 +91,7 @@ int main(int argc, char** argv) {
     const qnn::Graph fp32 = qnn::onnx::load_graph(opt.model);
     const qnn::io::IdxDataset train = qnn::io::load_fashion_mnist(opt.data, "train");
     const qnn::io::IdxDataset test = qnn::io::load_fashion_mnist(opt.data, "t10k");
-    const qnn::Graph int8 = quantize_u8s8_minmax(fp32, train);
+    const qnn::Graph int8 = quantize_u8s8_minmax(fp32, train, opt.reduce_range);
     if (!opt.qdq_out.parent_path().empty()) fs::create_directories(opt.qdq_out.parent_path());
     qnn::onnx::save_graph(opt.qdq_out, int8);
     std::cerr << "bench_model: fp32 model " << fs::absolute(opt.model).string() << "\n"
@@ -118,6 +123,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("qnn_kernels", qnn::simd::active_target());
     benchmark::AddCustomContext("fp32_model", fs::absolute(opt.model).string());
     benchmark::AddCustomContext("int8_qdq_model", fs::absolute(opt.qdq_out).string());
+    benchmark::AddCustomContext("int8_weights", opt.reduce_range ? "reduce_range [-64, 64]" : "full range");
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

@@ -2,7 +2,8 @@
 """Before/after comparison of two bench_model binaries, with ONNX Runtime in the same run.
 
 On a shared machine a figure measured minutes apart from another is not comparable; so this runs
-the two builds back to back, alternating, for several rounds, and then bench/peers.py, and reports
+the two builds back to back, alternating, for several rounds, and then bench/peers.py (ONNX Runtime
+only), and reports
 per case the median over rounds of each build's images/s (each round's figure is the fastest of
 its windows, as in bench_model), the median of the per-round new/old ratios, and new/ORT from the
 ORT figure of the same run. With one thread every runtime does all the work on the calling thread,
@@ -10,7 +11,10 @@ so the "(CPU)" columns also compare images per CPU second of that thread: the st
 when other jobs share the machine.
 
   python3 bench/compare_model.py --old OLD/bench_model --new NEW/bench_model [--rounds 3]
-         [--filter 'model/(int8|fp32)/b(1|64)/t(1|2)/'] [--json out.json]
+         [--filter 'model/(int8|fp32)/b(1|64)/t(1|2)/'] [--reduce-range] [--json out.json]
+
+--reduce-range passes --reduce_range to both builds: the INT8 model (and the one ONNX Runtime runs)
+then has 7-bit weights.
 """
 import argparse
 import json
@@ -24,11 +28,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_bench(binary: str, qdq: str, flt: str, min_time: float, reps: int) -> dict:
+def run_bench(binary: str, qdq: str, flt: str, min_time: float, reps: int, extra: list) -> dict:
     out = subprocess.run(
         [binary, f"--qdq_out={qdq}", f"--benchmark_filter={flt}", f"--benchmark_min_time={min_time}",
          f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true",
-         "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
+         "--benchmark_format=json", *extra], check=True, capture_output=True, text=True).stdout
     rates = {}
     for b in json.loads(out)["benchmarks"]:
         if b.get("aggregate_name") != "min":
@@ -48,6 +52,7 @@ def main() -> int:
     ap.add_argument("--filter", default="model/(int8|fp32)/b(1|64)/t(1|2)/")
     ap.add_argument("--min-time", type=float, default=0.2)
     ap.add_argument("--repetitions", type=int, default=7)
+    ap.add_argument("--reduce-range", action="store_true", help="INT8 weights on [-64, 64] in both builds")
     ap.add_argument("--json", help="write the raw figures here")
     args = ap.parse_args()
 
@@ -56,12 +61,13 @@ def main() -> int:
     old, new = {}, {}
     for r in range(args.rounds):
         for binary, into in ((args.old, old), (args.new, new)):
-            for name, rate in run_bench(binary, qdq, args.filter, args.min_time, args.repetitions).items():
+            for name, rate in run_bench(binary, qdq, args.filter, args.min_time, args.repetitions,
+                                          ["--reduce_range"] if args.reduce_range else []).items():
                 into.setdefault(name, []).append(rate)
         print(f"compare_model: round {r + 1} of {args.rounds} done", file=sys.stderr)
     peers_json = os.path.join(work, "peers.json")
-    subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), "--qdq", qdq, "--json", peers_json,
-                    "--min-time", str(args.min_time), "--repetitions", str(args.repetitions)],
+    subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), "--only", "onnxruntime", "--qdq", qdq,
+                    "--json", peers_json, "--min-time", str(args.min_time), "--repetitions", str(args.repetitions)],
                    check=True, stdout=subprocess.DEVNULL)
     with open(peers_json) as f:
         peers = json.load(f)

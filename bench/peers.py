@@ -168,6 +168,7 @@ def main() -> int:
     ap.add_argument("--json", required=True, help="write the results here")
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per window (default: %(default)s)")
     ap.add_argument("--repetitions", type=int, default=7, help="windows per case (default: %(default)s)")
+    ap.add_argument("--only", choices=["onnxruntime", "torch"], help="run this peer alone")
     args = ap.parse_args()
 
     te_img, _ = fmnist_data.load_split(args.data, "t10k")
@@ -177,18 +178,20 @@ def main() -> int:
     inputs = {b: fmnist_data.to_input(te_img[:b]) for b in BATCHES}
 
     results, errors = [], []
-    print("onnxruntime", flush=True)
-    try:
-        results += run_ort({"fp32": args.fp32, "int8": args.qdq}, inputs, args)
-    except Exception as exc:  # noqa: BLE001  report it and go on with the other peer
-        errors.append({"impl": "onnxruntime", "error": f"{type(exc).__name__}: {exc}",
-                       "traceback": traceback.format_exc(limit=5)})
-    print("torch (eager PTQ, onednn)", flush=True)
-    try:
-        results += run_torch(args.fp32, calib, inputs, args)
-    except Exception as exc:  # noqa: BLE001
-        errors.append({"impl": "torch-onednn", "error": f"{type(exc).__name__}: {exc}",
-                       "traceback": traceback.format_exc(limit=5)})
+    if args.only in (None, "onnxruntime"):
+        print("onnxruntime", flush=True)
+        try:
+            results += run_ort({"fp32": args.fp32, "int8": args.qdq}, inputs, args)
+        except Exception as exc:  # noqa: BLE001  report it and go on with the other peer
+            errors.append({"impl": "onnxruntime", "error": f"{type(exc).__name__}: {exc}",
+                           "traceback": traceback.format_exc(limit=5)})
+    if args.only in (None, "torch"):
+        print("torch (eager PTQ, onednn)", flush=True)
+        try:
+            results += run_torch(args.fp32, calib, inputs, args)
+        except Exception as exc:  # noqa: BLE001
+            errors.append({"impl": "torch-onednn", "error": f"{type(exc).__name__}: {exc}",
+                           "traceback": traceback.format_exc(limit=5)})
     for e in errors:
         print(f"FAILED {e['impl']}: {e['error']}", file=sys.stderr)
 

@@ -81,7 +81,8 @@ def kernel_rows(qnn: dict, onednn: dict) -> tuple[list[list[str]], list[dict]]:
     rows, merged = [], []
     for name, entry in qnn.items():
         q = pick(entry, "median", "iteration")
-        o = pick(onednn.get(name, {}), "median", "iteration")
+        # "int8r/" (qnn with reduce_range weights) is set against oneDNN's int8 run of the same shape.
+        o = pick(onednn.get(name.replace("int8r/", "int8/", 1), {}), "median", "iteration")
         q_g = q.get("GMAC") if q else None
         o_g = o.get("GMAC") if o else None
         rows.append([name, fmt(q_g), fmt(q.get("pct_peak")), fmt(q.get("pct_madd16")) if "pct_madd16" in q else "",

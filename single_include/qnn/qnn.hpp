@@ -3,7 +3,7 @@
 // It is include/qnn/qnn.hpp with every qnn header it reaches inlined once, in include order;
 // standard-library and Highway (hwy/...) includes are kept, so Highway stays a dependency.
 // CTest's single_include_fresh test fails when this file is out of date.
-// Headers inlined: 132.
+// Headers inlined: 133.
 #pragma once
 
 // ---- begin qnn/qnn.hpp -----------------------------------------------------------------------------
@@ -1332,7 +1332,9 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 //
 // Integer: patches hold x − zx (0 for taps in the padding — the zero point, exactly as the
 // reference treats them) and weights w − zw[m], both int16, so the int32 sums equal the
-// reference's Σ(x − zx)(w − zw) with no correction terms. Float/bf16: patches hold x (0 in the
+// reference's Σ(x − zx)(w − zw) with no correction terms; or, for layers whose weights allow it
+// (kernels/cpu/u8s8.hpp), patches hold x − min(TIn) as unsigned bytes and weights w − zw as signed
+// bytes, and a per-channel correction folded into the bias restores the same sums. Float/bf16: patches hold x (0 in the
 // padding), weights w (rounded to bf16 once for bf16 layers; products of bf16 values are exact in
 // fp32, so the FMA adds the same value the reference's multiply-then-add does, only in another
 // order).
@@ -1523,16 +1525,18 @@ struct LocalExec {
 // The CPU GEMM driver: blocking over the packed operands, the per-target block kernels from the
 // dispatch table (or their portable equivalents), and the output stage.
 //
-// int16: blocks of 16 broadcast rows × 8 lane panels (64 lanes on AVX2, 128 on AVX-512): a 4 KiB
-// int32 block that the requantizing epilogue reads straight back from L1; the lane panels of one
-// block (8 panels × K) are reused by all 16 rows.
+// Integer (int16 pairs or bytes, kernels/cpu/pack.hpp): blocks of 16 broadcast rows × 8 lane
+// panels (64 lanes on AVX2, 128 on AVX-512): a 4 KiB int32 block that the requantizing epilogue
+// reads straight back from L1; the lane panels of one block (8 panels × K) are reused by all 16 rows.
 // fp32: the block kernel applies bias and clamp itself and stores to the output (a scalar epilogue
 // re-reading a scratch block was 8.5 % of the FP32 model's time), so a block is only a unit of
 // reuse: 16 rows × 12 panels, 12 being a multiple of the fp32 tile's 3 panels.
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 // ---- begin qnn/kernels/cpu/pack.hpp ----------------------------------------------------------------
@@ -1547,95 +1551,123 @@ struct LocalExec {
 //   FC     L = weights (packed once), S = activation rows (packed per run)
 //          → C[batch][n] is a row of the output.
 //
-// Integer operands are packed as int16 (v − zero point), so the exact products of any int8/uint8
-// pair, even asymmetric weights, are computed with no correction terms. Pairs of k are interleaved
-// for _mm*_madd_epi16 / Highway's ReorderWidenMulAccumulate: a lane panel holds, for each k-pair q,
-//   [l0: v(2q), v(2q+1)], [l1: v(2q), v(2q+1)], ... [l(NR−1): ...]      (2·NR int16, one vector)
-// and a broadcast row holds int32 words with v(2q) in the low and v(2q+1) in the high half.
+// Integer operands are packed in one of two ways, chosen per layer when its weights are prepared:
+// * int16 (v − zero point): the exact products of any int8/uint8 pair, even asymmetric weights, with
+//   no correction terms. Pairs of k are interleaved for _mm*_madd_epi16 / Highway's
+//   ReorderWidenMulAccumulate: a lane panel holds, for each k-pair q,
+//     [l0: v(2q), v(2q+1)], [l1: v(2q), v(2q+1)], ... [l(NR−1): ...]      (2·NR int16, one vector)
+//   and a broadcast row holds int32 words with v(2q) in the low and v(2q+1) in the high half.
+// * bytes, four k per 32-bit unit, for _mm*_maddubs_epi16 (u8 × s8; kernels/cpu/u8s8.hpp says when
+//   that is exact): the activations as unsigned bytes (v − the type's minimum), the weights as
+//   signed bytes (w − zero point). A lane panel holds, for each k-quad q, [l0: v(4q) .. v(4q+3)],
+//   [l1: ...] ... (4·NR bytes), and a broadcast word the four bytes of one row, v(4q) first in
+//   memory. Conv patches are the unsigned lane operand, FC weights the signed one.
 // Float operands are packed the same way with single k steps: a panel holds NR floats per k.
-// K is padded to an even count with zeros, panels past the last row with zeros.
+// K is padded to a whole step with zeros, panels past the last row with zeros.
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace qnn::cpu {
 
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
+
+// Elements of one k-step per lane: a 32-bit unit of int16 pairs or byte quads, or one float.
+template <class Elem>
+inline constexpr int kStep = std::is_floating_point_v<Elem> ? 1 : static_cast<int>(4 / sizeof(Elem));
 
 // Geometry of a packed lane operand.
 struct LaneLayout {
   std::int64_t rows = 0;   // logical rows (L)
   std::int64_t k = 0;      // logical reduction length
   std::int64_t nr = 1;     // lanes per panel
-  std::int64_t ksteps = 0; // k-pairs (int16) or k (float)
+  std::int64_t ksteps = 0; // k-steps: k-pairs (int16), k-quads (bytes) or k (float)
   std::int64_t panels() const { return (rows + nr - 1) / nr; }
-  // Elements per panel: 2·nr per k-pair for int16, nr per k for float.
+  // Elements per panel: per_step (kStep) elements per lane and k-step.
   std::int64_t panel_elems(int per_step) const { return ksteps * nr * per_step; }
 };
 
-// int16 lane operand from a row accessor: value(l, k) → int32 (already minus the zero point).
-template <class Value>
-void pack_lanes_i16(std::int16_t* dst, const LaneLayout& lay, Value&& value) {
-  const std::int64_t panel = lay.panel_elems(2);
+// Integer or float lane operand from a row accessor: value(l, k) → the element (integers already
+// shifted, see above).
+template <class Elem, class Value>
+void pack_lanes(Elem* dst, const LaneLayout& lay, Value&& value) {
+  constexpr int step = kStep<Elem>;
+  const std::int64_t panel = lay.panel_elems(step);
   for (std::int64_t p = 0; p < lay.panels(); ++p) {
-    std::int16_t* out = dst + p * panel;
+    Elem* out = dst + p * panel;
     for (std::int64_t q = 0; q < lay.ksteps; ++q)
       for (std::int64_t r = 0; r < lay.nr; ++r) {
         const std::int64_t l = p * lay.nr + r;
-        for (std::int64_t h = 0; h < 2; ++h) {
-          const std::int64_t k = 2 * q + h;
-          out[(q * lay.nr + r) * 2 + h] =
-              (l < lay.rows && k < lay.k) ? static_cast<std::int16_t>(value(l, k)) : std::int16_t{0};
+        for (std::int64_t h = 0; h < step; ++h) {
+          const std::int64_t k = step * q + h;
+          out[(q * lay.nr + r) * step + h] = (l < lay.rows && k < lay.k) ? static_cast<Elem>(value(l, k)) : Elem{};
         }
       }
   }
 }
 
-// One broadcast word: lo in the low half, hi in the high half (each truncated to 16 bits).
-inline std::int32_t bcast_word(std::int32_t lo, std::int32_t hi) {
-  return static_cast<std::int32_t>(std::uint32_t{static_cast<std::uint16_t>(lo)} |
-                                   (std::uint32_t{static_cast<std::uint16_t>(hi)} << 16));
+// One broadcast word of kStep<Elem> integers, each truncated to Elem, the first in the lowest bits
+// (the lowest address on the little-endian targets that have SIMD kernels): for int16, lo in the
+// low half and hi in the high half. Shifts rather than a memcpy of an array: GCC vectorizes the
+// activation packing loops around them.
+template <class Elem, class... V>
+std::int32_t pack_word(V... v) {
+  static_assert(sizeof...(V) == kStep<Elem>);
+  constexpr int bits = 8 * sizeof(Elem);
+  constexpr std::uint32_t mask = (std::uint32_t{1} << bits) - 1;
+  std::uint32_t w = 0;
+  int shift = 0;
+  ((w |= (static_cast<std::uint32_t>(v) & mask) << shift, shift += bits), ...);
+  return static_cast<std::int32_t>(w);
 }
 
-// int16-pair broadcast rows: dst[s·ksteps + q] = (v(s,2q) & 0xFFFF) | v(s,2q+1) << 16.
-template <class Value>
-void pack_bcast_i16(std::int32_t* dst, std::int64_t rows, std::int64_t k, std::int64_t ksteps, Value&& value) {
+inline std::int32_t bcast_word(std::int32_t lo, std::int32_t hi) { return pack_word<std::int16_t>(lo, hi); }
+
+// Integer broadcast rows: dst[s·ksteps + q] = the word of v(s, step·q) .. v(s, step·q + step − 1),
+// zeros past k.
+template <class Elem, class Value>
+void pack_bcast_words(std::int32_t* dst, std::int64_t rows, std::int64_t k, std::int64_t ksteps, Value&& value) {
+  constexpr int step = kStep<Elem>;
+  const auto v = [&](std::int64_t s, std::int64_t j) { return j < k ? static_cast<std::int32_t>(value(s, j)) : 0; };
   for (std::int64_t s = 0; s < rows; ++s)
     for (std::int64_t q = 0; q < ksteps; ++q) {
-      const std::int64_t k0 = 2 * q, k1 = 2 * q + 1;
-      dst[s * ksteps + q] = bcast_word(k0 < k ? static_cast<std::int32_t>(value(s, k0)) : 0,
-                                       k1 < k ? static_cast<std::int32_t>(value(s, k1)) : 0);
+      const std::int64_t j = step * q;
+      if constexpr (step == 2)
+        dst[s * ksteps + q] = pack_word<Elem>(v(s, j), v(s, j + 1));
+      else
+        dst[s * ksteps + q] = pack_word<Elem>(v(s, j), v(s, j + 1), v(s, j + 2), v(s, j + 3));
     }
 }
 
-// The same broadcast rows from rows of integer values `row_stride` elements apart, minus zero
-// point zp: one pass per row whose loop the compiler vectorizes (the FC's activations, packed on
-// every run; the accessor form above costs a strided view lookup per element).
-template <class T>
-void pack_bcast_rows_i16(std::int32_t* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k,
-                         std::int64_t ksteps, std::int32_t zp) {
+// The same broadcast rows from rows of integer values `row_stride` elements apart, each minus
+// `sub` (the zero point for int16, the type's minimum for bytes): one pass per row whose loop the
+// compiler vectorizes (the FC's activations, packed on every run; the accessor form above costs a
+// strided view lookup per element).
+template <class Elem, class T>
+void pack_bcast_rows(std::int32_t* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k,
+                     std::int64_t ksteps, std::int32_t sub) {
+  constexpr int step = kStep<Elem>;
+  const auto v = [sub](T x) { return static_cast<std::int32_t>(x) - sub; };
   for (std::int64_t s = 0; s < rows; ++s) {
     const T* in = src + s * row_stride;
     std::int32_t* out = dst + s * ksteps;
-    const std::int64_t full = k / 2;
-    for (std::int64_t q = 0; q < full; ++q)
-      out[q] = bcast_word(static_cast<std::int32_t>(in[2 * q]) - zp, static_cast<std::int32_t>(in[2 * q + 1]) - zp);
-    if (full < ksteps)  // odd K: the high half of the last word is 0
-      out[full] = bcast_word(static_cast<std::int32_t>(in[k - 1]) - zp, 0);
-  }
-}
-
-// float lane operand: panel p holds, for each k, nr floats (rows p·nr .. p·nr+nr−1).
-template <class Value>
-void pack_lanes_f32(float* dst, const LaneLayout& lay, Value&& value) {
-  const std::int64_t panel = lay.panel_elems(1);
-  for (std::int64_t p = 0; p < lay.panels(); ++p) {
-    float* out = dst + p * panel;
-    for (std::int64_t k = 0; k < lay.ksteps; ++k)
-      for (std::int64_t r = 0; r < lay.nr; ++r) {
-        const std::int64_t l = p * lay.nr + r;
-        out[k * lay.nr + r] = (l < lay.rows && k < lay.k) ? static_cast<float>(value(l, k)) : 0.0f;
-      }
+    const std::int64_t full = k / step;
+    for (std::int64_t q = 0; q < full; ++q) {
+      const T* e = in + step * q;
+      if constexpr (step == 2)
+        out[q] = pack_word<Elem>(v(e[0]), v(e[1]));
+      else
+        out[q] = pack_word<Elem>(v(e[0]), v(e[1]), v(e[2]), v(e[3]));
+    }
+    if (full < ksteps) {  // K not a whole number of steps: zeros after the last value
+      std::int32_t tail[4] = {0, 0, 0, 0};
+      for (std::int64_t j = step * full; j < k; ++j) tail[j - step * full] = v(in[j]);
+      if constexpr (step == 2)
+        out[full] = pack_word<Elem>(tail[0], tail[1]);
+      else
+        out[full] = pack_word<Elem>(tail[0], tail[1], tail[2], tail[3]);
+    }
   }
 }
 
@@ -1645,7 +1677,7 @@ void pack_bcast_f32(float* dst, std::int64_t rows, std::int64_t k, Value&& value
     for (std::int64_t j = 0; j < k; ++j) dst[s * k + j] = static_cast<float>(value(s, j));
 }
 
-// The same from rows `row_stride` elements apart (float or bf16), as pack_bcast_rows_i16.
+// The same from rows `row_stride` elements apart (float or bf16), as pack_bcast_rows.
 template <class T>
 void pack_bcast_rows_f32(float* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k) {
   for (std::int64_t s = 0; s < rows; ++s) {
@@ -1705,6 +1737,23 @@ struct GemmI16Args {
   std::int64_t ksteps = 0;              // k-pairs
   std::int32_t* out = nullptr;
   std::int64_t out_stride = 0;
+};
+
+// The same sums over byte operands: each int32 lane adds, per k-quad, the two int16 results of
+// _mm*_maddubs_epi16 (u8 × s8 pairs, saturating — kernels/cpu/u8s8.hpp admits only layers where no
+// pair can saturate). Which operand holds the unsigned bytes is `lanes_unsigned`: conv patches
+// (true) or FC activations (false, the lanes being the FC's weights).
+struct GemmU8S8Args {
+  const std::uint8_t* lanes = nullptr;  // first panel of the block (64-byte aligned)
+  std::int64_t panel_stride = 0;        // bytes per panel
+  std::int64_t panels = 0;
+  const std::int32_t* bcast = nullptr;  // first broadcast row of the block: four bytes per word
+  std::int64_t bcast_stride = 0;        // int32 words per row
+  std::int64_t rows = 0;
+  std::int64_t ksteps = 0;              // k-quads
+  std::int32_t* out = nullptr;
+  std::int64_t out_stride = 0;
+  bool lanes_unsigned = true;
 };
 
 // out[s·out_stride + l] = min(max(fma-chain, lo), hi), where each sum starts from the bias and adds
@@ -1799,6 +1848,7 @@ struct KernelTable {
   const char* target = "portable";
   std::size_t lanes = 8;  // int32/float lanes per vector: the packed panel width
   void (*gemm_i16)(const GemmI16Args&) = nullptr;
+  void (*gemm_u8s8)(const GemmU8S8Args&) = nullptr;  // x86 only; null: no byte kernels (int16 only)
   void (*gemm_f32)(const GemmF32Args&) = nullptr;
   void (*requant_onnx_u8)(const RequantArgs&) = nullptr;
   void (*requant_onnx_i8)(const RequantArgs&) = nullptr;
@@ -1842,8 +1892,8 @@ struct KernelTable {
 // dynamic-dispatch build (the two-guard -inl idiom), compiled once for the static target otherwise.
 //
 // Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K:
-// 12 of them, int16 6 × 2 and fp32 4 × 3 (see gemm_block_i16/f32). The same shapes are used on
-// every target, so the packed layouts only depend on the lane count.
+// int16 6 × 2, fp32 4 × 3 and u8×s8 bytes 4 × 2 (see gemm_block_i16/f32/u8s8). The same shapes are
+// used on every target, so the packed layouts only depend on the lane count.
 //
 // fp32 tiles also apply the output stage: each sum starts from its bias (so with FMA every output
 // is the reference's k-ascending FMA chain, bit for bit), is clamped in registers and stored to the
@@ -1884,10 +1934,65 @@ inline std::size_t lanes_i32() {
   return hn::Lanes(d);
 }
 
-template <int MR, int NV>
-HWY_INLINE void tile(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
+// How an integer tile multiplies one k-step: a lane vector (NR lanes × kStep values) against a
+// broadcast word, added into each int32 lane. int16 pairs: one madd.
+template <class Args>
+struct IntStep;
+
+template <>
+struct IntStep<GemmI16Args> {
+  using Lane = std::int16_t;
+  static constexpr int kPerStep = 2;
+  template <class D32, class VL>
+  static HWY_INLINE hn::Vec<D32> mul_add(D32 d32, VL l, hn::Vec<D32> b, hn::Vec<D32> acc, hn::Vec<D32>& acc1) {
+    const hn::Repartition<std::int16_t, D32> d16;
+    return hn::ReorderWidenMulAccumulate(d32, l, hn::BitCast(d16, b), acc, acc1);
+  }
+};
+
+#if HWY_ARCH_X86
+// _mm*_maddubs_epi16 — int16 lane i = sat16(u[2i]·s[2i] + u[2i+1]·s[2i+1]), u unsigned bytes,
+// s signed — which Highway 1.0.3 does not offer. Every x86 target qnn compiles has it (SSSE3 on).
+template <class D16, class V8>
+HWY_INLINE hn::Vec<D16> maddubs(D16 /*d16*/, V8 u, V8 s) {
+#if HWY_TARGET <= HWY_AVX3
+  return hn::Vec<D16>{_mm512_maddubs_epi16(u.raw, s.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  return hn::Vec<D16>{_mm256_maddubs_epi16(u.raw, s.raw)};
+#else
+  return hn::Vec<D16>{_mm_maddubs_epi16(u.raw, s.raw)};
+#endif
+}
+
+// Bytes: a k-step is a quad; maddubs then a madd against ones add it into each int32 lane (ORT's
+// and oneDNN's AVX2 u8s8 sequence), bit for bit the int16 kernel's sum when no pair saturates.
+// kLanesUnsigned: which operand holds the unsigned bytes, fixed per block.
+template <bool kLanesUnsigned>
+struct U8S8Block : GemmU8S8Args {
+  explicit U8S8Block(const GemmU8S8Args& a) : GemmU8S8Args(a) {}
+};
+
+template <bool kLanesUnsigned>
+struct IntStep<U8S8Block<kLanesUnsigned>> {
+  using Lane = std::uint8_t;
+  static constexpr int kPerStep = 4;
+  template <class D32, class VL>
+  static HWY_INLINE hn::Vec<D32> mul_add(D32 d32, VL l, hn::Vec<D32> b, hn::Vec<D32> acc, hn::Vec<D32>& acc1) {
+    const hn::Repartition<std::int16_t, D32> d16;
+    const hn::Repartition<std::uint8_t, D32> d8;
+    const auto bb = hn::BitCast(d8, b);
+    const auto pairs = kLanesUnsigned ? maddubs(d16, l, bb) : maddubs(d16, bb, l);
+    return hn::ReorderWidenMulAccumulate(d32, pairs, hn::Set(d16, std::int16_t{1}), acc, acc1);
+  }
+};
+#endif  // HWY_ARCH_X86
+
+// The integer tile, for either layout (IntStep).
+template <int MR, int NV, class Args, class Lane = typename IntStep<Args>::Lane>
+HWY_INLINE void tile(const Args& a, std::int64_t s0, std::int64_t p0) {
+  using Step = IntStep<Args>;
   const hn::ScalableTag<std::int32_t> d32;
-  const hn::Repartition<std::int16_t, decltype(d32)> d16;
+  const hn::Repartition<Lane, decltype(d32)> dl;
   using V32 = hn::Vec<decltype(d32)>;
   const std::int64_t nr = static_cast<std::int64_t>(hn::Lanes(d32));
   V32 acc[MR][NV];
@@ -1897,16 +2002,16 @@ HWY_INLINE void tile(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
       acc[s][v] = hn::Zero(d32);
       acc1[s][v] = hn::Zero(d32);
     }
-  const std::int16_t* HWY_RESTRICT lp[NV];
+  const Lane* HWY_RESTRICT lp[NV];
   for (int v = 0; v < NV; ++v) lp[v] = a.lanes + (p0 + v) * a.panel_stride;
   const std::int32_t* HWY_RESTRICT bp[MR];
   for (int s = 0; s < MR; ++s) bp[s] = a.bcast + (s0 + s) * a.bcast_stride;
   for (std::int64_t q = 0; q < a.ksteps; ++q) {
-    hn::Vec<decltype(d16)> l[NV];
-    for (int v = 0; v < NV; ++v) l[v] = hn::Load(d16, lp[v] + q * 2 * nr);
+    hn::Vec<decltype(dl)> l[NV];
+    for (int v = 0; v < NV; ++v) l[v] = hn::Load(dl, lp[v] + q * Step::kPerStep * nr);
     for (int s = 0; s < MR; ++s) {
-      const auto b = hn::BitCast(d16, hn::Set(d32, bp[s][q]));
-      for (int v = 0; v < NV; ++v) acc[s][v] = hn::ReorderWidenMulAccumulate(d32, l[v], b, acc[s][v], acc1[s][v]);
+      const V32 b = hn::Set(d32, bp[s][q]);
+      for (int v = 0; v < NV; ++v) acc[s][v] = Step::mul_add(d32, l[v], b, acc[s][v], acc1[s][v]);
     }
   }
   // Locals: through `a` the compiler would reload out and out_stride after every store (they might
@@ -2014,8 +2119,16 @@ HWY_INLINE void gemm_block(const Args& a) {
 // + 1 broadcast, the third lane vector read as an FMA memory operand): as fast as 6 × 2 on full
 // tiles, and the Fashion-MNIST CNN's shapes (32 and 64 output channels, 18, 75 and 15 panels) fill
 // it exactly, where 6 × 2 left a 4 × 2 tile in every 16 rows. Each sum still adds its k terms in
-// order, so the results do not depend on the tile shape.
+// order, so the results do not depend on the tile shape. Bytes 4 × 2: each product needs a
+// temporary and the ones vector besides the accumulators, so 6 × 2 needs 17 of AVX2's 16 registers;
+// it measured the same as 4 × 2 (within this VM's noise) on the Fashion-MNIST layers and 1024³.
 inline void gemm_block_i16(const GemmI16Args& a) { gemm_block<6, 2>(a); }
+#if HWY_ARCH_X86
+inline void gemm_block_u8s8(const GemmU8S8Args& a) {
+  if (a.lanes_unsigned) return gemm_block<4, 2>(U8S8Block<true>(a));
+  gemm_block<4, 2>(U8S8Block<false>(a));
+}
+#endif
 inline void gemm_block_f32(const GemmF32Args& a) { gemm_block<4, 3>(a); }
 
 // One vector of onnx_float results (docs/numerics.md §4.1), int32 lanes within [lo, hi].
@@ -2349,6 +2462,9 @@ inline const KernelTable* target_kernel_table() {
     k.target = hwy::TargetName(HWY_TARGET);
     k.lanes = lanes_i32();
     k.gemm_i16 = &gemm_block_i16;
+#if HWY_ARCH_X86
+    k.gemm_u8s8 = &gemm_block_u8s8;
+#endif
     k.gemm_f32 = &gemm_block_f32;
     k.requant_onnx_u8 = &requant_onnx_u8;
     k.requant_onnx_i8 = &requant_onnx_i8;
@@ -2448,6 +2564,33 @@ inline void gemm_block_i16_portable(const simd::GemmI16Args& a, std::int64_t nr)
     }
 }
 
+// The same for byte operands (GemmU8S8Args), pairs saturated to int16 as _mm*_maddubs_epi16 does
+// (kernels/cpu/u8s8.hpp admits only layers where that never happens).
+inline void gemm_block_u8s8_portable(const simd::GemmU8S8Args& a, std::int64_t nr) {
+  const auto sat16 = [](std::int32_t v) { return std::min(std::max(v, -32768), 32767); };
+  for (std::int64_t s = 0; s < a.rows; ++s)
+    for (std::int64_t p = 0; p < a.panels; ++p) {
+      const std::uint8_t* lp = a.lanes + p * a.panel_stride;
+      const std::int32_t* bp = a.bcast + s * a.bcast_stride;
+      for (std::int64_t r = 0; r < nr; ++r) {
+        std::uint32_t acc = 0;
+        for (std::int64_t q = 0; q < a.ksteps; ++q) {
+          std::uint8_t b[4];  // the word's bytes by value (pack_word), lanes by address (pack_lanes)
+          for (int h = 0; h < 4; ++h) b[h] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(bp[q]) >> (8 * h));
+          const std::uint8_t* l = lp + (q * nr + r) * 4;
+          for (int h = 0; h < 4; h += 2) {
+            const std::uint8_t* u = a.lanes_unsigned ? l : b;
+            const std::uint8_t* v = a.lanes_unsigned ? b : l;
+            const std::int32_t pair = std::int32_t{u[h]} * static_cast<std::int8_t>(v[h]) +
+                                      std::int32_t{u[h + 1]} * static_cast<std::int8_t>(v[h + 1]);
+            acc += static_cast<std::uint32_t>(sat16(pair));
+          }
+        }
+        a.out[s * a.out_stride + p * nr + r] = static_cast<std::int32_t>(acc);
+      }
+    }
+}
+
 inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr) {
   for (std::int64_t s = 0; s < a.rows; ++s)
     for (std::int64_t p = 0; p < a.panels; ++p) {
@@ -2461,35 +2604,56 @@ inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr)
     }
 }
 
+// The integer block kernel for lane elements Elem: int16 pairs, or bytes — uint8 lanes (conv
+// patches) against signed broadcast words, int8 lanes (FC weights) against unsigned ones.
+template <class Elem>
+void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* lanes, std::int64_t p0,
+               const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int64_t np, std::int32_t* out,
+               std::int64_t out_stride) {
+  using Args = std::conditional_t<std::same_as<Elem, std::int16_t>, simd::GemmI16Args, simd::GemmU8S8Args>;
+  const std::int64_t panel = lay.panel_elems(kStep<Elem>);
+  Args a;
+  if constexpr (std::same_as<Elem, std::int16_t>) {
+    a.lanes = lanes + p0 * panel;
+  } else {
+    a.lanes = reinterpret_cast<const std::uint8_t*>(lanes + p0 * panel);
+    a.lanes_unsigned = std::same_as<Elem, std::uint8_t>;
+  }
+  a.panel_stride = panel;
+  a.panels = np;
+  a.bcast = bcast + s0 * lay.ksteps;
+  a.bcast_stride = lay.ksteps;
+  a.rows = rows;
+  a.ksteps = lay.ksteps;
+  a.out = out;
+  a.out_stride = out_stride;
+  if constexpr (std::same_as<Elem, std::int16_t>) {
+    if (t) return t->gemm_i16(a);
+    gemm_block_i16_portable(a, lay.nr);
+  } else {
+    if (t && t->gemm_u8s8) return t->gemm_u8s8(a);
+    gemm_block_u8s8_portable(a, lay.nr);
+  }
+}
+
 // C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
-// (all panels by default), block by block:
+// (all panels by default), block by block, lanes of int16 pairs or bytes (int_block):
 // epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums.
 // `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
-template <class Epilogue>
-void gemm_i16(const std::int16_t* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
+template <class Elem, class Epilogue>
+void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
               std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
   check_panel_width(nr);
-  const std::int64_t panel = lay.panel_elems(2);
   const std::int64_t stride = kBlockPanels * nr;
   const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
   for (std::int64_t p0 = panel_begin; p0 < pend; p0 += kBlockPanels) {
     const std::int64_t np = std::min(kBlockPanels, pend - p0);
     for (std::int64_t s0 = 0; s0 < rows; s0 += kBlockRows) {
-      simd::GemmI16Args a;
-      a.lanes = lanes + p0 * panel;
-      a.panel_stride = panel;
-      a.panels = np;
-      a.bcast = bcast + s0 * lay.ksteps;
-      a.bcast_stride = lay.ksteps;
-      a.rows = std::min(kBlockRows, rows - s0);
-      a.ksteps = lay.ksteps;
-      a.out = scratch;
-      a.out_stride = stride;
-      if (t) t->gemm_i16(a);
-      else gemm_block_i16_portable(a, nr);
-      epilogue(s0, a.rows, p0 * nr, std::min(np * nr, lay.rows - p0 * nr), scratch, stride);
+      const std::int64_t nrows = std::min(kBlockRows, rows - s0);
+      int_block(t, lay, lanes, p0, bcast, s0, nrows, np, scratch, stride);
+      epilogue(s0, nrows, p0 * nr, std::min(np * nr, lay.rows - p0 * nr), scratch, stride);
     }
   }
 }
@@ -2563,13 +2727,15 @@ inline std::size_t gemm_scratch_bytes() {
 // (kernels/cpu/pack.hpp), in two steps that never divide per element.
 //
 // 1. frame_input: the group's input channels converted once to the packed element type — int16
-//    (x − zx) or float — and surrounded by the padding, whose value is 0 (the zero point minus
-//    itself, as the reference treats padded taps). Every tap of every output pixel then reads
-//    inside the frame, so step 2 has no bounds checks.
+//    (x − zx), unsigned bytes (x − the type's minimum) or float — and surrounded by the padding,
+//    whose value is the zero point converted the same way (0 for int16, as the reference treats
+//    padded taps). Every tap of every output pixel then reads inside the frame, so step 2 has no
+//    bounds checks.
 // 2. gather_panels: the panels' element for (pixel, k-step) is the frame at (tap offset + pixel
 //    offset), both from small tables built once per call. The pixels are taken a block at a time
 //    and split into runs of consecutive frame elements (an output row at stride 1); then for each
-//    k-step the block's row of "units" — an int16 tap pair as one 32-bit word, or a float — is
+//    k-step the block's row of "units" — an int16 tap pair or a byte tap quad as one 32-bit word, or
+//    a float — is
 //    built run by run into a small buffer and cut into the panels, NR units each.
 //    Working a run at a time instead of a panel at a time is what lets the loads be vectors: a
 //    panel whose pixels straddle two output rows (half of them with 12-wide rows) is just the end
@@ -2589,6 +2755,7 @@ inline std::size_t gemm_scratch_bytes() {
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 // ---- begin qnn/kernels/geometry.hpp ----------------------------------------------------------------
@@ -2745,6 +2912,25 @@ inline std::uint32_t pair_word(std::int16_t even, std::int16_t odd) {
          std::uint32_t{static_cast<std::uint16_t>(odd)} << (16 - kEvenShift);
 }
 
+// A byte panel k-step per lane: tap 4q at the lowest address.
+inline std::uint32_t quad_word(std::uint8_t b0, std::uint8_t b1, std::uint8_t b2, std::uint8_t b3) {
+  if constexpr (std::endian::native == std::endian::little)
+    return std::uint32_t{b0} | std::uint32_t{b1} << 8 | std::uint32_t{b2} << 16 | std::uint32_t{b3} << 24;
+  else
+    return std::uint32_t{b3} | std::uint32_t{b2} << 8 | std::uint32_t{b1} << 16 | std::uint32_t{b0} << 24;
+}
+
+// An input value as a frame element (see the header comment).
+template <class Elem, class TIn>
+Elem frame_value(TIn v, std::int32_t zx) {
+  if constexpr (std::same_as<Elem, std::int16_t>)
+    return static_cast<std::int16_t>(static_cast<std::int32_t>(v) - zx);
+  else if constexpr (std::same_as<Elem, std::uint8_t>)
+    return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) - std::numeric_limits<TIn>::min());
+  else
+    return static_cast<Elem>(v);
+}
+
 // Consecutive pixels l, l+1, … , l+n−1 of a block whose window origins are off, off+1, ….
 struct Run {
   std::int64_t off;
@@ -2758,39 +2944,38 @@ inline std::int64_t frame_elems(const ConvGeometry& g) {
   return g.c_per_group() * (g.h + g.win.pads[0] + g.win.pads[2]) * (g.w + g.win.pads[1] + g.win.pads[3]);
 }
 
-// True when the frame of a float layer is the input itself (nothing to convert, no padding).
+// True when the frame is the input itself (a float or uint8 layer: nothing to convert, no padding).
 template <class Elem, class TIn>
 bool frame_is_input(const ConvGeometry& g) {
-  return std::same_as<Elem, TIn> && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 &&
+  return std::same_as<Elem, TIn> && !std::same_as<Elem, std::int16_t> && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 &&
          g.win.pads[3] == 0;
 }
 
-// `Elem` is std::int16_t (value − zx) or float (value); img is one C×H×W image.
+// `Elem` is std::int16_t (value − zx), std::uint8_t (value − the type's minimum) or float (value;
+// zx is then 0); img is one C×H×W image.
 template <class Elem, class TIn>
 void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, Elem* dst) {
   const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
   const std::int64_t wp = g.w + pl + pr;
   const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
   const auto convert = [&](const TIn* s, std::int64_t n, Elem* d) {
-    im2col_detail::convert_run(d, n, [&](std::int64_t i) {  // zx unused for float frames
-      if constexpr (std::same_as<Elem, std::int16_t>)
-        return static_cast<std::int16_t>(static_cast<std::int32_t>(s[i]) - zx);
-      else
-        return static_cast<float>(s[i]);
-    });
+    im2col_detail::convert_run(d, n, [&](std::int64_t i) { return im2col_detail::frame_value<Elem>(s[i], zx); });
   };
+  // The padding: the zero point as a frame element (0 for int16 and float).
+  Elem pad{};
+  if constexpr (std::same_as<Elem, std::uint8_t>) pad = static_cast<std::uint8_t>(zx - std::numeric_limits<TIn>::min());
   // Unpadded, the frame is the input's planes back to back: one run instead of short rows.
   if (pt == 0 && pl == 0 && pb == 0 && pr == 0) return convert(src, g.c_per_group() * g.h * g.w, dst);
   Elem* out = dst;
   for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci) {
-    std::fill(out, out + pt * wp, Elem{});
+    std::fill(out, out + pt * wp, pad);
     out += pt * wp;
     for (std::int64_t y = 0; y < g.h; ++y, src += g.w, out += wp) {
-      std::fill(out, out + pl, Elem{});
+      std::fill(out, out + pl, pad);
       convert(src, g.w, out + pl);
-      std::fill(out + pl + g.w, out + wp, Elem{});
+      std::fill(out + pl + g.w, out + wp, pad);
     }
-    std::fill(out, out + pb * wp, Elem{});
+    std::fill(out, out + pb * wp, pad);
     out += pb * wp;
   }
 }
@@ -2828,9 +3013,8 @@ template <int NR, class Elem>
 void gather_panels_nr(const Elem* frame, const std::int64_t* tap, std::int64_t k, std::int64_t ksteps,
                       const std::int64_t* pix, std::int64_t panels, Elem* dst) {
   using namespace im2col_detail;
-  constexpr bool pairs = std::same_as<Elem, std::int16_t>;
-  using Unit = std::conditional_t<pairs, std::uint32_t, Elem>;
-  constexpr std::int64_t per_unit = pairs ? 2 : 1;  // elements per unit
+  constexpr std::int64_t per_unit = kStep<Elem>;  // elements per unit
+  using Unit = std::conditional_t<per_unit == 1, Elem, std::uint32_t>;
   static_assert(sizeof(Unit) == per_unit * sizeof(Elem));
   // Pixels per block: its units (1 KiB) and runs stay in L1 next to the tap rows.
   constexpr std::int64_t kBlockPanels = 256 / NR;
@@ -2847,7 +3031,16 @@ void gather_panels_nr(const Elem* frame, const std::int64_t* tap, std::int64_t k
     }
     Elem* d = dst + p0 * panel * per_unit;
     for (std::int64_t q = 0; q < ksteps; ++q) {
-      if constexpr (pairs) {
+      if constexpr (per_unit == 4) {
+        // Taps past K repeat the last one: their weights are 0, so any real value will do.
+        const Elem* s[4];
+        for (std::int64_t j = 0; j < 4; ++j) s[j] = frame + tap[std::min(4 * q + j, k - 1)];
+        for (std::int64_t r = 0; r < nruns; ++r) {
+          const Elem *a = s[0] + runs[r].off, *b = s[1] + runs[r].off, *c = s[2] + runs[r].off, *d4 = s[3] + runs[r].off;
+          convert_run(units + runs[r].l, runs[r].n,
+                      [a, b, c, d4](std::int64_t i) { return quad_word(a[i], b[i], c[i], d4[i]); });
+        }
+      } else if constexpr (per_unit == 2) {
         const Elem* s0 = frame + tap[2 * q];
         if (2 * q + 1 < k) {
           const Elem* s1 = frame + tap[2 * q + 1];
@@ -2886,7 +3079,7 @@ void gather_panels(const Elem* frame, const std::int64_t* tap, const LaneLayout&
     default: break;
   }
   // Any other width (no target has one today): the same layout, one lane at a time.
-  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
+  constexpr int per_step = kStep<Elem>;
   const std::int64_t panel = lay.panel_elems(per_step);
   for (std::int64_t p = 0; p < panels; ++p)
     for (std::int64_t q = 0; q < lay.ksteps; ++q)
@@ -3251,31 +3444,43 @@ void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, con
 namespace qnn::cpu {
 
 // Weights of one conv layer as broadcast rows, group by group.
-template <class T>  // std::int32_t (int16 pairs) or float
+template <class T>  // std::int32_t (words of int16 pairs or byte quads) or float
 struct PackedConvWeights {
   std::int64_t groups = 1, m_per_group = 0, k = 0, ksteps = 0;
+  int step = 1;  // k per broadcast element: 2 (int16 pairs), 4 (bytes) or 1 (float)
   AlignedBuffer data;
   const T* group(std::int64_t g) const {
     return reinterpret_cast<const T*>(data.data()) + g * m_per_group * ksteps;
   }
 };
 
-// w: M × C/G × KH × KW (contiguous); zero points one per output channel (or one for all).
+// w' = w − zw of output channel m and tap k, for w: M × C/G × KH × KW (contiguous) and zero
+// points one per output channel (or one for all).
 template <class TW>
-PackedConvWeights<std::int32_t> pack_conv_weights_i16(TensorView<const TW> w, std::span<const std::int32_t> w_zp,
-                                                       std::int64_t groups) {
+auto conv_weight_values(TensorView<const TW> w, std::span<const std::int32_t> w_zp) {
+  const std::int64_t k = w.numel() / w.dim(0);
+  return [flat = w.span(), w_zp, k](std::int64_t m, std::int64_t j) {
+    const std::int32_t zw = w_zp[w_zp.size() == 1 ? 0 : static_cast<std::size_t>(m)];
+    return static_cast<std::int32_t>(flat[static_cast<std::size_t>(m * k + j)]) - zw;
+  };
+}
+
+// As int16 pairs, or as signed bytes when `bytes` (kernels/cpu/u8s8.hpp decides).
+template <class TW>
+PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, std::span<const std::int32_t> w_zp,
+                                                       std::int64_t groups, bool bytes) {
   PackedConvWeights<std::int32_t> p;
   p.groups = groups;
   p.m_per_group = w.dim(0) / groups;
   p.k = w.numel() / w.dim(0);
-  p.ksteps = (p.k + 1) / 2;
+  p.step = bytes ? 4 : 2;
+  p.ksteps = (p.k + p.step - 1) / p.step;
   p.data = AlignedBuffer(static_cast<std::size_t>(w.dim(0) * p.ksteps) * 4);
-  const auto flat = w.span();
   auto* dst = reinterpret_cast<std::int32_t*>(p.data.data());
-  pack_bcast_i16(dst, w.dim(0), p.k, p.ksteps, [&](std::int64_t m, std::int64_t k) {
-    const std::int32_t zw = w_zp[w_zp.size() == 1 ? 0 : static_cast<std::size_t>(m)];
-    return static_cast<std::int32_t>(flat[static_cast<std::size_t>(m * p.k + k)]) - zw;
-  });
+  if (bytes)
+    pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, conv_weight_values(w, w_zp));
+  else
+    pack_bcast_words<std::int16_t>(dst, w.dim(0), p.k, p.ksteps, conv_weight_values(w, w_zp));
   return p;
 }
 
@@ -3298,7 +3503,7 @@ inline LaneLayout conv_lane_layout(const ConvGeometry& g, int per_step) {
   lay.rows = g.oh * g.ow;
   lay.k = g.k();
   lay.nr = panel_lanes();
-  lay.ksteps = per_step == 2 ? (lay.k + 1) / 2 : lay.k;
+  lay.ksteps = (lay.k + per_step - 1) / per_step;
   return lay;
 }
 
@@ -3389,7 +3594,7 @@ struct ConvOutput {
 template <class Elem, class TIn, class TOut, class Gemm>
 void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const ConvOutput<TOut>& out, const Exec& ex,
                    Gemm&& gemm) {
-  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
+  constexpr int per_step = kStep<Elem>;
   const LaneLayout lay = conv_lane_layout(g, per_step);
   const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
@@ -3436,23 +3641,25 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const C
   }, 1);
 }
 
-// Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous.
+// Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous. `bias`
+// is the one the packing needs: the layer's for int16 weights, byte_kernel_bias's for bytes.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const PackedConvWeights<std::int32_t>& w,
                 std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult,
                 const ConvOutput<TOut>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
-  conv2d_panels<std::int16_t>(g, x, zx, out, ex, [&](const std::int16_t* lanes, const LaneLayout& part,
-                                                     std::int64_t grp, std::int64_t l0, std::byte* scratch,
-                                                     TOut* ygrp) {
+  const auto gemm = [&](const auto* lanes, const LaneLayout& part, std::int64_t grp, std::int64_t l0,
+                        std::byte* scratch, TOut* ygrp) {
     TOut* yimg = ygrp + l0;
-    gemm_i16(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
+    gemm_int(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
              [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
                requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
                                 yimg + s0 * plane + c0, plane, true);
              });
-  });
+  };
+  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, out, ex, gemm);
+  conv2d_panels<std::int16_t>(g, x, zx, out, ex, gemm);
 }
 
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).
@@ -3474,6 +3681,77 @@ void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<f
 
 }  // namespace qnn::cpu
 // ---- end qnn/kernels/cpu/conv.hpp ------------------------------------------------------------------
+// ---- begin qnn/kernels/cpu/u8s8.hpp ----------------------------------------------------------------
+// When an integer conv or FC layer runs on bytes (u8 × s8, _mm*_maddubs_epi16) instead of int16
+// pairs (kernels/cpu/pack.hpp), and the bias correction that keeps its sums the reference's.
+//
+// maddubs adds two u8·s8 products in int16, saturating. Activations enter as u = x − min(TIn), in
+// [0, 255] for either 8-bit type, and weights as w' = w − zw; a pair (w'0, w'1) of adjacent k can
+// then saturate only when 255·(max(w'0, 0) + max(w'1, 0)) > 32767 or 255·(min(w'0, 0) +
+// min(w'1, 0)) < −32768: when the positive parts add up past 128 or the negative ones past −128.
+// A layer in which no pair of any output channel does so — every weight in [−64, 64], as ONNX
+// Runtime's reduce_range writes them (qnn quantize --reduce-range), and many others — gets exactly
+// Σ u·w' from the byte kernel, and
+//   Σ (x − zx)·w' = Σ u·w' − (zx − min(TIn))·Σ w'
+// is the reference's sum: a constant per output channel, folded into the bias once. The sums then
+// agree modulo 2^32, which is all the reference's own int32 sum (bounded at prepare time) needs.
+// Other layers keep the int16 kernel, exact for any weights. The point of bytes: vpmaddubsw does
+// twice the multiplies of vpmaddwd per instruction, and patches and activations are half as large.
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+namespace qnn::cpu {
+
+// True when w'(c, k) (c < channels, k < K) are all signed bytes and no pair (2j, 2j+1) of any
+// channel can saturate an int16 against unsigned bytes.
+template <class Value>
+bool byte_pairs_exact(std::int64_t channels, std::int64_t k, Value&& w) {
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t j = 0; j < k; j += 2) {
+      std::int32_t pos = 0, neg = 0;
+      for (std::int64_t h = j; h < std::min(j + 2, k); ++h) {
+        const auto v = static_cast<std::int32_t>(w(c, h));
+        if (v < -128 || v > 127) return false;
+        (v > 0 ? pos : neg) += v;
+      }
+      if (pos > 128 || neg < -128) return false;
+    }
+  return true;
+}
+
+// Whether a layer with TIn activations and weights w' packs bytes: 8-bit activations,
+// byte_pairs_exact, and a target with a byte kernel — x86 SIMD, or none (the portable loops run
+// either layout; bytes there keep their kernel tested everywhere); Highway's other SIMD targets
+// keep int16. Under run-time dispatch the choice is made for the target active when the layer is
+// prepared; any other x86 target or the portable loops compute the same sums from the same bytes.
+template <class TIn, class Value>
+bool use_byte_kernel(std::int64_t channels, std::int64_t k, Value&& w) {
+  const simd::KernelTable* t = simd::kernel_table();
+  return sizeof(TIn) == 1 && (!t || t->gemm_u8s8) && byte_pairs_exact(channels, k, w);
+}
+
+// The bias of a byte layer: bias[c] − (zx − min(TIn))·Σ_k w'(c, k), modulo 2^32 like the kernels'
+// sums (an empty bias counts as zeros).
+template <class TIn, class Value>
+std::vector<std::int32_t> byte_kernel_bias(std::span<const std::int32_t> bias, std::int64_t channels, std::int64_t k,
+                                           std::int32_t zx, Value&& w) {
+  const std::int64_t shift = std::int64_t{zx} - std::numeric_limits<TIn>::min();
+  std::vector<std::int32_t> out(static_cast<std::size_t>(channels));
+  for (std::int64_t c = 0; c < channels; ++c) {
+    std::int64_t sum = 0;
+    for (std::int64_t j = 0; j < k; ++j) sum += static_cast<std::int32_t>(w(c, j));
+    const std::int64_t b = bias.empty() ? 0 : bias[static_cast<std::size_t>(c)];
+    out[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(static_cast<std::uint32_t>(b - shift * sum));
+  }
+  return out;
+}
+
+}  // namespace qnn::cpu
+// ---- end qnn/kernels/cpu/u8s8.hpp ------------------------------------------------------------------
 // ---- begin qnn/kernels/ref/arith.hpp ---------------------------------------------------------------
 // The arithmetic of one multiply-accumulate and of the epilogue, for every numeric family the
 // reference loop nests (conv2d, gemm) run. A loop nest is written once; what a MAC means is a
@@ -3851,7 +4129,14 @@ class QuantizedConv2D {
                   const ConvOptions& opt)
       : opt_(opt), weights_(dense_copy(w.data)), arith_(make_arith(xq, w.quant, bias, yq)) {
     std::visit([&](const auto& a) {
-      packed_ = cpu::pack_conv_weights_i16(std::as_const(weights_).view<TW>(), std::span<const std::int32_t>(a.w_zp), opt_.groups);
+      const auto wv = std::as_const(weights_).view<TW>();
+      const std::span<const std::int32_t> zw(a.w_zp);
+      const auto values = cpu::conv_weight_values(wv, zw);
+      const std::int64_t m = wv.dim(0), k = wv.numel() / m;
+      const bool bytes = cpu::use_byte_kernel<TIn>(m, k, values);
+      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, bytes);
+      if constexpr (std::same_as<Acc, std::int32_t>)
+        fast_bias_ = bytes ? cpu::byte_kernel_bias<TIn>(a.bias, m, k, a.x_zp, values) : a.bias;
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
         for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
     }, arith_);
@@ -3865,6 +4150,9 @@ class QuantizedConv2D {
     return make_conv_geometry(x, weights_.shape(), opt_.window, opt_.groups);
   }
 
+  // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
+  bool byte_kernel() const { return packed_.step == 4; }
+
   // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is
   // the pooled output.
   void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
@@ -3874,7 +4162,7 @@ class QuantizedConv2D {
       std::visit([&](const auto& arith) {
         if constexpr (std::same_as<Acc, std::int32_t>) {
           if (fast_x && out.contiguous()) {
-            cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_,
+            cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, fast_bias_, arith.out, onnx_mult_,
                             cpu::ConvOutput<TOut>{out.data(), p}, ex);
             return;
           }
@@ -3918,6 +4206,7 @@ class QuantizedConv2D {
   Tensor weights_;
   ArithVariant arith_;
   cpu::PackedConvWeights<std::int32_t> packed_;
+  std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;  // the onnx_float multipliers, for the vectorized epilogue
 };
 
@@ -3993,56 +4282,63 @@ void conv2d(QView<const TIn, XQ> x, QView<const TW, WQ> w, std::span<const std::
 // Fast CPU fully connected layer / GEMM with constant weights: the weights are the lane operand
 // (packed once, output columns across lanes), activation rows the broadcast operand (packed per
 // run), so each block row is a contiguous run of one output row. Integer operands are packed as
-// int16 differences from their zero points, exactly as in conv.hpp. Threads split the output
+// int16 differences from their zero points, or as bytes (weights w − zw signed, activations
+// x − min(TIn) unsigned) with the bias corrected, exactly as in conv.hpp. Threads split the output
 // columns (lane panels); every element is computed identically whatever the split.
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
+#include <limits>
 #include <span>
+#include <type_traits>
 
 namespace qnn::cpu {
 
-template <class Elem>  // std::int16_t or float
+template <class Elem>  // std::int16_t, std::int8_t (bytes) or float
 struct PackedLanes {
   LaneLayout lay;
   AlignedBuffer data;
   const Elem* get() const { return reinterpret_cast<const Elem*>(data.data()); }
 };
 
-// b: the weight view already oriented K×N (the caller undoes trans_b with a permuted view).
+// w' = w − zw of output column n and row k; b: the weight view already oriented K×N (the caller
+// undoes trans_b with a permuted view).
 template <class TW>
-PackedLanes<std::int16_t> pack_fc_weights_i16(TensorView<const TW> b, std::span<const std::int32_t> zp) {
-  PackedLanes<std::int16_t> p;
-  p.lay.rows = b.dim(1);
-  p.lay.k = b.dim(0);
-  p.lay.nr = panel_lanes();
-  p.lay.ksteps = (p.lay.k + 1) / 2;
-  p.data = AlignedBuffer(static_cast<std::size_t>(p.lay.panels() * p.lay.panel_elems(2)) * 2);
-  pack_lanes_i16(reinterpret_cast<std::int16_t*>(p.data.data()), p.lay, [&](std::int64_t n, std::int64_t k) {
+auto fc_weight_values(TensorView<const TW> b, std::span<const std::int32_t> zp) {
+  return [b, zp](std::int64_t n, std::int64_t k) {
     return static_cast<std::int32_t>(b(k, n)) - zp[zp.size() == 1 ? 0 : static_cast<std::size_t>(n)];
-  });
-  return p;
+  };
 }
 
-template <class TW>
-PackedLanes<float> pack_fc_weights_f32(TensorView<const TW> b) {
-  PackedLanes<float> p;
+// Elem: std::int16_t or std::int8_t (kernels/cpu/u8s8.hpp decides) for integer weights, float
+// for float and bf16 ones.
+template <class Elem, class TW>
+PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::int32_t> zp = {}) {
+  constexpr int step = kStep<Elem>;
+  PackedLanes<Elem> p;
   p.lay.rows = b.dim(1);
   p.lay.k = b.dim(0);
   p.lay.nr = panel_lanes();
-  p.lay.ksteps = p.lay.k;
-  p.data = AlignedBuffer(static_cast<std::size_t>(p.lay.panels() * p.lay.panel_elems(1)) * 4);
-  pack_lanes_f32(reinterpret_cast<float*>(p.data.data()), p.lay,
-                 [&](std::int64_t n, std::int64_t k) { return static_cast<float>(b(k, n)); });
+  p.lay.ksteps = (p.lay.k + step - 1) / step;
+  p.data = AlignedBuffer(static_cast<std::size_t>(p.lay.panels() * p.lay.panel_elems(step)) * sizeof(Elem));
+  auto* dst = reinterpret_cast<Elem*>(p.data.data());
+  if constexpr (std::is_floating_point_v<Elem>)
+    pack_lanes(dst, p.lay, [&](std::int64_t n, std::int64_t k) { return static_cast<float>(b(k, n)); });
+  else
+    pack_lanes(dst, p.lay, fc_weight_values(b, zp));
   return p;
 }
 
 // c[i][n] = stage(Σ_k (a[i][k] − zx)(b[k][n] − zb[n]) + bias[n]); a is M×K (any strides), c M×N
-// contiguous.
-template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
-void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<std::int16_t>& w,
+// contiguous. Lane: std::int16_t, or std::int8_t with `bias` from byte_kernel_bias.
+template <class Lane, QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
+void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<Lane>& w,
             std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult, TOut* c,
             const Exec& ex) {
+  // Activations: int16 pairs minus zx, or unsigned bytes minus the type's minimum.
+  using Act = std::conditional_t<std::same_as<Lane, std::int16_t>, std::int16_t, std::uint8_t>;
+  const std::int32_t sub = std::same_as<Lane, std::int16_t> ? zx : std::int32_t{std::numeric_limits<TIn>::min()};
   const std::int64_t m = a.dim(0);
   const std::int64_t ks = w.lay.ksteps;
   // Activation rows are packed once, by the calling thread, into the first workspace.
@@ -4050,16 +4346,16 @@ void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<std::int
   const std::size_t act_bytes = static_cast<std::size_t>(m * ks) * 4;
   auto* rows = reinterpret_cast<std::int32_t*>(w0.get(act_bytes + gemm_scratch_bytes()));
   if (a.stride(1) == 1)
-    pack_bcast_rows_i16(rows, a.data(), m, a.stride(0), w.lay.k, ks, zx);
+    pack_bcast_rows<Act>(rows, a.data(), m, a.stride(0), w.lay.k, ks, sub);
   else
-    pack_bcast_i16(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
-      return static_cast<std::int32_t>(a(i, k)) - zx;
+    pack_bcast_words<Act>(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
+      return static_cast<std::int32_t>(a(i, k)) - sub;
     });
   const std::int64_t n = w.lay.rows;
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<std::int32_t*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
                                : ws.get<std::int32_t>(gemm_scratch_bytes() / 4);
-    gemm_i16(w.get(), w.lay, rows, m, scratch,
+    gemm_int(w.get(), w.lay, rows, m, scratch,
              [&](std::int64_t s0, std::int64_t nrows, std::int64_t l0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
                requantize_block(acc, stride, nrows, cols, l0, bias, stage, onnx_mult, c + s0 * n + l0, n, false);
@@ -4209,8 +4505,17 @@ class QuantizedGemm {
                 const GemmOptions& opt)
       : opt_(opt), weights_(dense_copy(b.data)), arith_(make_arith(xq, b.quant, bias, yq)) {
     std::visit([&](const auto& a) {
-      packed_ = cpu::pack_fc_weights_i16(detail::transposed_if(std::as_const(weights_).view<TW>(), opt_.trans_b),
-                                          std::span<const std::int32_t>(a.w_zp));
+      const auto bv = detail::transposed_if(std::as_const(weights_).view<TW>(), opt_.trans_b);
+      const std::span<const std::int32_t> zw(a.w_zp);
+      const auto values = cpu::fc_weight_values(bv, zw);
+      if (cpu::use_byte_kernel<TIn>(bv.dim(1), bv.dim(0), values)) {
+        packed_ = cpu::pack_fc_weights<std::int8_t>(bv, zw);
+        if constexpr (std::same_as<Acc, std::int32_t>)
+          fast_bias_ = cpu::byte_kernel_bias<TIn>(a.bias, bv.dim(1), bv.dim(0), a.x_zp, values);
+      } else {
+        packed_ = cpu::pack_fc_weights<std::int16_t>(bv, zw);
+        if constexpr (std::same_as<Acc, std::int32_t>) fast_bias_ = a.bias;
+      }
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
         for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
     }, arith_);
@@ -4221,6 +4526,8 @@ class QuantizedGemm {
   }
 
   std::int64_t k() const { return weights_.shape()[opt_.trans_b ? 1 : 0]; }
+  // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
+  bool byte_kernel() const { return std::holds_alternative<cpu::PackedLanes<std::int8_t>>(packed_); }
   std::int64_t n() const { return weights_.shape()[opt_.trans_b ? 0 : 1]; }
 
   void run(TensorView<const TIn> a, TensorView<TOut> c, const cpu::Exec& ex) const {
@@ -4231,7 +4538,8 @@ class QuantizedGemm {
     std::visit([&](const auto& arith) {
       if constexpr (std::same_as<Acc, std::int32_t>) {
         if (fast) {
-          cpu::fc_int(at, arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_, c.data(), ex);
+          std::visit([&](const auto& w) { cpu::fc_int(at, arith.x_zp, w, fast_bias_, arith.out, onnx_mult_, c.data(), ex); },
+                     packed_);
           return;
         }
       }
@@ -4273,7 +4581,8 @@ class QuantizedGemm {
   GemmOptions opt_;
   Tensor weights_;
   ArithVariant arith_;
-  cpu::PackedLanes<std::int16_t> packed_;
+  std::variant<cpu::PackedLanes<std::int16_t>, cpu::PackedLanes<std::int8_t>> packed_;
+  std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;
 };
 
@@ -4286,7 +4595,7 @@ class FloatGemm {
   FloatGemm(TensorView<const float> b, std::span<const float> bias, const GemmOptions& opt)
       : opt_(opt), weights_(converted_copy<T>(b)) {
     check(b.rank() == 2, "gemm: weight must be 2-D, got ", b.shape());
-    packed_ = cpu::pack_fc_weights_f32(detail::transposed_if(std::as_const(weights_).view<T>(), opt.trans_b));
+    packed_ = cpu::pack_fc_weights<float>(detail::transposed_if(std::as_const(weights_).view<T>(), opt.trans_b));
     const std::int64_t n = b.dim(opt.trans_b ? 0 : 1);
     check(bias.empty() || static_cast<std::int64_t>(bias.size()) == n, "gemm: bias has ", bias.size(),
           " values for ", n, " outputs");

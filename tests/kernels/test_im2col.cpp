@@ -1,7 +1,8 @@
 // im2col of the CPU convolution (kernels/cpu/im2col.hpp) against the definition: every element of
 // every panel that frame_input + gather_panels produce equals the input at the tap's position minus
-// the zero point (0 in the padding, and in the second half of an odd K's last pair), with lanes past
-// the last pixel repeating it. The convolution tests only see the panels through the GEMM of the
+// the zero point (0 in the padding, and in the second half of an odd K's last pair) — for byte
+// panels minus the type's minimum (the zero point so shifted in the padding, the last tap repeated
+// past K) — with lanes past the last pixel repeating it. The convolution tests only see the panels through the GEMM of the
 // panel width of the target they run on; here every width (4, 8, 16) is checked on every machine,
 // with feature maps large enough for several pixel blocks, rows longer and shorter than a panel,
 // strides, dilation, padding, groups and pixel ranges that start inside a row.
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -20,7 +22,7 @@ namespace {
 using namespace qnn;
 
 template <class Elem>
-constexpr int kPerStep = std::is_same_v<Elem, std::int16_t> ? 2 : 1;
+constexpr int kPerStep = cpu::kStep<Elem>;
 
 // The panels of pixels [l0, l0 + panels·NR) of group grp of image img, as conv.hpp builds them.
 template <int NR, class Elem, class TIn>
@@ -30,7 +32,7 @@ std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t 
   lay.rows = g.oh * g.ow;
   lay.k = g.k();
   lay.nr = NR;
-  lay.ksteps = kPerStep<Elem> == 2 ? (lay.k + 1) / 2 : lay.k;
+  lay.ksteps = (lay.k + kPerStep<Elem> - 1) / kPerStep<Elem>;
   std::vector<Elem> frame(static_cast<std::size_t>(cpu::frame_elems(g)));
   std::vector<std::int64_t> tap(static_cast<std::size_t>(lay.k)), pix(static_cast<std::size_t>(panels * NR));
   std::vector<Elem> out(static_cast<std::size_t>(panels * lay.panel_elems(kPerStep<Elem>)));
@@ -41,18 +43,24 @@ std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t 
   return out;
 }
 
-// The definition: input value at (pixel l, tap kk) minus zx, 0 outside the input or past K.
-template <class TIn>
+// The definition: input value at (pixel l, tap kk) minus zx, 0 outside the input or past K; for
+// bytes, minus the type's minimum, zx − minimum outside the input, tap K − 1 past K.
+template <class Elem, class TIn>
 double expected(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, std::int64_t l,
                 std::int64_t kk) {
-  if (kk >= g.k()) return 0;
+  constexpr bool bytes = std::is_same_v<Elem, std::uint8_t>;
+  const double shift = bytes ? std::numeric_limits<TIn>::min() : zx;
+  if (kk >= g.k()) {
+    if (!bytes) return 0;
+    kk = g.k() - 1;
+  }
   l = std::min(l, g.oh * g.ow - 1);
   const std::int64_t kh = g.win.kernel[0], kw = g.win.kernel[1];
   const std::int64_t ci = kk / (kh * kw), ky = kk / kw % kh, kx = kk % kw;
   const std::int64_t iy = l / g.ow * g.win.strides[0] - g.win.pads[0] + ky * g.win.dilations[0];
   const std::int64_t ix = l % g.ow * g.win.strides[1] - g.win.pads[1] + kx * g.win.dilations[1];
-  if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return 0;
-  return static_cast<double>(img[((grp * g.c_per_group() + ci) * g.h + iy) * g.w + ix]) - zx;
+  if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return zx - shift;
+  return static_cast<double>(img[((grp * g.c_per_group() + ci) * g.h + iy) * g.w + ix]) - shift;
 }
 
 template <int NR, class Elem, class TIn>
@@ -65,14 +73,14 @@ void check_case(std::mt19937& rng, const ConvGeometry& g, std::int32_t zx) {
   const std::int64_t panels = std::uniform_int_distribution<std::int64_t>(1, all - p0)(rng);
   const std::int64_t grp = std::uniform_int_distribution<std::int64_t>(0, g.groups - 1)(rng);
   const std::vector<Elem> got = panels_of<NR, Elem>(g, img.data(), zx, grp, p0 * NR, panels);
-  const std::int64_t ksteps = kPerStep<Elem> == 2 ? (g.k() + 1) / 2 : g.k();
+  const std::int64_t ksteps = (g.k() + kPerStep<Elem> - 1) / kPerStep<Elem>;
   std::int64_t bad = 0;
   for (std::int64_t p = 0; p < panels; ++p)
     for (std::int64_t q = 0; q < ksteps; ++q)
       for (std::int64_t r = 0; r < NR; ++r)
         for (int h = 0; h < kPerStep<Elem>; ++h) {
           const Elem v = got[static_cast<std::size_t>(((p * ksteps + q) * NR + r) * kPerStep<Elem> + h)];
-          const double want = expected(g, img.data(), zx, grp, (p0 + p) * NR + r, q * kPerStep<Elem> + h);
+          const double want = expected<Elem>(g, img.data(), zx, grp, (p0 + p) * NR + r, q * kPerStep<Elem> + h);
           bad += static_cast<double>(v) != want;
         }
   INFO("NR ", NR, " elem ", sizeof(Elem), " c ", g.c, " groups ", g.groups, " ", g.h, "x", g.w, " -> ", g.oh, "x",
@@ -113,6 +121,10 @@ TEST_CASE("im2col panels equal the definition for every panel width") {
     check_case<4, std::int16_t, std::uint8_t>(rng, g, zx);
     check_case<8, std::int16_t, std::uint8_t>(rng, g, zx);
     check_case<16, std::int16_t, std::uint8_t>(rng, g, zx);
+    check_case<4, std::uint8_t, std::uint8_t>(rng, g, zx);
+    check_case<8, std::uint8_t, std::uint8_t>(rng, g, zx);
+    check_case<16, std::uint8_t, std::int8_t>(rng, g, zx - 128);
+    check_case<8, std::uint8_t, std::int8_t>(rng, g, zx - 128);
     check_case<4, float, float>(rng, g, 0);
     check_case<8, float, float>(rng, g, 0);
     check_case<16, float, float>(rng, g, 0);
@@ -133,5 +145,7 @@ TEST_CASE("im2col panels of the Fashion-MNIST convolutions equal the definition"
       check_case<8, std::int16_t, std::uint8_t>(rng, g, 128);
       check_case<8, float, float>(rng, g, 0);
       check_case<16, std::int16_t, std::uint8_t>(rng, g, 3);
+      check_case<8, std::uint8_t, std::uint8_t>(rng, g, 0);
+      check_case<8, std::uint8_t, std::int8_t>(rng, g, -128);
     }
 }

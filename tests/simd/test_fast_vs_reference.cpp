@@ -3,11 +3,16 @@
 // strides, padding, dilation, groups and extreme zero points, for every requantization policy;
 // max pooling (integers and floats) and QuantizeLinear bit for bit, NaN, ±0, ±∞ and ties included;
 // a conv with a max pooling fused into it equals the conv followed by the reference pooling.
+// Weights are drawn four ways, so that both integer kernels run: full range (int16 pairs), ONNX
+// Runtime's reduce_range [−64, 64] and pairs exactly on the int16 edge (the u8×s8 byte kernel on
+// x86 targets), and the edge with one pair past it (int16 again); inputs are sometimes only their
+// type's extremes, which drive a byte pair to ±255·128.
 //
 // This file is compiled into the main suite (native flags) and into one binary per SIMD target
 // (tests/CMakeLists.txt); each binary names the target it ran on.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -74,6 +79,63 @@ std::int64_t count_bit_diff(const Tensor& a, const Tensor& b) {
   return n;
 }
 
+// How a case draws its int8 weights (see the header comment).
+enum class WeightKind { full, reduced, edge, past_edge };
+
+bool target_has_byte_kernel() {
+  const simd::KernelTable* t = simd::kernel_table();
+  return !t || t->gemm_u8s8;  // x86 SIMD targets and the portable loops
+}
+
+// channels × k signed weights of the given kind, W[c·k + j]; pairs are (2i, 2i+1) along k.
+std::vector<std::int8_t> draw_weights(std::mt19937& rng, WeightKind kind, std::int64_t channels, std::int64_t k) {
+  std::uniform_int_distribution<int> full(-127, 127), reduced(-64, 64), mag(1, 127), coin(0, 2);
+  std::vector<std::int8_t> w(static_cast<std::size_t>(channels * k));
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t j = 0; j < k; j += 2) {
+      std::int8_t* p = w.data() + c * k + j;
+      const bool pair = j + 1 < k;
+      if (kind == WeightKind::full) {
+        p[0] = static_cast<std::int8_t>(full(rng));
+        if (pair) p[1] = static_cast<std::int8_t>(full(rng));
+      } else if (kind == WeightKind::reduced || !pair) {
+        p[0] = static_cast<std::int8_t>(reduced(rng));
+        if (pair) p[1] = static_cast<std::int8_t>(reduced(rng));
+      } else {  // both positive summing to 128, both negative to −128, or opposite signs
+        const int a = mag(rng), side = coin(rng);
+        p[0] = static_cast<std::int8_t>(side == 0 ? a : side == 1 ? -a : a);
+        p[1] = static_cast<std::int8_t>(side == 0 ? 128 - a : side == 1 ? a - 128 : -mag(rng));
+      }
+    }
+  if (kind == WeightKind::past_edge) {  // one pair of one channel at 129
+    if (k < 2) {
+      w[0] = -128;  // a lone weight can never saturate: this stays within the edge
+    } else {
+      const std::int64_t c = std::uniform_int_distribution<std::int64_t>(0, channels - 1)(rng);
+      const std::int64_t j = 2 * std::uniform_int_distribution<std::int64_t>(0, k / 2 - 1)(rng);
+      w[static_cast<std::size_t>(c * k + j)] = 2;
+      w[static_cast<std::size_t>(c * k + j + 1)] = 127;
+    }
+  }
+  return w;
+}
+
+// Whether a layer with these weights should run the byte kernel on this target.
+bool expect_byte_kernel(WeightKind kind, std::int64_t k) {
+  if (!target_has_byte_kernel()) return false;
+  return kind == WeightKind::reduced || kind == WeightKind::edge || (kind == WeightKind::past_edge && k < 2);
+}
+
+// Half the time only the type's two extremes.
+template <class TIn>
+Tensor draw_input(std::mt19937& rng, const Shape& s) {
+  Tensor x = random_tensor<TIn>(rng, s, std::numeric_limits<TIn>::min(), std::numeric_limits<TIn>::max());
+  constexpr int mid = (int{std::numeric_limits<TIn>::min()} + std::numeric_limits<TIn>::max() + 1) / 2;
+  if (std::uniform_int_distribution<int>(0, 1)(rng) == 0)
+    for (TIn& v : x.span<TIn>()) v = v < mid ? std::numeric_limits<TIn>::min() : std::numeric_limits<TIn>::max();
+  return x;
+}
+
 // An Exec with a pool of `threads` threads (1: the calling thread only).
 struct TestExec {
   explicit TestExec(int threads) : pool(threads), ws(static_cast<std::size_t>(threads)) {}
@@ -133,11 +195,14 @@ void conv_case(std::mt19937& rng, int iteration) {
   const RequantPolicy policy = kPolicies[iteration % 4];
   const std::int32_t zx_choices[] = {std::numeric_limits<TIn>::min(), std::numeric_limits<TIn>::max(), 0, 7};
   const std::int32_t zx = zx_choices[pick(rng) % 4];
-  const bool asym_w = pick(rng) % 3 == 0;
+  const auto kind = static_cast<WeightKind>(pick(rng) % 4);
+  const bool asym_w = kind == WeightKind::full && pick(rng) % 2 == 0;
   const bool relu = pick(rng) % 2 == 0;
 
-  const Tensor x = random_tensor<TIn>(rng, Shape{n, c, h, w}, std::numeric_limits<TIn>::min(), std::numeric_limits<TIn>::max());
-  const Tensor wt = random_tensor<std::int8_t>(rng, Shape{m, c / g, kh, kw}, -127, 127);
+  const Tensor x = draw_input<TIn>(rng, Shape{n, c, h, w});
+  Tensor wt(DType::i8, Shape{m, c / g, kh, kw});
+  const auto drawn = draw_weights(rng, kind, m, wt.numel() / m);
+  std::copy(drawn.begin(), drawn.end(), wt.span<std::int8_t>().begin());
   std::vector<float> ws;
   std::vector<std::int32_t> wz;
   for (std::int64_t i = 0; i < m; ++i) {
@@ -167,7 +232,9 @@ void conv_case(std::mt19937& rng, int iteration) {
   INFO("target ", std::string(simd::active_target()), " threads ", ex.pool.threads(), " policy ", name_of(policy),
        " x ", x.shape(), " w ", wt.shape(),
        " groups ", g, " strides ", win.strides[0], "x", win.strides[1], " dil ", win.dilations[0], "x",
-       win.dilations[1], " pads ", win.pads[0], ",", win.pads[1], ",", win.pads[2], ",", win.pads[3], " zx ", zx);
+       win.dilations[1], " pads ", win.pads[0], ",", win.pads[1], ",", win.pads[2], ",", win.pads[3], " zx ", zx,
+       " weights ", static_cast<int>(kind), " byte kernel ", fast.byte_kernel());
+  if (kind != WeightKind::full) CHECK(fast.byte_kernel() == expect_byte_kernel(kind, wt.numel() / m));
   CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
   check_fused_pool<std::uint8_t>(rng, fast, x.view<TIn>(), y2, ex.exec());
 }
@@ -180,9 +247,14 @@ void fc_case(std::mt19937& rng, int iteration) {
   const std::int64_t n = 1 + pick(rng) % 45;
   const bool ta = pick(rng) % 2, tb = pick(rng) % 2;
   const RequantPolicy policy = kPolicies[iteration % 4];
-  const Tensor a = random_tensor<TIn>(rng, ta ? Shape{k, m} : Shape{m, k}, std::numeric_limits<TIn>::min(),
-                                      std::numeric_limits<TIn>::max());
-  const Tensor b = random_tensor<std::int8_t>(rng, tb ? Shape{n, k} : Shape{k, n}, -128, 127);
+  const Tensor a = draw_input<TIn>(rng, ta ? Shape{k, m} : Shape{m, k});
+  const auto kind = static_cast<WeightKind>(pick(rng) % 4);
+  const auto drawn = draw_weights(rng, kind, n, k);  // W[n][k]
+  Tensor b(DType::i8, tb ? Shape{n, k} : Shape{k, n});
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < k; ++j)
+      b.span<std::int8_t>()[static_cast<std::size_t>(tb ? i * k + j : j * n + i)] = drawn[static_cast<std::size_t>(i * k + j)];
+  if (kind == WeightKind::full && pick(rng) % 4 == 0) b.span<std::int8_t>()[0] = -128;
   std::vector<float> ws;
   for (std::int64_t i = 0; i < n; ++i) ws.push_back(pick_scale(rng, policy));
   std::vector<std::int32_t> bias;
@@ -202,7 +274,8 @@ void fc_case(std::mt19937& rng, int iteration) {
   fast.run(a.view<TIn>(), c1.view<std::int8_t>());
   ref.run(a.view<TIn>(), c2.view<std::int8_t>());
   INFO("target ", std::string(simd::active_target()), " policy ", name_of(policy), " M ", m, " N ", n, " K ", k, " transA ", ta,
-       " transB ", tb);
+       " transB ", tb, " weights ", static_cast<int>(kind), " byte kernel ", fast.byte_kernel());
+  if (kind != WeightKind::full) CHECK(fast.byte_kernel() == expect_byte_kernel(kind, k));
   CHECK(count_diff<std::int8_t>(c1, c2) == 0);
 }
 

@@ -22,6 +22,7 @@
 #include "qnn/kernels/cpu/conv.hpp"
 #include "qnn/kernels/cpu/exec.hpp"
 #include "qnn/kernels/cpu/pool.hpp"
+#include "qnn/kernels/cpu/u8s8.hpp"
 #include "qnn/kernels/geometry.hpp"
 #include "qnn/kernels/ref/arith.hpp"
 #include "qnn/kernels/ref/conv2d.hpp"
@@ -78,7 +79,14 @@ class QuantizedConv2D {
                   const ConvOptions& opt)
       : opt_(opt), weights_(dense_copy(w.data)), arith_(make_arith(xq, w.quant, bias, yq)) {
     std::visit([&](const auto& a) {
-      packed_ = cpu::pack_conv_weights_i16(std::as_const(weights_).view<TW>(), std::span<const std::int32_t>(a.w_zp), opt_.groups);
+      const auto wv = std::as_const(weights_).view<TW>();
+      const std::span<const std::int32_t> zw(a.w_zp);
+      const auto values = cpu::conv_weight_values(wv, zw);
+      const std::int64_t m = wv.dim(0), k = wv.numel() / m;
+      const bool bytes = cpu::use_byte_kernel<TIn>(m, k, values);
+      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, bytes);
+      if constexpr (std::same_as<Acc, std::int32_t>)
+        fast_bias_ = bytes ? cpu::byte_kernel_bias<TIn>(a.bias, m, k, a.x_zp, values) : a.bias;
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
         for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
     }, arith_);
@@ -92,6 +100,9 @@ class QuantizedConv2D {
     return make_conv_geometry(x, weights_.shape(), opt_.window, opt_.groups);
   }
 
+  // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
+  bool byte_kernel() const { return packed_.step == 4; }
+
   // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is
   // the pooled output.
   void run(TensorView<const TIn> x, TensorView<TOut> y, const cpu::Exec& ex, const PoolGeometry* pool = nullptr) const {
@@ -101,7 +112,7 @@ class QuantizedConv2D {
       std::visit([&](const auto& arith) {
         if constexpr (std::same_as<Acc, std::int32_t>) {
           if (fast_x && out.contiguous()) {
-            cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_,
+            cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, fast_bias_, arith.out, onnx_mult_,
                             cpu::ConvOutput<TOut>{out.data(), p}, ex);
             return;
           }
@@ -145,6 +156,7 @@ class QuantizedConv2D {
   Tensor weights_;
   ArithVariant arith_;
   cpu::PackedConvWeights<std::int32_t> packed_;
+  std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;  // the onnx_float multipliers, for the vectorized epilogue
 };
 

@@ -17,6 +17,7 @@
 #include "qnn/core/tensor.hpp"
 #include "qnn/kernels/cpu/exec.hpp"
 #include "qnn/kernels/cpu/fc.hpp"
+#include "qnn/kernels/cpu/u8s8.hpp"
 #include "qnn/kernels/ref/arith.hpp"
 #include "qnn/kernels/ref/gemm.hpp"
 #include "qnn/kernels/weights.hpp"
@@ -50,8 +51,17 @@ class QuantizedGemm {
                 const GemmOptions& opt)
       : opt_(opt), weights_(dense_copy(b.data)), arith_(make_arith(xq, b.quant, bias, yq)) {
     std::visit([&](const auto& a) {
-      packed_ = cpu::pack_fc_weights_i16(detail::transposed_if(std::as_const(weights_).view<TW>(), opt_.trans_b),
-                                          std::span<const std::int32_t>(a.w_zp));
+      const auto bv = detail::transposed_if(std::as_const(weights_).view<TW>(), opt_.trans_b);
+      const std::span<const std::int32_t> zw(a.w_zp);
+      const auto values = cpu::fc_weight_values(bv, zw);
+      if (cpu::use_byte_kernel<TIn>(bv.dim(1), bv.dim(0), values)) {
+        packed_ = cpu::pack_fc_weights<std::int8_t>(bv, zw);
+        if constexpr (std::same_as<Acc, std::int32_t>)
+          fast_bias_ = cpu::byte_kernel_bias<TIn>(a.bias, bv.dim(1), bv.dim(0), a.x_zp, values);
+      } else {
+        packed_ = cpu::pack_fc_weights<std::int16_t>(bv, zw);
+        if constexpr (std::same_as<Acc, std::int32_t>) fast_bias_ = a.bias;
+      }
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
         for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
     }, arith_);
@@ -62,6 +72,8 @@ class QuantizedGemm {
   }
 
   std::int64_t k() const { return weights_.shape()[opt_.trans_b ? 1 : 0]; }
+  // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
+  bool byte_kernel() const { return std::holds_alternative<cpu::PackedLanes<std::int8_t>>(packed_); }
   std::int64_t n() const { return weights_.shape()[opt_.trans_b ? 0 : 1]; }
 
   void run(TensorView<const TIn> a, TensorView<TOut> c, const cpu::Exec& ex) const {
@@ -72,7 +84,8 @@ class QuantizedGemm {
     std::visit([&](const auto& arith) {
       if constexpr (std::same_as<Acc, std::int32_t>) {
         if (fast) {
-          cpu::fc_int(at, arith.x_zp, packed_, arith.bias, arith.out, onnx_mult_, c.data(), ex);
+          std::visit([&](const auto& w) { cpu::fc_int(at, arith.x_zp, w, fast_bias_, arith.out, onnx_mult_, c.data(), ex); },
+                     packed_);
           return;
         }
       }
@@ -114,7 +127,8 @@ class QuantizedGemm {
   GemmOptions opt_;
   Tensor weights_;
   ArithVariant arith_;
-  cpu::PackedLanes<std::int16_t> packed_;
+  std::variant<cpu::PackedLanes<std::int16_t>, cpu::PackedLanes<std::int8_t>> packed_;
+  std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;
 };
 
@@ -127,7 +141,7 @@ class FloatGemm {
   FloatGemm(TensorView<const float> b, std::span<const float> bias, const GemmOptions& opt)
       : opt_(opt), weights_(converted_copy<T>(b)) {
     check(b.rank() == 2, "gemm: weight must be 2-D, got ", b.shape());
-    packed_ = cpu::pack_fc_weights_f32(detail::transposed_if(std::as_const(weights_).view<T>(), opt.trans_b));
+    packed_ = cpu::pack_fc_weights<float>(detail::transposed_if(std::as_const(weights_).view<T>(), opt.trans_b));
     const std::int64_t n = b.dim(opt.trans_b ? 0 : 1);
     check(bias.empty() || static_cast<std::int64_t>(bias.size()) == n, "gemm: bias has ", bias.size(),
           " values for ", n, " outputs");

@@ -4,7 +4,9 @@
 //
 // Integer: patches hold x − zx (0 for taps in the padding — the zero point, exactly as the
 // reference treats them) and weights w − zw[m], both int16, so the int32 sums equal the
-// reference's Σ(x − zx)(w − zw) with no correction terms. Float/bf16: patches hold x (0 in the
+// reference's Σ(x − zx)(w − zw) with no correction terms; or, for layers whose weights allow it
+// (kernels/cpu/u8s8.hpp), patches hold x − min(TIn) as unsigned bytes and weights w − zw as signed
+// bytes, and a per-channel correction folded into the bias restores the same sums. Float/bf16: patches hold x (0 in the
 // padding), weights w (rounded to bf16 once for bf16 layers; products of bf16 values are exact in
 // fp32, so the FMA adds the same value the reference's multiply-then-add does, only in another
 // order).
@@ -33,31 +35,43 @@
 namespace qnn::cpu {
 
 // Weights of one conv layer as broadcast rows, group by group.
-template <class T>  // std::int32_t (int16 pairs) or float
+template <class T>  // std::int32_t (words of int16 pairs or byte quads) or float
 struct PackedConvWeights {
   std::int64_t groups = 1, m_per_group = 0, k = 0, ksteps = 0;
+  int step = 1;  // k per broadcast element: 2 (int16 pairs), 4 (bytes) or 1 (float)
   AlignedBuffer data;
   const T* group(std::int64_t g) const {
     return reinterpret_cast<const T*>(data.data()) + g * m_per_group * ksteps;
   }
 };
 
-// w: M × C/G × KH × KW (contiguous); zero points one per output channel (or one for all).
+// w' = w − zw of output channel m and tap k, for w: M × C/G × KH × KW (contiguous) and zero
+// points one per output channel (or one for all).
 template <class TW>
-PackedConvWeights<std::int32_t> pack_conv_weights_i16(TensorView<const TW> w, std::span<const std::int32_t> w_zp,
-                                                       std::int64_t groups) {
+auto conv_weight_values(TensorView<const TW> w, std::span<const std::int32_t> w_zp) {
+  const std::int64_t k = w.numel() / w.dim(0);
+  return [flat = w.span(), w_zp, k](std::int64_t m, std::int64_t j) {
+    const std::int32_t zw = w_zp[w_zp.size() == 1 ? 0 : static_cast<std::size_t>(m)];
+    return static_cast<std::int32_t>(flat[static_cast<std::size_t>(m * k + j)]) - zw;
+  };
+}
+
+// As int16 pairs, or as signed bytes when `bytes` (kernels/cpu/u8s8.hpp decides).
+template <class TW>
+PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, std::span<const std::int32_t> w_zp,
+                                                       std::int64_t groups, bool bytes) {
   PackedConvWeights<std::int32_t> p;
   p.groups = groups;
   p.m_per_group = w.dim(0) / groups;
   p.k = w.numel() / w.dim(0);
-  p.ksteps = (p.k + 1) / 2;
+  p.step = bytes ? 4 : 2;
+  p.ksteps = (p.k + p.step - 1) / p.step;
   p.data = AlignedBuffer(static_cast<std::size_t>(w.dim(0) * p.ksteps) * 4);
-  const auto flat = w.span();
   auto* dst = reinterpret_cast<std::int32_t*>(p.data.data());
-  pack_bcast_i16(dst, w.dim(0), p.k, p.ksteps, [&](std::int64_t m, std::int64_t k) {
-    const std::int32_t zw = w_zp[w_zp.size() == 1 ? 0 : static_cast<std::size_t>(m)];
-    return static_cast<std::int32_t>(flat[static_cast<std::size_t>(m * p.k + k)]) - zw;
-  });
+  if (bytes)
+    pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, conv_weight_values(w, w_zp));
+  else
+    pack_bcast_words<std::int16_t>(dst, w.dim(0), p.k, p.ksteps, conv_weight_values(w, w_zp));
   return p;
 }
 
@@ -80,7 +94,7 @@ inline LaneLayout conv_lane_layout(const ConvGeometry& g, int per_step) {
   lay.rows = g.oh * g.ow;
   lay.k = g.k();
   lay.nr = panel_lanes();
-  lay.ksteps = per_step == 2 ? (lay.k + 1) / 2 : lay.k;
+  lay.ksteps = (lay.k + per_step - 1) / per_step;
   return lay;
 }
 
@@ -171,7 +185,7 @@ struct ConvOutput {
 template <class Elem, class TIn, class TOut, class Gemm>
 void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const ConvOutput<TOut>& out, const Exec& ex,
                    Gemm&& gemm) {
-  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
+  constexpr int per_step = kStep<Elem>;
   const LaneLayout lay = conv_lane_layout(g, per_step);
   const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
@@ -218,23 +232,25 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const C
   }, 1);
 }
 
-// Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous.
+// Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous. `bias`
+// is the one the packing needs: the layer's for int16 weights, byte_kernel_bias's for bytes.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const PackedConvWeights<std::int32_t>& w,
                 std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult,
                 const ConvOutput<TOut>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
-  conv2d_panels<std::int16_t>(g, x, zx, out, ex, [&](const std::int16_t* lanes, const LaneLayout& part,
-                                                     std::int64_t grp, std::int64_t l0, std::byte* scratch,
-                                                     TOut* ygrp) {
+  const auto gemm = [&](const auto* lanes, const LaneLayout& part, std::int64_t grp, std::int64_t l0,
+                        std::byte* scratch, TOut* ygrp) {
     TOut* yimg = ygrp + l0;
-    gemm_i16(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
+    gemm_int(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
              [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
                requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
                                 yimg + s0 * plane + c0, plane, true);
              });
-  });
+  };
+  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, out, ex, gemm);
+  conv2d_panels<std::int16_t>(g, x, zx, out, ex, gemm);
 }
 
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).

@@ -1,13 +1,17 @@
 // Fast CPU fully connected layer / GEMM with constant weights: the weights are the lane operand
 // (packed once, output columns across lanes), activation rows the broadcast operand (packed per
 // run), so each block row is a contiguous run of one output row. Integer operands are packed as
-// int16 differences from their zero points, exactly as in conv.hpp. Threads split the output
+// int16 differences from their zero points, or as bytes (weights w − zw signed, activations
+// x − min(TIn) unsigned) with the bias corrected, exactly as in conv.hpp. Threads split the output
 // columns (lane panels); every element is computed identically whatever the split.
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
+#include <limits>
 #include <span>
+#include <type_traits>
 
 #include "qnn/core/aligned_buffer.hpp"
 #include "qnn/core/tensor.hpp"
@@ -18,47 +22,50 @@
 
 namespace qnn::cpu {
 
-template <class Elem>  // std::int16_t or float
+template <class Elem>  // std::int16_t, std::int8_t (bytes) or float
 struct PackedLanes {
   LaneLayout lay;
   AlignedBuffer data;
   const Elem* get() const { return reinterpret_cast<const Elem*>(data.data()); }
 };
 
-// b: the weight view already oriented K×N (the caller undoes trans_b with a permuted view).
+// w' = w − zw of output column n and row k; b: the weight view already oriented K×N (the caller
+// undoes trans_b with a permuted view).
 template <class TW>
-PackedLanes<std::int16_t> pack_fc_weights_i16(TensorView<const TW> b, std::span<const std::int32_t> zp) {
-  PackedLanes<std::int16_t> p;
-  p.lay.rows = b.dim(1);
-  p.lay.k = b.dim(0);
-  p.lay.nr = panel_lanes();
-  p.lay.ksteps = (p.lay.k + 1) / 2;
-  p.data = AlignedBuffer(static_cast<std::size_t>(p.lay.panels() * p.lay.panel_elems(2)) * 2);
-  pack_lanes_i16(reinterpret_cast<std::int16_t*>(p.data.data()), p.lay, [&](std::int64_t n, std::int64_t k) {
+auto fc_weight_values(TensorView<const TW> b, std::span<const std::int32_t> zp) {
+  return [b, zp](std::int64_t n, std::int64_t k) {
     return static_cast<std::int32_t>(b(k, n)) - zp[zp.size() == 1 ? 0 : static_cast<std::size_t>(n)];
-  });
-  return p;
+  };
 }
 
-template <class TW>
-PackedLanes<float> pack_fc_weights_f32(TensorView<const TW> b) {
-  PackedLanes<float> p;
+// Elem: std::int16_t or std::int8_t (kernels/cpu/u8s8.hpp decides) for integer weights, float
+// for float and bf16 ones.
+template <class Elem, class TW>
+PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::int32_t> zp = {}) {
+  constexpr int step = kStep<Elem>;
+  PackedLanes<Elem> p;
   p.lay.rows = b.dim(1);
   p.lay.k = b.dim(0);
   p.lay.nr = panel_lanes();
-  p.lay.ksteps = p.lay.k;
-  p.data = AlignedBuffer(static_cast<std::size_t>(p.lay.panels() * p.lay.panel_elems(1)) * 4);
-  pack_lanes_f32(reinterpret_cast<float*>(p.data.data()), p.lay,
-                 [&](std::int64_t n, std::int64_t k) { return static_cast<float>(b(k, n)); });
+  p.lay.ksteps = (p.lay.k + step - 1) / step;
+  p.data = AlignedBuffer(static_cast<std::size_t>(p.lay.panels() * p.lay.panel_elems(step)) * sizeof(Elem));
+  auto* dst = reinterpret_cast<Elem*>(p.data.data());
+  if constexpr (std::is_floating_point_v<Elem>)
+    pack_lanes(dst, p.lay, [&](std::int64_t n, std::int64_t k) { return static_cast<float>(b(k, n)); });
+  else
+    pack_lanes(dst, p.lay, fc_weight_values(b, zp));
   return p;
 }
 
 // c[i][n] = stage(Σ_k (a[i][k] − zx)(b[k][n] − zb[n]) + bias[n]); a is M×K (any strides), c M×N
-// contiguous.
-template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
-void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<std::int16_t>& w,
+// contiguous. Lane: std::int16_t, or std::int8_t with `bias` from byte_kernel_bias.
+template <class Lane, QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
+void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<Lane>& w,
             std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult, TOut* c,
             const Exec& ex) {
+  // Activations: int16 pairs minus zx, or unsigned bytes minus the type's minimum.
+  using Act = std::conditional_t<std::same_as<Lane, std::int16_t>, std::int16_t, std::uint8_t>;
+  const std::int32_t sub = std::same_as<Lane, std::int16_t> ? zx : std::int32_t{std::numeric_limits<TIn>::min()};
   const std::int64_t m = a.dim(0);
   const std::int64_t ks = w.lay.ksteps;
   // Activation rows are packed once, by the calling thread, into the first workspace.
@@ -66,16 +73,16 @@ void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<std::int
   const std::size_t act_bytes = static_cast<std::size_t>(m * ks) * 4;
   auto* rows = reinterpret_cast<std::int32_t*>(w0.get(act_bytes + gemm_scratch_bytes()));
   if (a.stride(1) == 1)
-    pack_bcast_rows_i16(rows, a.data(), m, a.stride(0), w.lay.k, ks, zx);
+    pack_bcast_rows<Act>(rows, a.data(), m, a.stride(0), w.lay.k, ks, sub);
   else
-    pack_bcast_i16(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
-      return static_cast<std::int32_t>(a(i, k)) - zx;
+    pack_bcast_words<Act>(rows, m, w.lay.k, ks, [&](std::int64_t i, std::int64_t k) {
+      return static_cast<std::int32_t>(a(i, k)) - sub;
     });
   const std::int64_t n = w.lay.rows;
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<std::int32_t*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
                                : ws.get<std::int32_t>(gemm_scratch_bytes() / 4);
-    gemm_i16(w.get(), w.lay, rows, m, scratch,
+    gemm_int(w.get(), w.lay, rows, m, scratch,
              [&](std::int64_t s0, std::int64_t nrows, std::int64_t l0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
                requantize_block(acc, stride, nrows, cols, l0, bias, stage, onnx_mult, c + s0 * n + l0, n, false);

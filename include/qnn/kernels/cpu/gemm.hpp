@@ -1,9 +1,9 @@
 // The CPU GEMM driver: blocking over the packed operands, the per-target block kernels from the
 // dispatch table (or their portable equivalents), and the output stage.
 //
-// int16: blocks of 16 broadcast rows × 8 lane panels (64 lanes on AVX2, 128 on AVX-512): a 4 KiB
-// int32 block that the requantizing epilogue reads straight back from L1; the lane panels of one
-// block (8 panels × K) are reused by all 16 rows.
+// Integer (int16 pairs or bytes, kernels/cpu/pack.hpp): blocks of 16 broadcast rows × 8 lane
+// panels (64 lanes on AVX2, 128 on AVX-512): a 4 KiB int32 block that the requantizing epilogue
+// reads straight back from L1; the lane panels of one block (8 panels × K) are reused by all 16 rows.
 // fp32: the block kernel applies bias and clamp itself and stores to the output (a scalar epilogue
 // re-reading a scratch block was 8.5 % of the FP32 model's time), so a block is only a unit of
 // reuse: 16 rows × 12 panels, 12 being a multiple of the fp32 tile's 3 panels.
@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "qnn/core/error.hpp"
@@ -60,6 +62,33 @@ inline void gemm_block_i16_portable(const simd::GemmI16Args& a, std::int64_t nr)
     }
 }
 
+// The same for byte operands (GemmU8S8Args), pairs saturated to int16 as _mm*_maddubs_epi16 does
+// (kernels/cpu/u8s8.hpp admits only layers where that never happens).
+inline void gemm_block_u8s8_portable(const simd::GemmU8S8Args& a, std::int64_t nr) {
+  const auto sat16 = [](std::int32_t v) { return std::min(std::max(v, -32768), 32767); };
+  for (std::int64_t s = 0; s < a.rows; ++s)
+    for (std::int64_t p = 0; p < a.panels; ++p) {
+      const std::uint8_t* lp = a.lanes + p * a.panel_stride;
+      const std::int32_t* bp = a.bcast + s * a.bcast_stride;
+      for (std::int64_t r = 0; r < nr; ++r) {
+        std::uint32_t acc = 0;
+        for (std::int64_t q = 0; q < a.ksteps; ++q) {
+          std::uint8_t b[4];  // the word's bytes by value (pack_word), lanes by address (pack_lanes)
+          for (int h = 0; h < 4; ++h) b[h] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(bp[q]) >> (8 * h));
+          const std::uint8_t* l = lp + (q * nr + r) * 4;
+          for (int h = 0; h < 4; h += 2) {
+            const std::uint8_t* u = a.lanes_unsigned ? l : b;
+            const std::uint8_t* v = a.lanes_unsigned ? b : l;
+            const std::int32_t pair = std::int32_t{u[h]} * static_cast<std::int8_t>(v[h]) +
+                                      std::int32_t{u[h + 1]} * static_cast<std::int8_t>(v[h + 1]);
+            acc += static_cast<std::uint32_t>(sat16(pair));
+          }
+        }
+        a.out[s * a.out_stride + p * nr + r] = static_cast<std::int32_t>(acc);
+      }
+    }
+}
+
 inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr) {
   for (std::int64_t s = 0; s < a.rows; ++s)
     for (std::int64_t p = 0; p < a.panels; ++p) {
@@ -73,35 +102,56 @@ inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr)
     }
 }
 
+// The integer block kernel for lane elements Elem: int16 pairs, or bytes — uint8 lanes (conv
+// patches) against signed broadcast words, int8 lanes (FC weights) against unsigned ones.
+template <class Elem>
+void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* lanes, std::int64_t p0,
+               const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int64_t np, std::int32_t* out,
+               std::int64_t out_stride) {
+  using Args = std::conditional_t<std::same_as<Elem, std::int16_t>, simd::GemmI16Args, simd::GemmU8S8Args>;
+  const std::int64_t panel = lay.panel_elems(kStep<Elem>);
+  Args a;
+  if constexpr (std::same_as<Elem, std::int16_t>) {
+    a.lanes = lanes + p0 * panel;
+  } else {
+    a.lanes = reinterpret_cast<const std::uint8_t*>(lanes + p0 * panel);
+    a.lanes_unsigned = std::same_as<Elem, std::uint8_t>;
+  }
+  a.panel_stride = panel;
+  a.panels = np;
+  a.bcast = bcast + s0 * lay.ksteps;
+  a.bcast_stride = lay.ksteps;
+  a.rows = rows;
+  a.ksteps = lay.ksteps;
+  a.out = out;
+  a.out_stride = out_stride;
+  if constexpr (std::same_as<Elem, std::int16_t>) {
+    if (t) return t->gemm_i16(a);
+    gemm_block_i16_portable(a, lay.nr);
+  } else {
+    if (t && t->gemm_u8s8) return t->gemm_u8s8(a);
+    gemm_block_u8s8_portable(a, lay.nr);
+  }
+}
+
 // C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
-// (all panels by default), block by block:
+// (all panels by default), block by block, lanes of int16 pairs or bytes (int_block):
 // epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums.
 // `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
-template <class Epilogue>
-void gemm_i16(const std::int16_t* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
+template <class Elem, class Epilogue>
+void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
               std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
   check_panel_width(nr);
-  const std::int64_t panel = lay.panel_elems(2);
   const std::int64_t stride = kBlockPanels * nr;
   const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
   for (std::int64_t p0 = panel_begin; p0 < pend; p0 += kBlockPanels) {
     const std::int64_t np = std::min(kBlockPanels, pend - p0);
     for (std::int64_t s0 = 0; s0 < rows; s0 += kBlockRows) {
-      simd::GemmI16Args a;
-      a.lanes = lanes + p0 * panel;
-      a.panel_stride = panel;
-      a.panels = np;
-      a.bcast = bcast + s0 * lay.ksteps;
-      a.bcast_stride = lay.ksteps;
-      a.rows = std::min(kBlockRows, rows - s0);
-      a.ksteps = lay.ksteps;
-      a.out = scratch;
-      a.out_stride = stride;
-      if (t) t->gemm_i16(a);
-      else gemm_block_i16_portable(a, nr);
-      epilogue(s0, a.rows, p0 * nr, std::min(np * nr, lay.rows - p0 * nr), scratch, stride);
+      const std::int64_t nrows = std::min(kBlockRows, rows - s0);
+      int_block(t, lay, lanes, p0, bcast, s0, nrows, np, scratch, stride);
+      epilogue(s0, nrows, p0 * nr, std::min(np * nr, lay.rows - p0 * nr), scratch, stride);
     }
   }
 }

@@ -2,13 +2,15 @@
 // (kernels/cpu/pack.hpp), in two steps that never divide per element.
 //
 // 1. frame_input: the group's input channels converted once to the packed element type — int16
-//    (x − zx) or float — and surrounded by the padding, whose value is 0 (the zero point minus
-//    itself, as the reference treats padded taps). Every tap of every output pixel then reads
-//    inside the frame, so step 2 has no bounds checks.
+//    (x − zx), unsigned bytes (x − the type's minimum) or float — and surrounded by the padding,
+//    whose value is the zero point converted the same way (0 for int16, as the reference treats
+//    padded taps). Every tap of every output pixel then reads inside the frame, so step 2 has no
+//    bounds checks.
 // 2. gather_panels: the panels' element for (pixel, k-step) is the frame at (tap offset + pixel
 //    offset), both from small tables built once per call. The pixels are taken a block at a time
 //    and split into runs of consecutive frame elements (an output row at stride 1); then for each
-//    k-step the block's row of "units" — an int16 tap pair as one 32-bit word, or a float — is
+//    k-step the block's row of "units" — an int16 tap pair or a byte tap quad as one 32-bit word, or
+//    a float — is
 //    built run by run into a small buffer and cut into the panels, NR units each.
 //    Working a run at a time instead of a panel at a time is what lets the loads be vectors: a
 //    panel whose pixels straddle two output rows (half of them with 12-wide rows) is just the end
@@ -29,6 +31,7 @@
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "qnn/kernels/cpu/pack.hpp"
@@ -66,6 +69,25 @@ inline std::uint32_t pair_word(std::int16_t even, std::int16_t odd) {
          std::uint32_t{static_cast<std::uint16_t>(odd)} << (16 - kEvenShift);
 }
 
+// A byte panel k-step per lane: tap 4q at the lowest address.
+inline std::uint32_t quad_word(std::uint8_t b0, std::uint8_t b1, std::uint8_t b2, std::uint8_t b3) {
+  if constexpr (std::endian::native == std::endian::little)
+    return std::uint32_t{b0} | std::uint32_t{b1} << 8 | std::uint32_t{b2} << 16 | std::uint32_t{b3} << 24;
+  else
+    return std::uint32_t{b3} | std::uint32_t{b2} << 8 | std::uint32_t{b1} << 16 | std::uint32_t{b0} << 24;
+}
+
+// An input value as a frame element (see the header comment).
+template <class Elem, class TIn>
+Elem frame_value(TIn v, std::int32_t zx) {
+  if constexpr (std::same_as<Elem, std::int16_t>)
+    return static_cast<std::int16_t>(static_cast<std::int32_t>(v) - zx);
+  else if constexpr (std::same_as<Elem, std::uint8_t>)
+    return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) - std::numeric_limits<TIn>::min());
+  else
+    return static_cast<Elem>(v);
+}
+
 // Consecutive pixels l, l+1, … , l+n−1 of a block whose window origins are off, off+1, ….
 struct Run {
   std::int64_t off;
@@ -79,39 +101,38 @@ inline std::int64_t frame_elems(const ConvGeometry& g) {
   return g.c_per_group() * (g.h + g.win.pads[0] + g.win.pads[2]) * (g.w + g.win.pads[1] + g.win.pads[3]);
 }
 
-// True when the frame of a float layer is the input itself (nothing to convert, no padding).
+// True when the frame is the input itself (a float or uint8 layer: nothing to convert, no padding).
 template <class Elem, class TIn>
 bool frame_is_input(const ConvGeometry& g) {
-  return std::same_as<Elem, TIn> && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 &&
+  return std::same_as<Elem, TIn> && !std::same_as<Elem, std::int16_t> && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 &&
          g.win.pads[3] == 0;
 }
 
-// `Elem` is std::int16_t (value − zx) or float (value); img is one C×H×W image.
+// `Elem` is std::int16_t (value − zx), std::uint8_t (value − the type's minimum) or float (value;
+// zx is then 0); img is one C×H×W image.
 template <class Elem, class TIn>
 void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, Elem* dst) {
   const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
   const std::int64_t wp = g.w + pl + pr;
   const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
   const auto convert = [&](const TIn* s, std::int64_t n, Elem* d) {
-    im2col_detail::convert_run(d, n, [&](std::int64_t i) {  // zx unused for float frames
-      if constexpr (std::same_as<Elem, std::int16_t>)
-        return static_cast<std::int16_t>(static_cast<std::int32_t>(s[i]) - zx);
-      else
-        return static_cast<float>(s[i]);
-    });
+    im2col_detail::convert_run(d, n, [&](std::int64_t i) { return im2col_detail::frame_value<Elem>(s[i], zx); });
   };
+  // The padding: the zero point as a frame element (0 for int16 and float).
+  Elem pad{};
+  if constexpr (std::same_as<Elem, std::uint8_t>) pad = static_cast<std::uint8_t>(zx - std::numeric_limits<TIn>::min());
   // Unpadded, the frame is the input's planes back to back: one run instead of short rows.
   if (pt == 0 && pl == 0 && pb == 0 && pr == 0) return convert(src, g.c_per_group() * g.h * g.w, dst);
   Elem* out = dst;
   for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci) {
-    std::fill(out, out + pt * wp, Elem{});
+    std::fill(out, out + pt * wp, pad);
     out += pt * wp;
     for (std::int64_t y = 0; y < g.h; ++y, src += g.w, out += wp) {
-      std::fill(out, out + pl, Elem{});
+      std::fill(out, out + pl, pad);
       convert(src, g.w, out + pl);
-      std::fill(out + pl + g.w, out + wp, Elem{});
+      std::fill(out + pl + g.w, out + wp, pad);
     }
-    std::fill(out, out + pb * wp, Elem{});
+    std::fill(out, out + pb * wp, pad);
     out += pb * wp;
   }
 }
@@ -149,9 +170,8 @@ template <int NR, class Elem>
 void gather_panels_nr(const Elem* frame, const std::int64_t* tap, std::int64_t k, std::int64_t ksteps,
                       const std::int64_t* pix, std::int64_t panels, Elem* dst) {
   using namespace im2col_detail;
-  constexpr bool pairs = std::same_as<Elem, std::int16_t>;
-  using Unit = std::conditional_t<pairs, std::uint32_t, Elem>;
-  constexpr std::int64_t per_unit = pairs ? 2 : 1;  // elements per unit
+  constexpr std::int64_t per_unit = kStep<Elem>;  // elements per unit
+  using Unit = std::conditional_t<per_unit == 1, Elem, std::uint32_t>;
   static_assert(sizeof(Unit) == per_unit * sizeof(Elem));
   // Pixels per block: its units (1 KiB) and runs stay in L1 next to the tap rows.
   constexpr std::int64_t kBlockPanels = 256 / NR;
@@ -168,7 +188,16 @@ void gather_panels_nr(const Elem* frame, const std::int64_t* tap, std::int64_t k
     }
     Elem* d = dst + p0 * panel * per_unit;
     for (std::int64_t q = 0; q < ksteps; ++q) {
-      if constexpr (pairs) {
+      if constexpr (per_unit == 4) {
+        // Taps past K repeat the last one: their weights are 0, so any real value will do.
+        const Elem* s[4];
+        for (std::int64_t j = 0; j < 4; ++j) s[j] = frame + tap[std::min(4 * q + j, k - 1)];
+        for (std::int64_t r = 0; r < nruns; ++r) {
+          const Elem *a = s[0] + runs[r].off, *b = s[1] + runs[r].off, *c = s[2] + runs[r].off, *d4 = s[3] + runs[r].off;
+          convert_run(units + runs[r].l, runs[r].n,
+                      [a, b, c, d4](std::int64_t i) { return quad_word(a[i], b[i], c[i], d4[i]); });
+        }
+      } else if constexpr (per_unit == 2) {
         const Elem* s0 = frame + tap[2 * q];
         if (2 * q + 1 < k) {
           const Elem* s1 = frame + tap[2 * q + 1];
@@ -207,7 +236,7 @@ void gather_panels(const Elem* frame, const std::int64_t* tap, const LaneLayout&
     default: break;
   }
   // Any other width (no target has one today): the same layout, one lane at a time.
-  constexpr int per_step = std::same_as<Elem, std::int16_t> ? 2 : 1;
+  constexpr int per_step = kStep<Elem>;
   const std::int64_t panel = lay.panel_elems(per_step);
   for (std::int64_t p = 0; p < panels; ++p)
     for (std::int64_t q = 0; q < lay.ksteps; ++q)

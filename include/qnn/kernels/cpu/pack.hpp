@@ -9,17 +9,24 @@
 //   FC     L = weights (packed once), S = activation rows (packed per run)
 //          → C[batch][n] is a row of the output.
 //
-// Integer operands are packed as int16 (v − zero point), so the exact products of any int8/uint8
-// pair, even asymmetric weights, are computed with no correction terms. Pairs of k are interleaved
-// for _mm*_madd_epi16 / Highway's ReorderWidenMulAccumulate: a lane panel holds, for each k-pair q,
-//   [l0: v(2q), v(2q+1)], [l1: v(2q), v(2q+1)], ... [l(NR−1): ...]      (2·NR int16, one vector)
-// and a broadcast row holds int32 words with v(2q) in the low and v(2q+1) in the high half.
+// Integer operands are packed in one of two ways, chosen per layer when its weights are prepared:
+// * int16 (v − zero point): the exact products of any int8/uint8 pair, even asymmetric weights, with
+//   no correction terms. Pairs of k are interleaved for _mm*_madd_epi16 / Highway's
+//   ReorderWidenMulAccumulate: a lane panel holds, for each k-pair q,
+//     [l0: v(2q), v(2q+1)], [l1: v(2q), v(2q+1)], ... [l(NR−1): ...]      (2·NR int16, one vector)
+//   and a broadcast row holds int32 words with v(2q) in the low and v(2q+1) in the high half.
+// * bytes, four k per 32-bit unit, for _mm*_maddubs_epi16 (u8 × s8; kernels/cpu/u8s8.hpp says when
+//   that is exact): the activations as unsigned bytes (v − the type's minimum), the weights as
+//   signed bytes (w − zero point). A lane panel holds, for each k-quad q, [l0: v(4q) .. v(4q+3)],
+//   [l1: ...] ... (4·NR bytes), and a broadcast word the four bytes of one row, v(4q) first in
+//   memory. Conv patches are the unsigned lane operand, FC weights the signed one.
 // Float operands are packed the same way with single k steps: a panel holds NR floats per k.
-// K is padded to an even count with zeros, panels past the last row with zeros.
+// K is padded to a whole step with zeros, panels past the last row with zeros.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "qnn/core/aligned_buffer.hpp"
 #include "qnn/core/error.hpp"
@@ -28,80 +35,101 @@ namespace qnn::cpu {
 
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
 
+// Elements of one k-step per lane: a 32-bit unit of int16 pairs or byte quads, or one float.
+template <class Elem>
+inline constexpr int kStep = std::is_floating_point_v<Elem> ? 1 : static_cast<int>(4 / sizeof(Elem));
+
 // Geometry of a packed lane operand.
 struct LaneLayout {
   std::int64_t rows = 0;   // logical rows (L)
   std::int64_t k = 0;      // logical reduction length
   std::int64_t nr = 1;     // lanes per panel
-  std::int64_t ksteps = 0; // k-pairs (int16) or k (float)
+  std::int64_t ksteps = 0; // k-steps: k-pairs (int16), k-quads (bytes) or k (float)
   std::int64_t panels() const { return (rows + nr - 1) / nr; }
-  // Elements per panel: 2·nr per k-pair for int16, nr per k for float.
+  // Elements per panel: per_step (kStep) elements per lane and k-step.
   std::int64_t panel_elems(int per_step) const { return ksteps * nr * per_step; }
 };
 
-// int16 lane operand from a row accessor: value(l, k) → int32 (already minus the zero point).
-template <class Value>
-void pack_lanes_i16(std::int16_t* dst, const LaneLayout& lay, Value&& value) {
-  const std::int64_t panel = lay.panel_elems(2);
+// Integer or float lane operand from a row accessor: value(l, k) → the element (integers already
+// shifted, see above).
+template <class Elem, class Value>
+void pack_lanes(Elem* dst, const LaneLayout& lay, Value&& value) {
+  constexpr int step = kStep<Elem>;
+  const std::int64_t panel = lay.panel_elems(step);
   for (std::int64_t p = 0; p < lay.panels(); ++p) {
-    std::int16_t* out = dst + p * panel;
+    Elem* out = dst + p * panel;
     for (std::int64_t q = 0; q < lay.ksteps; ++q)
       for (std::int64_t r = 0; r < lay.nr; ++r) {
         const std::int64_t l = p * lay.nr + r;
-        for (std::int64_t h = 0; h < 2; ++h) {
-          const std::int64_t k = 2 * q + h;
-          out[(q * lay.nr + r) * 2 + h] =
-              (l < lay.rows && k < lay.k) ? static_cast<std::int16_t>(value(l, k)) : std::int16_t{0};
+        for (std::int64_t h = 0; h < step; ++h) {
+          const std::int64_t k = step * q + h;
+          out[(q * lay.nr + r) * step + h] = (l < lay.rows && k < lay.k) ? static_cast<Elem>(value(l, k)) : Elem{};
         }
       }
   }
 }
 
-// One broadcast word: lo in the low half, hi in the high half (each truncated to 16 bits).
-inline std::int32_t bcast_word(std::int32_t lo, std::int32_t hi) {
-  return static_cast<std::int32_t>(std::uint32_t{static_cast<std::uint16_t>(lo)} |
-                                   (std::uint32_t{static_cast<std::uint16_t>(hi)} << 16));
+// One broadcast word of kStep<Elem> integers, each truncated to Elem, the first in the lowest bits
+// (the lowest address on the little-endian targets that have SIMD kernels): for int16, lo in the
+// low half and hi in the high half. Shifts rather than a memcpy of an array: GCC vectorizes the
+// activation packing loops around them.
+template <class Elem, class... V>
+std::int32_t pack_word(V... v) {
+  static_assert(sizeof...(V) == kStep<Elem>);
+  constexpr int bits = 8 * sizeof(Elem);
+  constexpr std::uint32_t mask = (std::uint32_t{1} << bits) - 1;
+  std::uint32_t w = 0;
+  int shift = 0;
+  ((w |= (static_cast<std::uint32_t>(v) & mask) << shift, shift += bits), ...);
+  return static_cast<std::int32_t>(w);
 }
 
-// int16-pair broadcast rows: dst[s·ksteps + q] = (v(s,2q) & 0xFFFF) | v(s,2q+1) << 16.
-template <class Value>
-void pack_bcast_i16(std::int32_t* dst, std::int64_t rows, std::int64_t k, std::int64_t ksteps, Value&& value) {
+inline std::int32_t bcast_word(std::int32_t lo, std::int32_t hi) { return pack_word<std::int16_t>(lo, hi); }
+
+// Integer broadcast rows: dst[s·ksteps + q] = the word of v(s, step·q) .. v(s, step·q + step − 1),
+// zeros past k.
+template <class Elem, class Value>
+void pack_bcast_words(std::int32_t* dst, std::int64_t rows, std::int64_t k, std::int64_t ksteps, Value&& value) {
+  constexpr int step = kStep<Elem>;
+  const auto v = [&](std::int64_t s, std::int64_t j) { return j < k ? static_cast<std::int32_t>(value(s, j)) : 0; };
   for (std::int64_t s = 0; s < rows; ++s)
     for (std::int64_t q = 0; q < ksteps; ++q) {
-      const std::int64_t k0 = 2 * q, k1 = 2 * q + 1;
-      dst[s * ksteps + q] = bcast_word(k0 < k ? static_cast<std::int32_t>(value(s, k0)) : 0,
-                                       k1 < k ? static_cast<std::int32_t>(value(s, k1)) : 0);
+      const std::int64_t j = step * q;
+      if constexpr (step == 2)
+        dst[s * ksteps + q] = pack_word<Elem>(v(s, j), v(s, j + 1));
+      else
+        dst[s * ksteps + q] = pack_word<Elem>(v(s, j), v(s, j + 1), v(s, j + 2), v(s, j + 3));
     }
 }
 
-// The same broadcast rows from rows of integer values `row_stride` elements apart, minus zero
-// point zp: one pass per row whose loop the compiler vectorizes (the FC's activations, packed on
-// every run; the accessor form above costs a strided view lookup per element).
-template <class T>
-void pack_bcast_rows_i16(std::int32_t* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k,
-                         std::int64_t ksteps, std::int32_t zp) {
+// The same broadcast rows from rows of integer values `row_stride` elements apart, each minus
+// `sub` (the zero point for int16, the type's minimum for bytes): one pass per row whose loop the
+// compiler vectorizes (the FC's activations, packed on every run; the accessor form above costs a
+// strided view lookup per element).
+template <class Elem, class T>
+void pack_bcast_rows(std::int32_t* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k,
+                     std::int64_t ksteps, std::int32_t sub) {
+  constexpr int step = kStep<Elem>;
+  const auto v = [sub](T x) { return static_cast<std::int32_t>(x) - sub; };
   for (std::int64_t s = 0; s < rows; ++s) {
     const T* in = src + s * row_stride;
     std::int32_t* out = dst + s * ksteps;
-    const std::int64_t full = k / 2;
-    for (std::int64_t q = 0; q < full; ++q)
-      out[q] = bcast_word(static_cast<std::int32_t>(in[2 * q]) - zp, static_cast<std::int32_t>(in[2 * q + 1]) - zp);
-    if (full < ksteps)  // odd K: the high half of the last word is 0
-      out[full] = bcast_word(static_cast<std::int32_t>(in[k - 1]) - zp, 0);
-  }
-}
-
-// float lane operand: panel p holds, for each k, nr floats (rows p·nr .. p·nr+nr−1).
-template <class Value>
-void pack_lanes_f32(float* dst, const LaneLayout& lay, Value&& value) {
-  const std::int64_t panel = lay.panel_elems(1);
-  for (std::int64_t p = 0; p < lay.panels(); ++p) {
-    float* out = dst + p * panel;
-    for (std::int64_t k = 0; k < lay.ksteps; ++k)
-      for (std::int64_t r = 0; r < lay.nr; ++r) {
-        const std::int64_t l = p * lay.nr + r;
-        out[k * lay.nr + r] = (l < lay.rows && k < lay.k) ? static_cast<float>(value(l, k)) : 0.0f;
-      }
+    const std::int64_t full = k / step;
+    for (std::int64_t q = 0; q < full; ++q) {
+      const T* e = in + step * q;
+      if constexpr (step == 2)
+        out[q] = pack_word<Elem>(v(e[0]), v(e[1]));
+      else
+        out[q] = pack_word<Elem>(v(e[0]), v(e[1]), v(e[2]), v(e[3]));
+    }
+    if (full < ksteps) {  // K not a whole number of steps: zeros after the last value
+      std::int32_t tail[4] = {0, 0, 0, 0};
+      for (std::int64_t j = step * full; j < k; ++j) tail[j - step * full] = v(in[j]);
+      if constexpr (step == 2)
+        out[full] = pack_word<Elem>(tail[0], tail[1]);
+      else
+        out[full] = pack_word<Elem>(tail[0], tail[1], tail[2], tail[3]);
+    }
   }
 }
 
@@ -111,7 +139,7 @@ void pack_bcast_f32(float* dst, std::int64_t rows, std::int64_t k, Value&& value
     for (std::int64_t j = 0; j < k; ++j) dst[s * k + j] = static_cast<float>(value(s, j));
 }
 
-// The same from rows `row_stride` elements apart (float or bf16), as pack_bcast_rows_i16.
+// The same from rows `row_stride` elements apart (float or bf16), as pack_bcast_rows.
 template <class T>
 void pack_bcast_rows_f32(float* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k) {
   for (std::int64_t s = 0; s < rows; ++s) {

@@ -3,8 +3,8 @@
 // dynamic-dispatch build (the two-guard -inl idiom), compiled once for the static target otherwise.
 //
 // Tiles: MR broadcast rows × NV lane panels, accumulators held in registers across the whole K:
-// 12 of them, int16 6 × 2 and fp32 4 × 3 (see gemm_block_i16/f32). The same shapes are used on
-// every target, so the packed layouts only depend on the lane count.
+// int16 6 × 2, fp32 4 × 3 and u8×s8 bytes 4 × 2 (see gemm_block_i16/f32/u8s8). The same shapes are
+// used on every target, so the packed layouts only depend on the lane count.
 //
 // fp32 tiles also apply the output stage: each sum starts from its bias (so with FMA every output
 // is the reference's k-ascending FMA chain, bit for bit), is clamped in registers and stored to the
@@ -46,10 +46,65 @@ inline std::size_t lanes_i32() {
   return hn::Lanes(d);
 }
 
-template <int MR, int NV>
-HWY_INLINE void tile(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
+// How an integer tile multiplies one k-step: a lane vector (NR lanes × kStep values) against a
+// broadcast word, added into each int32 lane. int16 pairs: one madd.
+template <class Args>
+struct IntStep;
+
+template <>
+struct IntStep<GemmI16Args> {
+  using Lane = std::int16_t;
+  static constexpr int kPerStep = 2;
+  template <class D32, class VL>
+  static HWY_INLINE hn::Vec<D32> mul_add(D32 d32, VL l, hn::Vec<D32> b, hn::Vec<D32> acc, hn::Vec<D32>& acc1) {
+    const hn::Repartition<std::int16_t, D32> d16;
+    return hn::ReorderWidenMulAccumulate(d32, l, hn::BitCast(d16, b), acc, acc1);
+  }
+};
+
+#if HWY_ARCH_X86
+// _mm*_maddubs_epi16 — int16 lane i = sat16(u[2i]·s[2i] + u[2i+1]·s[2i+1]), u unsigned bytes,
+// s signed — which Highway 1.0.3 does not offer. Every x86 target qnn compiles has it (SSSE3 on).
+template <class D16, class V8>
+HWY_INLINE hn::Vec<D16> maddubs(D16 /*d16*/, V8 u, V8 s) {
+#if HWY_TARGET <= HWY_AVX3
+  return hn::Vec<D16>{_mm512_maddubs_epi16(u.raw, s.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  return hn::Vec<D16>{_mm256_maddubs_epi16(u.raw, s.raw)};
+#else
+  return hn::Vec<D16>{_mm_maddubs_epi16(u.raw, s.raw)};
+#endif
+}
+
+// Bytes: a k-step is a quad; maddubs then a madd against ones add it into each int32 lane (ORT's
+// and oneDNN's AVX2 u8s8 sequence), bit for bit the int16 kernel's sum when no pair saturates.
+// kLanesUnsigned: which operand holds the unsigned bytes, fixed per block.
+template <bool kLanesUnsigned>
+struct U8S8Block : GemmU8S8Args {
+  explicit U8S8Block(const GemmU8S8Args& a) : GemmU8S8Args(a) {}
+};
+
+template <bool kLanesUnsigned>
+struct IntStep<U8S8Block<kLanesUnsigned>> {
+  using Lane = std::uint8_t;
+  static constexpr int kPerStep = 4;
+  template <class D32, class VL>
+  static HWY_INLINE hn::Vec<D32> mul_add(D32 d32, VL l, hn::Vec<D32> b, hn::Vec<D32> acc, hn::Vec<D32>& acc1) {
+    const hn::Repartition<std::int16_t, D32> d16;
+    const hn::Repartition<std::uint8_t, D32> d8;
+    const auto bb = hn::BitCast(d8, b);
+    const auto pairs = kLanesUnsigned ? maddubs(d16, l, bb) : maddubs(d16, bb, l);
+    return hn::ReorderWidenMulAccumulate(d32, pairs, hn::Set(d16, std::int16_t{1}), acc, acc1);
+  }
+};
+#endif  // HWY_ARCH_X86
+
+// The integer tile, for either layout (IntStep).
+template <int MR, int NV, class Args, class Lane = typename IntStep<Args>::Lane>
+HWY_INLINE void tile(const Args& a, std::int64_t s0, std::int64_t p0) {
+  using Step = IntStep<Args>;
   const hn::ScalableTag<std::int32_t> d32;
-  const hn::Repartition<std::int16_t, decltype(d32)> d16;
+  const hn::Repartition<Lane, decltype(d32)> dl;
   using V32 = hn::Vec<decltype(d32)>;
   const std::int64_t nr = static_cast<std::int64_t>(hn::Lanes(d32));
   V32 acc[MR][NV];
@@ -59,16 +114,16 @@ HWY_INLINE void tile(const GemmI16Args& a, std::int64_t s0, std::int64_t p0) {
       acc[s][v] = hn::Zero(d32);
       acc1[s][v] = hn::Zero(d32);
     }
-  const std::int16_t* HWY_RESTRICT lp[NV];
+  const Lane* HWY_RESTRICT lp[NV];
   for (int v = 0; v < NV; ++v) lp[v] = a.lanes + (p0 + v) * a.panel_stride;
   const std::int32_t* HWY_RESTRICT bp[MR];
   for (int s = 0; s < MR; ++s) bp[s] = a.bcast + (s0 + s) * a.bcast_stride;
   for (std::int64_t q = 0; q < a.ksteps; ++q) {
-    hn::Vec<decltype(d16)> l[NV];
-    for (int v = 0; v < NV; ++v) l[v] = hn::Load(d16, lp[v] + q * 2 * nr);
+    hn::Vec<decltype(dl)> l[NV];
+    for (int v = 0; v < NV; ++v) l[v] = hn::Load(dl, lp[v] + q * Step::kPerStep * nr);
     for (int s = 0; s < MR; ++s) {
-      const auto b = hn::BitCast(d16, hn::Set(d32, bp[s][q]));
-      for (int v = 0; v < NV; ++v) acc[s][v] = hn::ReorderWidenMulAccumulate(d32, l[v], b, acc[s][v], acc1[s][v]);
+      const V32 b = hn::Set(d32, bp[s][q]);
+      for (int v = 0; v < NV; ++v) acc[s][v] = Step::mul_add(d32, l[v], b, acc[s][v], acc1[s][v]);
     }
   }
   // Locals: through `a` the compiler would reload out and out_stride after every store (they might
@@ -176,8 +231,16 @@ HWY_INLINE void gemm_block(const Args& a) {
 // + 1 broadcast, the third lane vector read as an FMA memory operand): as fast as 6 × 2 on full
 // tiles, and the Fashion-MNIST CNN's shapes (32 and 64 output channels, 18, 75 and 15 panels) fill
 // it exactly, where 6 × 2 left a 4 × 2 tile in every 16 rows. Each sum still adds its k terms in
-// order, so the results do not depend on the tile shape.
+// order, so the results do not depend on the tile shape. Bytes 4 × 2: each product needs a
+// temporary and the ones vector besides the accumulators, so 6 × 2 needs 17 of AVX2's 16 registers;
+// it measured the same as 4 × 2 (within this VM's noise) on the Fashion-MNIST layers and 1024³.
 inline void gemm_block_i16(const GemmI16Args& a) { gemm_block<6, 2>(a); }
+#if HWY_ARCH_X86
+inline void gemm_block_u8s8(const GemmU8S8Args& a) {
+  if (a.lanes_unsigned) return gemm_block<4, 2>(U8S8Block<true>(a));
+  gemm_block<4, 2>(U8S8Block<false>(a));
+}
+#endif
 inline void gemm_block_f32(const GemmF32Args& a) { gemm_block<4, 3>(a); }
 
 // One vector of onnx_float results (docs/numerics.md §4.1), int32 lanes within [lo, hi].

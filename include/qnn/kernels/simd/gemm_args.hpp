@@ -20,6 +20,23 @@ struct GemmI16Args {
   std::int64_t out_stride = 0;
 };
 
+// The same sums over byte operands: each int32 lane adds, per k-quad, the two int16 results of
+// _mm*_maddubs_epi16 (u8 × s8 pairs, saturating — kernels/cpu/u8s8.hpp admits only layers where no
+// pair can saturate). Which operand holds the unsigned bytes is `lanes_unsigned`: conv patches
+// (true) or FC activations (false, the lanes being the FC's weights).
+struct GemmU8S8Args {
+  const std::uint8_t* lanes = nullptr;  // first panel of the block (64-byte aligned)
+  std::int64_t panel_stride = 0;        // bytes per panel
+  std::int64_t panels = 0;
+  const std::int32_t* bcast = nullptr;  // first broadcast row of the block: four bytes per word
+  std::int64_t bcast_stride = 0;        // int32 words per row
+  std::int64_t rows = 0;
+  std::int64_t ksteps = 0;              // k-quads
+  std::int32_t* out = nullptr;
+  std::int64_t out_stride = 0;
+  bool lanes_unsigned = true;
+};
+
 // out[s·out_stride + l] = min(max(fma-chain, lo), hi), where each sum starts from the bias and adds
 // lanes panel(l / nr)[k]·bcast[s][k] for k ascending: the reference's order (docs/numerics.md §8).
 // The bias and the clamp are applied here, in registers, so the block goes to its destination once.

@@ -16,6 +16,7 @@ struct KernelTable {
   const char* target = "portable";
   std::size_t lanes = 8;  // int32/float lanes per vector: the packed panel width
   void (*gemm_i16)(const GemmI16Args&) = nullptr;
+  void (*gemm_u8s8)(const GemmU8S8Args&) = nullptr;  // x86 only; null: no byte kernels (int16 only)
   void (*gemm_f32)(const GemmF32Args&) = nullptr;
   void (*requant_onnx_u8)(const RequantArgs&) = nullptr;
   void (*requant_onnx_i8)(const RequantArgs&) = nullptr;

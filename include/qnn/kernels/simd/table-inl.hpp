@@ -34,6 +34,9 @@ inline const KernelTable* target_kernel_table() {
     k.target = hwy::TargetName(HWY_TARGET);
     k.lanes = lanes_i32();
     k.gemm_i16 = &gemm_block_i16;
+#if HWY_ARCH_X86
+    k.gemm_u8s8 = &gemm_block_u8s8;
+#endif
     k.gemm_f32 = &gemm_block_f32;
     k.requant_onnx_u8 = &requant_onnx_u8;
     k.requant_onnx_i8 = &requant_onnx_i8;
