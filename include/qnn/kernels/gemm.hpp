@@ -84,8 +84,9 @@ class QuantizedGemm {
     std::visit([&](const auto& arith) {
       if constexpr (std::same_as<Acc, std::int32_t>) {
         if (fast) {
-          std::visit([&](const auto& w) { cpu::fc_int(at, arith.x_zp, w, fast_bias_, arith.out, onnx_mult_, c.data(), ex); },
-                     packed_);
+          std::visit([&](const auto& w) {
+            cpu::fc_int(at, arith.x_zp, w, fast_bias_, arith.out, onnx_mult_, c.data(), ex);
+          }, packed_);
           return;
         }
       }

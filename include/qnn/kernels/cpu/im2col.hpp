@@ -9,9 +9,8 @@
 // 2. gather_panels: the panels' element for (pixel, k-step) is the frame at (tap offset + pixel
 //    offset), both from small tables built once per call. The pixels are taken a block at a time
 //    and split into runs of consecutive frame elements (an output row at stride 1); then for each
-//    k-step the block's row of "units" — an int16 tap pair or a byte tap quad as one 32-bit word, or
-//    a float — is
-//    built run by run into a small buffer and cut into the panels, NR units each.
+//    k-step the block's row of "units" — an int16 tap pair or a byte tap quad as one 32-bit word,
+//    or a float — is built run by run into a small buffer and cut into the panels, NR units each.
 //    Working a run at a time instead of a panel at a time is what lets the loads be vectors: a
 //    panel whose pixels straddle two output rows (half of them with 12-wide rows) is just the end
 //    of one run and the start of the next, and the pair interleave of a run is a vector widening
@@ -104,8 +103,8 @@ inline std::int64_t frame_elems(const ConvGeometry& g) {
 // True when the frame is the input itself (a float or uint8 layer: nothing to convert, no padding).
 template <class Elem, class TIn>
 bool frame_is_input(const ConvGeometry& g) {
-  return std::same_as<Elem, TIn> && !std::same_as<Elem, std::int16_t> && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 &&
-         g.win.pads[3] == 0;
+  return std::same_as<Elem, TIn> && !std::same_as<Elem, std::int16_t> && g.win.pads[0] == 0 &&
+         g.win.pads[1] == 0 && g.win.pads[2] == 0 && g.win.pads[3] == 0;
 }
 
 // `Elem` is std::int16_t (value − zx), std::uint8_t (value − the type's minimum) or float (value;
@@ -193,9 +192,10 @@ void gather_panels_nr(const Elem* frame, const std::int64_t* tap, std::int64_t k
         const Elem* s[4];
         for (std::int64_t j = 0; j < 4; ++j) s[j] = frame + tap[std::min(4 * q + j, k - 1)];
         for (std::int64_t r = 0; r < nruns; ++r) {
-          const Elem *a = s[0] + runs[r].off, *b = s[1] + runs[r].off, *c = s[2] + runs[r].off, *d4 = s[3] + runs[r].off;
+          const std::int64_t off = runs[r].off;
+          const Elem *t0 = s[0] + off, *t1 = s[1] + off, *t2 = s[2] + off, *t3 = s[3] + off;
           convert_run(units + runs[r].l, runs[r].n,
-                      [a, b, c, d4](std::int64_t i) { return quad_word(a[i], b[i], c[i], d4[i]); });
+                      [t0, t1, t2, t3](std::int64_t i) { return quad_word(t0[i], t1[i], t2[i], t3[i]); });
         }
       } else if constexpr (per_unit == 2) {
         const Elem* s0 = frame + tap[2 * q];
