@@ -1566,7 +1566,6 @@ struct LocalExec {
 // K is padded to a whole step with zeros, panels past the last row with zeros.
 
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 namespace qnn::cpu {
@@ -1607,36 +1606,31 @@ void pack_lanes(Elem* dst, const LaneLayout& lay, Value&& value) {
   }
 }
 
-// One broadcast word of kStep<Elem> integers, each truncated to Elem, the first in the lowest bits
-// (the lowest address on the little-endian targets that have SIMD kernels): for int16, lo in the
-// low half and hi in the high half. Shifts rather than a memcpy of an array: GCC vectorizes the
-// activation packing loops around them.
-template <class Elem, class... V>
-std::int32_t pack_word(V... v) {
-  static_assert(sizeof...(V) == kStep<Elem>);
-  constexpr int bits = 8 * sizeof(Elem);
+// One broadcast word of the kStep<Elem> integers v[0..step), each truncated to Elem, v[0] in the
+// lowest bits: for int16, v[0] in the low half and v[1] in the high half. By value, as the tiles
+// read a broadcast word (hn::Set of an int32, then a bit cast).
+template <class Elem>
+std::int32_t pack_word(const std::int32_t* v) {
+  constexpr int step = kStep<Elem>, bits = 8 * sizeof(Elem);
   constexpr std::uint32_t mask = (std::uint32_t{1} << bits) - 1;
   std::uint32_t w = 0;
-  int shift = 0;
-  ((w |= (static_cast<std::uint32_t>(v) & mask) << shift, shift += bits), ...);
+  for (int h = 0; h < step; ++h) w |= (static_cast<std::uint32_t>(v[h]) & mask) << (bits * h);
   return static_cast<std::int32_t>(w);
 }
-
-inline std::int32_t bcast_word(std::int32_t lo, std::int32_t hi) { return pack_word<std::int16_t>(lo, hi); }
 
 // Integer broadcast rows: dst[s·ksteps + q] = the word of v(s, step·q) .. v(s, step·q + step − 1),
 // zeros past k.
 template <class Elem, class Value>
 void pack_bcast_words(std::int32_t* dst, std::int64_t rows, std::int64_t k, std::int64_t ksteps, Value&& value) {
   constexpr int step = kStep<Elem>;
-  const auto v = [&](std::int64_t s, std::int64_t j) { return j < k ? static_cast<std::int32_t>(value(s, j)) : 0; };
   for (std::int64_t s = 0; s < rows; ++s)
     for (std::int64_t q = 0; q < ksteps; ++q) {
-      const std::int64_t j = step * q;
-      if constexpr (step == 2)
-        dst[s * ksteps + q] = pack_word<Elem>(v(s, j), v(s, j + 1));
-      else
-        dst[s * ksteps + q] = pack_word<Elem>(v(s, j), v(s, j + 1), v(s, j + 2), v(s, j + 3));
+      std::int32_t e[step];
+      for (int h = 0; h < step; ++h) {
+        const std::int64_t j = step * q + h;
+        e[h] = j < k ? static_cast<std::int32_t>(value(s, j)) : 0;
+      }
+      dst[s * ksteps + q] = pack_word<Elem>(e);
     }
 }
 
@@ -1648,25 +1642,21 @@ template <class Elem, class T>
 void pack_bcast_rows(std::int32_t* dst, const T* src, std::int64_t rows, std::int64_t row_stride, std::int64_t k,
                      std::int64_t ksteps, std::int32_t sub) {
   constexpr int step = kStep<Elem>;
-  const auto v = [sub](T x) { return static_cast<std::int32_t>(x) - sub; };
   for (std::int64_t s = 0; s < rows; ++s) {
     const T* in = src + s * row_stride;
     std::int32_t* out = dst + s * ksteps;
     const std::int64_t full = k / step;
+    std::int32_t e[step];
     for (std::int64_t q = 0; q < full; ++q) {
-      const T* e = in + step * q;
-      if constexpr (step == 2)
-        out[q] = pack_word<Elem>(v(e[0]), v(e[1]));
-      else
-        out[q] = pack_word<Elem>(v(e[0]), v(e[1]), v(e[2]), v(e[3]));
+      for (int h = 0; h < step; ++h) e[h] = static_cast<std::int32_t>(in[step * q + h]) - sub;
+      out[q] = pack_word<Elem>(e);
     }
     if (full < ksteps) {  // K not a whole number of steps: zeros after the last value
-      std::int32_t tail[4] = {0, 0, 0, 0};
-      for (std::int64_t j = step * full; j < k; ++j) tail[j - step * full] = v(in[j]);
-      if constexpr (step == 2)
-        out[full] = pack_word<Elem>(tail[0], tail[1]);
-      else
-        out[full] = pack_word<Elem>(tail[0], tail[1], tail[2], tail[3]);
+      for (int h = 0; h < step; ++h) {
+        const std::int64_t j = step * full + h;
+        e[h] = j < k ? static_cast<std::int32_t>(in[j]) - sub : 0;
+      }
+      out[full] = pack_word<Elem>(e);
     }
   }
 }
