@@ -1,7 +1,8 @@
 // The Fashion-MNIST CNN end to end through qnn::Session: FP32 (the committed model), BF16 (the same
 // model with SessionOptions::precision = bf16) and INT8 (the model quantized in-process, once, with
-// the U8S8 preset and MinMax calibration on the first 50 training images of each class — the
-// example's recipe on a smaller calibration set), at batch 1, 64 and 256 on 1 and 2 threads.
+// the U8S8 preset — or --config's — and its default calibration, MinMax for U8S8 and A8W8, on the
+// first 50 training images of each class: the example's recipe on a smaller calibration set), at
+// batch 1, 64 and 256 on 1 and 2 threads.
 // Inputs are the first test images, scaled to [0, 1] as in training.
 //
 // A timed iteration is Session::run on a reused RunContext (no allocation in steady state) for one
@@ -14,9 +15,12 @@
 // Also writes, for bench/peers.py, the INT8 QDQ model qnn ran (--qdq_out) and prints the FP32 model
 // path, so ONNX Runtime runs exactly the same two models. --reduce_range quantizes the weights to
 // [−64, 64] (`qnn quantize --reduce-range`): every conv and FC layer then runs qnn's u8×s8 byte
-// kernel on x86 (kernels/cpu/u8s8.hpp), where full-range weights keep the int16 kernel.
+// kernel on x86 (kernels/cpu/u8s8.hpp), where full-range U8S8 weights keep the int16 kernel.
+// --config=a8w8 or xint8 (symmetric activations, whose ReLU stays a clamp) runs the layers that follow
+// a ReLU (conv2, fc1) on bytes with full-range weights (graph/passes/input_range.hpp).
 //
-//   bench_model [--model=PATH] [--data=DIR] [--qdq_out=PATH] [--reduce_range] [benchmark flags]
+//   bench_model [--model=PATH] [--data=DIR] [--qdq_out=PATH] [--config=u8s8|a8w8|xint8] [--reduce_range]
+//               [benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -42,6 +46,7 @@ struct Options {
   fs::path model = fs::path(QNN_SOURCE_DIR) / "examples/fashion_mnist/fashion_mnist_fp32.onnx";
   fs::path data = "/usr/share/datasets/fashion-mnist";
   fs::path qdq_out = "fashion_mnist_u8s8_minmax.qdq.onnx";
+  qnn::quant::Preset config = qnn::quant::Preset::u8s8;
   bool reduce_range = false;
 };
 
@@ -55,15 +60,20 @@ Options parse(int argc, char** argv) {
     else if (a.starts_with("--data=")) o.data = value("--data=");
     else if (a.starts_with("--qdq_out=")) o.qdq_out = value("--qdq_out=");
     else if (a == "--reduce_range") o.reduce_range = true;
+    else if (a.starts_with("--config=")) {
+      const auto p = qnn::quant::parse_preset(value("--config="));
+      qnn::check(p && *p != qnn::quant::Preset::bf16 && *p != qnn::quant::Preset::a16w8, "bench_model: --config ",
+                 "must be an 8-bit configuration (u8s8, s8s8, a8w8, xint8), got '", value("--config="), "'");
+      o.config = *p;
+    }
     else qnn::fail("bench_model: unknown argument '", a, "'");
   }
   return o;
 }
 
-qnn::Graph quantize_u8s8_minmax(const qnn::Graph& fp32, const qnn::io::IdxDataset& train, bool reduce_range) {
-  qnn::quant::QuantConfig cfg = qnn::quant::QuantConfig::make(qnn::quant::Preset::u8s8);
-  cfg.weight.reduced = reduce_range;
-  cfg.method = qnn::quant::CalibMethod::minmax;
+qnn::Graph quantize_int8(const qnn::Graph& fp32, const qnn::io::IdxDataset& train, const Options& o) {
+  qnn::quant::QuantConfig cfg = qnn::quant::QuantConfig::make(o.config);
+  cfg.weight.reduced = o.reduce_range;
   qnn::quant::ImageReader reader(train.images, qnn::io::balanced_subset(train.labels, 50), 100);
   qnn::quant::QuantizeOptions qo;
   qo.threads = 2;
@@ -91,7 +101,7 @@ int main(int argc, char** argv) {
     const qnn::Graph fp32 = qnn::onnx::load_graph(opt.model);
     const qnn::io::IdxDataset train = qnn::io::load_fashion_mnist(opt.data, "train");
     const qnn::io::IdxDataset test = qnn::io::load_fashion_mnist(opt.data, "t10k");
-    const qnn::Graph int8 = quantize_u8s8_minmax(fp32, train, opt.reduce_range);
+    const qnn::Graph int8 = quantize_int8(fp32, train, opt);
     if (!opt.qdq_out.parent_path().empty()) fs::create_directories(opt.qdq_out.parent_path());
     qnn::onnx::save_graph(opt.qdq_out, int8);
     std::cerr << "bench_model: fp32 model " << fs::absolute(opt.model).string() << "\n"
@@ -123,6 +133,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("qnn_kernels", qnn::simd::active_target());
     benchmark::AddCustomContext("fp32_model", fs::absolute(opt.model).string());
     benchmark::AddCustomContext("int8_qdq_model", fs::absolute(opt.qdq_out).string());
+    benchmark::AddCustomContext("int8_config", std::string(qnn::quant::name_of(opt.config)));
     benchmark::AddCustomContext("int8_weights", opt.reduce_range ? "reduce_range [-64, 64]" : "full range");
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

@@ -11,10 +11,11 @@ so the "(CPU)" columns also compare images per CPU second of that thread: the st
 when other jobs share the machine.
 
   python3 bench/compare_model.py --old OLD/bench_model --new NEW/bench_model [--rounds 3]
-         [--filter 'model/(int8|fp32)/b(1|64)/t(1|2)/'] [--reduce-range] [--json out.json]
+         [--filter 'model/(int8|fp32)/b(1|64)/t(1|2)/'] [--config u8s8|a8w8|xint8] [--reduce-range]
+         [--json out.json]
 
---reduce-range passes --reduce_range to both builds: the INT8 model (and the one ONNX Runtime runs)
-then has 7-bit weights.
+--config and --reduce-range pass --config / --reduce_range to both builds: the INT8 model (and the
+one ONNX Runtime runs) then has that configuration, or 7-bit weights.
 """
 import argparse
 import json
@@ -53,16 +54,17 @@ def main() -> int:
     ap.add_argument("--min-time", type=float, default=0.2)
     ap.add_argument("--repetitions", type=int, default=7)
     ap.add_argument("--reduce-range", action="store_true", help="INT8 weights on [-64, 64] in both builds")
+    ap.add_argument("--config", default="u8s8", help="the INT8 model's configuration (bench_model --config)")
     ap.add_argument("--json", help="write the raw figures here")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="qnn_compare_")
-    qdq = os.path.join(work, "fashion_mnist_u8s8_minmax.qdq.onnx")
+    qdq = os.path.join(work, f"fashion_mnist_{args.config}.qdq.onnx")
+    extra = [f"--config={args.config}"] + (["--reduce_range"] if args.reduce_range else [])
     old, new = {}, {}
     for r in range(args.rounds):
         for binary, into in ((args.old, old), (args.new, new)):
-            for name, rate in run_bench(binary, qdq, args.filter, args.min_time, args.repetitions,
-                                          ["--reduce_range"] if args.reduce_range else []).items():
+            for name, rate in run_bench(binary, qdq, args.filter, args.min_time, args.repetitions, extra).items():
                 into.setdefault(name, []).append(rate)
         print(f"compare_model: round {r + 1} of {args.rounds} done", file=sys.stderr)
     peers_json = os.path.join(work, "peers.json")

@@ -3,7 +3,7 @@
 // It is include/qnn/qnn.hpp with every qnn header it reaches inlined once, in include order;
 // standard-library and Highway (hwy/...) includes are kept, so Highway stays a dependency.
 // CTest's single_include_fresh test fails when this file is out of date.
-// Headers inlined: 133.
+// Headers inlined: 134.
 #pragma once
 
 // ---- begin qnn/qnn.hpp -----------------------------------------------------------------------------
@@ -1239,17 +1239,25 @@ struct ActivationClamp {
   static ActivationClamp clip(float lo, float hi) { return {FusedActivation::clip, lo, hi}; }
 };
 
-struct OutputRange {
+// The integers lo … hi: the values an output may take, or an input is known to take.
+struct IntRange {
   std::int32_t lo = 0;
   std::int32_t hi = 0;
+  bool contains(const IntRange& r) const { return lo <= r.lo && r.hi <= hi; }
+  friend bool operator==(const IntRange&, const IntRange&) = default;
 };
+
+template <QuantStorage T>
+constexpr IntRange storage_range() {
+  return {min_of<T>(), max_of<T>()};
+}
 
 // The integer interval an output may take: the storage range of T, narrowed by a fused ReLU
 // (q ≥ zp) or Clip (bounds quantized with the output's scale, round half to even — the value the
 // unfused Q(Clip(DQ(q))) chain would produce at the bounds).
 template <QuantStorage T>
-OutputRange output_range(const ActivationClamp& act, float scale, std::int32_t zp) {
-  OutputRange r{min_of<T>(), max_of<T>()};
+IntRange output_range(const ActivationClamp& act, float scale, std::int32_t zp) {
+  IntRange r = storage_range<T>();
   if (act.kind == FusedActivation::none) return r;
   check(act.min <= act.max, "Clip with min ", act.min, " > max ", act.max);
   auto q = [&](float v) -> std::int64_t {
@@ -1271,7 +1279,7 @@ struct OutputStage {
   using policy_type = P;
   std::vector<typename P::Channel> channels;  // one per output channel, or one for all
   std::int32_t zero_point = 0;
-  OutputRange range{};
+  IntRange range{};
 
   template <Accumulator Acc>
   std::int32_t operator()(Acc acc, std::int64_t channel) const {
@@ -1320,6 +1328,7 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 // activations, 8-bit weights).
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 #include <variant>
@@ -1333,8 +1342,8 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 // Integer: patches hold x − zx (0 for taps in the padding — the zero point, exactly as the
 // reference treats them) and weights w − zw[m], both int16, so the int32 sums equal the
 // reference's Σ(x − zx)(w − zw) with no correction terms; or, for layers whose weights allow it
-// (kernels/cpu/u8s8.hpp), patches hold x − min(TIn) as unsigned bytes and weights w − zw as signed
-// bytes, and a per-channel correction folded into the bias restores the same sums. Float/bf16: patches hold x (0 in the
+// (kernels/cpu/u8s8.hpp), patches hold x − the layer's byte shift as unsigned bytes and weights
+// w − zw as signed bytes, and a per-channel correction folded into the bias restores the same sums. Float/bf16: patches hold x (0 in the
 // padding), weights w (rounded to bf16 once for bf16 layers; products of bf16 values are exact in
 // fp32, so the FMA adds the same value the reference's multiply-then-add does, only in another
 // order).
@@ -2717,9 +2726,9 @@ inline std::size_t gemm_scratch_bytes() {
 // (kernels/cpu/pack.hpp), in two steps that never divide per element.
 //
 // 1. frame_input: the group's input channels converted once to the packed element type — int16
-//    (x − zx), unsigned bytes (x − the type's minimum) or float — and surrounded by the padding,
-//    whose value is the zero point converted the same way (0 for int16, as the reference treats
-//    padded taps). Every tap of every output pixel then reads inside the frame, so step 2 has no
+//    (x − zx), unsigned bytes (x − the layer's byte shift, kernels/cpu/u8s8.hpp) or float — and
+//    surrounded by the padding, whose value is the zero point converted the same way (0 for int16,
+//    as the reference treats padded taps). Every tap of every output pixel then reads inside the frame, so step 2 has no
 //    bounds checks.
 // 2. gather_panels: the panels' element for (pixel, k-step) is the frame at (tap offset + pixel
 //    offset), both from small tables built once per call. The pixels are taken a block at a time
@@ -2744,7 +2753,6 @@ inline std::size_t gemm_scratch_bytes() {
 #include <concepts>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <type_traits>
 
 // ---- begin qnn/kernels/geometry.hpp ----------------------------------------------------------------
@@ -2909,13 +2917,11 @@ inline std::uint32_t quad_word(std::uint8_t b0, std::uint8_t b1, std::uint8_t b2
     return std::uint32_t{b3} | std::uint32_t{b2} << 8 | std::uint32_t{b1} << 16 | std::uint32_t{b0} << 24;
 }
 
-// An input value as a frame element (see the header comment).
+// An input value as a frame element: v − sub for integers (see the header comment).
 template <class Elem, class TIn>
-Elem frame_value(TIn v, std::int32_t zx) {
-  if constexpr (std::same_as<Elem, std::int16_t>)
-    return static_cast<std::int16_t>(static_cast<std::int32_t>(v) - zx);
-  else if constexpr (std::same_as<Elem, std::uint8_t>)
-    return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) - std::numeric_limits<TIn>::min());
+Elem frame_value(TIn v, std::int32_t sub) {
+  if constexpr (std::is_integral_v<Elem>)
+    return static_cast<Elem>(static_cast<std::int32_t>(v) - sub);
   else
     return static_cast<Elem>(v);
 }
@@ -2933,26 +2939,28 @@ inline std::int64_t frame_elems(const ConvGeometry& g) {
   return g.c_per_group() * (g.h + g.win.pads[0] + g.win.pads[2]) * (g.w + g.win.pads[1] + g.win.pads[3]);
 }
 
-// True when the frame is the input itself (a float or uint8 layer: nothing to convert, no padding).
+// True when the frame is the input itself, read as Elem: nothing to convert and no padding — a
+// float layer, or a byte layer with shift 0 (an int8 value v ≥ 0 has the bits of uint8 v).
 template <class Elem, class TIn>
-bool frame_is_input(const ConvGeometry& g) {
-  return std::same_as<Elem, TIn> && !std::same_as<Elem, std::int16_t> && g.win.pads[0] == 0 &&
-         g.win.pads[1] == 0 && g.win.pads[2] == 0 && g.win.pads[3] == 0;
+bool frame_is_input(const ConvGeometry& g, std::int32_t sub) {
+  const bool same = std::same_as<Elem, TIn> ? std::is_floating_point_v<Elem>
+                                            : std::same_as<Elem, std::uint8_t> && sizeof(TIn) == 1 && sub == 0;
+  return same && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 && g.win.pads[3] == 0;
 }
 
-// `Elem` is std::int16_t (value − zx), std::uint8_t (value − the type's minimum) or float (value;
-// zx is then 0); img is one C×H×W image.
+// `Elem` is std::int16_t (value − zx: sub = zx), std::uint8_t (value − the byte shift: sub) or
+// float (value; zx and sub are then 0); img is one C×H×W image.
 template <class Elem, class TIn>
-void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, Elem* dst) {
+void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub, std::int64_t grp,
+                 Elem* dst) {
   const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
   const std::int64_t wp = g.w + pl + pr;
   const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
   const auto convert = [&](const TIn* s, std::int64_t n, Elem* d) {
-    im2col_detail::convert_run(d, n, [&](std::int64_t i) { return im2col_detail::frame_value<Elem>(s[i], zx); });
+    im2col_detail::convert_run(d, n, [&](std::int64_t i) { return im2col_detail::frame_value<Elem>(s[i], sub); });
   };
   // The padding: the zero point as a frame element (0 for int16 and float).
-  Elem pad{};
-  if constexpr (std::same_as<Elem, std::uint8_t>) pad = static_cast<std::uint8_t>(zx - std::numeric_limits<TIn>::min());
+  const Elem pad = im2col_detail::frame_value<Elem>(zx, sub);
   // Unpadded, the frame is the input's planes back to back: one run instead of short rows.
   if (pt == 0 && pl == 0 && pb == 0 && pr == 0) return convert(src, g.c_per_group() * g.h * g.w, dst);
   Elem* out = dst;
@@ -3256,7 +3264,7 @@ struct AvgPoolRequant {
   std::int32_t x_zp = 0;
   std::int32_t y_zp = 0;
   float s_x = 1, s_y = 1;  // the fp32 window path of onnx_float reads the scales themselves
-  OutputRange range{};
+  IntRange range{};
   std::vector<typename P::Channel> by_count;  // index = divisor
 
   template <QuantStorage T>
@@ -3269,7 +3277,7 @@ struct AvgPoolRequant {
     r.y_zp = y_zp;
     r.s_x = s_x;
     r.s_y = s_y;
-    r.range = {min_of<T>(), max_of<T>()};
+    r.range = storage_range<T>();
     const std::int64_t max_count = g.win.kernel[0] * g.win.kernel[1];
     // The int32 window sum: count · max|x − zx| must fit (2^15 taps for 16-bit data, 2^23 for 8-bit).
     const std::int64_t span = std::int64_t{max_of<T>()} - min_of<T>();
@@ -3578,17 +3586,17 @@ struct ConvOutput {
   }
 };
 
-// The driver shared by integer and float convolution: per work item, frame the group's input,
-// gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch,
+// The driver shared by integer and float convolution: per work item, frame the group's input
+// (frame_input: elements x − sub, padding zx − sub), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch,
 // out) with `out` the group's output (ConvOutput::group_out), finished once the item is done.
 template <class Elem, class TIn, class TOut, class Gemm>
-void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const ConvOutput<TOut>& out, const Exec& ex,
-                   Gemm&& gemm) {
+void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, const ConvOutput<TOut>& out,
+                   const Exec& ex, Gemm&& gemm) {
   constexpr int per_step = kStep<Elem>;
   const LaneLayout lay = conv_lane_layout(g, per_step);
   const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
-  const bool direct = frame_is_input<Elem, TIn>(g);
+  const bool direct = frame_is_input<Elem, TIn>(g, sub);
   const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
   const std::size_t lane_bytes = aligned(static_cast<std::size_t>(max_panels * lay.panel_elems(per_step)) * sizeof(Elem));
   const std::size_t gemm_bytes = aligned(gemm_scratch_bytes());
@@ -3611,11 +3619,11 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const C
       const std::int64_t n = pair / g.groups, grp = pair % g.groups;
       const TIn* img = x + n * g.c * g.h * g.w;
       const Elem* src = nullptr;
-      if constexpr (std::same_as<Elem, TIn>) {
-        if (direct) src = img + grp * g.c_per_group() * g.h * g.w;
+      if constexpr (sizeof(Elem) == sizeof(TIn)) {
+        if (direct) src = reinterpret_cast<const Elem*>(img + grp * g.c_per_group() * g.h * g.w);
       }
       if (!src) {
-        if (framed != pair) frame_input(g, img, zx, grp, frame);
+        if (framed != pair) frame_input(g, img, zx, sub, grp, frame);
         framed = pair;
         src = frame;
       }
@@ -3632,9 +3640,11 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const C
 }
 
 // Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous. `bias`
-// is the one the packing needs: the layer's for int16 weights, byte_kernel_bias's for bytes.
+// and `byte_shift` are the ones the packing needs: the layer's bias for int16 weights (the shift
+// is then unused), byte_kernel_bias's and byte_kernel_shift's for bytes.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
-void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const PackedConvWeights<std::int32_t>& w,
+void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t byte_shift,
+                const PackedConvWeights<std::int32_t>& w,
                 std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult,
                 const ConvOutput<TOut>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
@@ -3648,8 +3658,8 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const Pack
                                 yimg + s0 * plane + c0, plane, true);
              });
   };
-  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, out, ex, gemm);
-  conv2d_panels<std::int16_t>(g, x, zx, out, ex, gemm);
+  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, byte_shift, out, ex, gemm);
+  conv2d_panels<std::int16_t>(g, x, zx, zx, out, ex, gemm);
 }
 
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).
@@ -3657,7 +3667,7 @@ template <class TIn>
 void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<float>& w, std::span<const float> bias,
                   float lo, float hi, const ConvOutput<float>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
-  conv2d_panels<float>(g, x, 0, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
+  conv2d_panels<float>(g, x, 0, 0, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
                                              std::int64_t l0, std::byte* scratch, float* ygrp) {
     F32Output o;
     o.bias = bias.empty() ? nullptr : bias.data() + grp * w.m_per_group;
@@ -3675,31 +3685,39 @@ void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<f
 // When an integer conv or FC layer runs on bytes (u8 × s8, _mm*_maddubs_epi16) instead of int16
 // pairs (kernels/cpu/pack.hpp), and the bias correction that keeps its sums the reference's.
 //
-// maddubs adds two u8·s8 products in int16, saturating. Activations enter as u = x − min(TIn), in
-// [0, 255] for either 8-bit type, and weights as w' = w − zw; a pair (w'0, w'1) of adjacent k can
-// then saturate only when 255·(max(w'0, 0) + max(w'1, 0)) > 32767 or 255·(min(w'0, 0) +
-// min(w'1, 0)) < −32768: when the positive parts add up past 128 or the negative ones past −128.
-// A layer in which no pair of any output channel does so — every weight in [−64, 64], as ONNX
-// Runtime's reduce_range writes them (qnn quantize --reduce-range), and many others — gets exactly
-// Σ u·w' from the byte kernel, and
-//   Σ (x − zx)·w' = Σ u·w' − (zx − min(TIn))·Σ w'
+// maddubs adds two u8·s8 products in int16, saturating. Activations enter as u = x − s (the layer's
+// byte shift), weights as w' = w − zw. If every input lies in [s, s + R] (R ≤ 255: the span), a
+// pair (w'0, w'1) of adjacent k can saturate only when R·(max(w'0, 0) + max(w'1, 0)) > 32767 or
+// R·(min(w'0, 0) + min(w'1, 0)) < −32768. A layer in which no pair of any output channel can do so
+// gets exactly Σ u·w' from the byte kernel, and
+//   Σ (x − zx)·w' = Σ u·w' − (zx − s)·Σ w'
 // is the reference's sum: a constant per output channel, folded into the bias once. The sums then
 // agree modulo 2^32, which is all the reference's own int32 sum (bounded at prepare time) needs.
-// Other layers keep the int16 kernel, exact for any weights. The point of bytes: vpmaddubsw does
-// twice the multiplies of vpmaddwd per instruction, and patches and activations are half as large.
+// What the inputs are known to be decides R:
+//   - nothing (any 8-bit value): s = min(TIn), R = 255, so the positive parts of a pair may add up
+//     to 128 and the negative ones to −128 — every weight in [−64, 64], as ONNX Runtime's
+//     reduce_range writes them (qnn quantize --reduce-range), and many others;
+//   - a range the producer guarantees (ConvOptions/GemmOptions::input_range, which a session
+//     derives from a fused ReLU or Clip upstream: graph/passes/input_range.hpp): s = its low end,
+//     R = its width. Symmetric int8 activations after a ReLU lie in [0, 127], and then any int8
+//     weights are exact (127·(127 + 127) = 32258).
+// The conv padding is the zero point, so the range is widened to hold zx first. Other layers keep
+// the int16 kernel, exact for any weights. The point of bytes: vpmaddubsw does twice the
+// multiplies of vpmaddwd per instruction, and patches and activations are half as large.
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
+#include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 namespace qnn::cpu {
 
 // True when w'(c, k) (c < channels, k < K) are all signed bytes and no pair (2j, 2j+1) of any
-// channel can saturate an int16 against unsigned bytes.
+// channel can saturate an int16 against unsigned bytes in [0, span].
 template <class Value>
-bool byte_pairs_exact(std::int64_t channels, std::int64_t k, Value&& w) {
+bool byte_pairs_exact(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
   for (std::int64_t c = 0; c < channels; ++c)
     for (std::int64_t j = 0; j < k; j += 2) {
       std::int32_t pos = 0, neg = 0;
@@ -3708,34 +3726,74 @@ bool byte_pairs_exact(std::int64_t channels, std::int64_t k, Value&& w) {
         if (v < -128 || v > 127) return false;
         (v > 0 ? pos : neg) += v;
       }
-      if (pos > 128 || neg < -128) return false;
+      if (pos * span > 32767 || neg * span < -32768) return false;
     }
   return true;
 }
 
-// Whether a layer with TIn activations and weights w' packs bytes: 8-bit activations,
-// byte_pairs_exact, and a target with a byte kernel — x86 SIMD, or none (the portable loops run
-// either layout; bytes there keep their kernel tested everywhere); Highway's other SIMD targets
-// keep int16. Under run-time dispatch the choice is made for the target active when the layer is
-// prepared; any other x86 target or the portable loops compute the same sums from the same bytes.
-template <class TIn, class Value>
-bool use_byte_kernel(std::int64_t channels, std::int64_t k, Value&& w) {
-  const simd::KernelTable* t = simd::kernel_table();
-  return sizeof(TIn) == 1 && (!t || t->gemm_u8s8) && byte_pairs_exact(channels, k, w);
+// The range a layer's TIn inputs are prepared for: `promised` (ConvOptions/GemmOptions::
+// input_range), which must be a non-empty range of TIn, or all of TIn.
+template <QuantStorage TIn>
+IntRange prepared_input_range(const std::optional<IntRange>& promised) {
+  if (!promised) return storage_range<TIn>();
+  check(promised->lo <= promised->hi && storage_range<TIn>().contains(*promised), "input_range [", promised->lo, ", ",
+        promised->hi, "] is not a range of ", dtype_of_v<TIn>);
+  return *promised;
 }
 
-// The bias of a byte layer: bias[c] − (zx − min(TIn))·Σ_k w'(c, k), modulo 2^32 like the kernels'
-// sums (an empty bias counts as zeros).
+// Checks, on a run that relies on it, that every input of a rows × cols array lies in `r`: a byte
+// layer prepared for a narrower range than its type's would otherwise saturate silently.
+template <QuantStorage TIn>
+void check_inputs_in(IntRange r, const TIn* x, std::int64_t rows, std::int64_t row_stride, std::int64_t cols,
+                     std::int64_t col_stride) {
+  if (r == storage_range<TIn>()) return;
+  auto lo = static_cast<TIn>(r.lo), hi = static_cast<TIn>(r.hi);
+  // A compile-time unit stride lets the compiler vectorize the scan (it runs before every GEMM).
+  const auto scan = [&](auto stride) {
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const TIn* row = x + i * row_stride;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        lo = std::min(lo, row[j * stride]);
+        hi = std::max(hi, row[j * stride]);
+      }
+    }
+  };
+  if (col_stride == 1)
+    scan(std::integral_constant<std::int64_t, 1>{});
+  else
+    scan(col_stride);
+  check(r.contains({lo, hi}), "an input value (", std::int32_t{lo < r.lo ? lo : hi}, ") lies outside the input_range [", r.lo, ", ",
+        r.hi, "] the layer was prepared for");
+}
+
+// The byte shift of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
+// when it keeps int16: 8-bit activations, byte_pairs_exact, and a target with a byte kernel — x86
+// SIMD, or none (the portable loops run either layout; bytes there keep their kernel tested
+// everywhere); Highway's other SIMD targets keep int16. Under run-time dispatch the choice is made
+// for the target active when the layer is prepared; any other x86 target or the portable loops
+// compute the same sums from the same bytes.
 template <class TIn, class Value>
+std::optional<std::int32_t> byte_kernel_shift(IntRange x, std::int32_t zx, std::int64_t channels, std::int64_t k,
+                                              Value&& w) {
+  const simd::KernelTable* t = simd::kernel_table();
+  if (sizeof(TIn) != 1 || (t && !t->gemm_u8s8)) return std::nullopt;
+  const IntRange r{std::min(x.lo, zx), std::max(x.hi, zx)};
+  if (!byte_pairs_exact(channels, k, r.hi - r.lo, w)) return std::nullopt;
+  return r.lo;
+}
+
+// The bias of a byte layer: bias[c] − (zx − shift)·Σ_k w'(c, k), modulo 2^32 like the kernels'
+// sums (an empty bias counts as zeros).
+template <class Value>
 std::vector<std::int32_t> byte_kernel_bias(std::span<const std::int32_t> bias, std::int64_t channels, std::int64_t k,
-                                           std::int32_t zx, Value&& w) {
-  const std::int64_t shift = std::int64_t{zx} - std::numeric_limits<TIn>::min();
+                                           std::int32_t zx, std::int32_t shift, Value&& w) {
+  const std::int64_t d = std::int64_t{zx} - shift;
   std::vector<std::int32_t> out(static_cast<std::size_t>(channels));
   for (std::int64_t c = 0; c < channels; ++c) {
     std::int64_t sum = 0;
     for (std::int64_t j = 0; j < k; ++j) sum += static_cast<std::int32_t>(w(c, j));
     const std::int64_t b = bias.empty() ? 0 : bias[static_cast<std::size_t>(c)];
-    out[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(static_cast<std::uint32_t>(b - shift * sum));
+    out[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(static_cast<std::uint32_t>(b - d * sum));
   }
   return out;
 }
@@ -4077,6 +4135,10 @@ struct ConvOptions {
   RequantPolicy policy = RequantPolicy::onnx_float;
   ActivationClamp activation;  // fused ReLU / Clip
   bool reference = false;       // always run the scalar reference kernel
+  // The values the input is known to take (quantized integers), when narrower than its type: lets
+  // more layers run the byte kernel (kernels/cpu/u8s8.hpp). A session derives it from a fused ReLU
+  // or Clip upstream; a run that relies on it checks it and fails on a value outside.
+  std::optional<IntRange> input_range;
 };
 
 // Checks y against the conv's output, or with a fused pooling against the pooling's.
@@ -4117,16 +4179,19 @@ class QuantizedConv2D {
   template <QuantParams XQ, QuantParams WQ, QuantParams YQ>
   QuantizedConv2D(const XQ& xq, QView<const TW, WQ> w, std::span<const std::int32_t> bias, const YQ& yq,
                   const ConvOptions& opt)
-      : opt_(opt), weights_(dense_copy(w.data)), arith_(make_arith(xq, w.quant, bias, yq)) {
+      : opt_(opt),
+        input_range_(cpu::prepared_input_range<TIn>(opt.input_range)),
+        weights_(dense_copy(w.data)),
+        arith_(make_arith(xq, w.quant, bias, yq)) {
     std::visit([&](const auto& a) {
       const auto wv = std::as_const(weights_).view<TW>();
       const std::span<const std::int32_t> zw(a.w_zp);
       const auto values = cpu::conv_weight_values(wv, zw);
       const std::int64_t m = wv.dim(0), k = wv.numel() / m;
-      const bool bytes = cpu::use_byte_kernel<TIn>(m, k, values);
-      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, bytes);
+      byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, m, k, values);
+      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, byte_shift_.has_value());
       if constexpr (std::same_as<Acc, std::int32_t>)
-        fast_bias_ = bytes ? cpu::byte_kernel_bias<TIn>(a.bias, m, k, a.x_zp, values) : a.bias;
+        fast_bias_ = byte_shift_ ? cpu::byte_kernel_bias(a.bias, m, k, a.x_zp, *byte_shift_, values) : a.bias;
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
         for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
     }, arith_);
@@ -4141,7 +4206,7 @@ class QuantizedConv2D {
   }
 
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
-  bool byte_kernel() const { return packed_.step == 4; }
+  bool byte_kernel() const { return byte_shift_.has_value(); }
 
   // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is
   // the pooled output.
@@ -4152,8 +4217,9 @@ class QuantizedConv2D {
       std::visit([&](const auto& arith) {
         if constexpr (std::same_as<Acc, std::int32_t>) {
           if (fast_x && out.contiguous()) {
-            cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, fast_bias_, arith.out, onnx_mult_,
-                            cpu::ConvOutput<TOut>{out.data(), p}, ex);
+            if (byte_shift_) cpu::check_inputs_in(input_range_, x.data(), 1, 0, x.numel(), 1);
+            cpu::conv2d_int(g, x.data(), arith.x_zp, byte_shift_.value_or(0), packed_, fast_bias_, arith.out,
+                            onnx_mult_, cpu::ConvOutput<TOut>{out.data(), p}, ex);
             return;
           }
         }
@@ -4193,8 +4259,10 @@ class QuantizedConv2D {
   }
 
   ConvOptions opt_;
+  IntRange input_range_;  // opt_.input_range, or all of TIn
   Tensor weights_;
   ArithVariant arith_;
+  std::optional<std::int32_t> byte_shift_;  // set when the byte kernel runs: inputs enter as x − shift
   cpu::PackedConvWeights<std::int32_t> packed_;
   std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;  // the onnx_float multipliers, for the vectorized epilogue
@@ -4263,6 +4331,7 @@ void conv2d(QView<const TIn, XQ> x, QView<const TW, WQ> w, std::span<const std::
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 #include <variant>
@@ -4279,7 +4348,6 @@ void conv2d(QView<const TIn, XQ> x, QView<const TW, WQ> w, std::span<const std::
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
-#include <limits>
 #include <span>
 #include <type_traits>
 
@@ -4321,14 +4389,14 @@ PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::i
 }
 
 // c[i][n] = stage(Σ_k (a[i][k] − zx)(b[k][n] − zb[n]) + bias[n]); a is M×K (any strides), c M×N
-// contiguous. Lane: std::int16_t, or std::int8_t with `bias` from byte_kernel_bias.
+// contiguous. Lane: std::int16_t with sub = zx, or std::int8_t with sub and `bias` from
+// byte_kernel_shift and byte_kernel_bias.
 template <class Lane, QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
-void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<Lane>& w,
+void fc_int(TensorView<const TIn> a, std::int32_t sub, const PackedLanes<Lane>& w,
             std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult, TOut* c,
             const Exec& ex) {
-  // Activations: int16 pairs minus zx, or unsigned bytes minus the type's minimum.
+  // Activations: int16 pairs a − zx, or unsigned bytes a − the byte shift.
   using Act = std::conditional_t<std::same_as<Lane, std::int16_t>, std::int16_t, std::uint8_t>;
-  const std::int32_t sub = std::same_as<Lane, std::int16_t> ? zx : std::int32_t{std::numeric_limits<TIn>::min()};
   const std::int64_t m = a.dim(0);
   const std::int64_t ks = w.lay.ksteps;
   // Activation rows are packed once, by the calling thread, into the first workspace.
@@ -4475,6 +4543,7 @@ struct GemmOptions {
   RequantPolicy policy = RequantPolicy::onnx_float;
   ActivationClamp activation;
   bool reference = false;  // always run the scalar reference kernel
+  std::optional<IntRange> input_range;  // what A is known to take, as ConvOptions::input_range
 };
 
 namespace detail {
@@ -4493,15 +4562,19 @@ class QuantizedGemm {
   template <QuantParams XQ, QuantParams WQ, QuantParams YQ>
   QuantizedGemm(const XQ& xq, QView<const TW, WQ> b, std::span<const std::int32_t> bias, const YQ& yq,
                 const GemmOptions& opt)
-      : opt_(opt), weights_(dense_copy(b.data)), arith_(make_arith(xq, b.quant, bias, yq)) {
+      : opt_(opt),
+        input_range_(cpu::prepared_input_range<TIn>(opt.input_range)),
+        weights_(dense_copy(b.data)),
+        arith_(make_arith(xq, b.quant, bias, yq)) {
     std::visit([&](const auto& a) {
       const auto bv = detail::transposed_if(std::as_const(weights_).view<TW>(), opt_.trans_b);
       const std::span<const std::int32_t> zw(a.w_zp);
       const auto values = cpu::fc_weight_values(bv, zw);
-      if (cpu::use_byte_kernel<TIn>(bv.dim(1), bv.dim(0), values)) {
+      byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, bv.dim(1), bv.dim(0), values);
+      if (byte_shift_) {
         packed_ = cpu::pack_fc_weights<std::int8_t>(bv, zw);
         if constexpr (std::same_as<Acc, std::int32_t>)
-          fast_bias_ = cpu::byte_kernel_bias<TIn>(a.bias, bv.dim(1), bv.dim(0), a.x_zp, values);
+          fast_bias_ = cpu::byte_kernel_bias(a.bias, bv.dim(1), bv.dim(0), a.x_zp, *byte_shift_, values);
       } else {
         packed_ = cpu::pack_fc_weights<std::int16_t>(bv, zw);
         if constexpr (std::same_as<Acc, std::int32_t>) fast_bias_ = a.bias;
@@ -4517,7 +4590,7 @@ class QuantizedGemm {
 
   std::int64_t k() const { return weights_.shape()[opt_.trans_b ? 1 : 0]; }
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
-  bool byte_kernel() const { return std::holds_alternative<cpu::PackedLanes<std::int8_t>>(packed_); }
+  bool byte_kernel() const { return byte_shift_.has_value(); }
   std::int64_t n() const { return weights_.shape()[opt_.trans_b ? 0 : 1]; }
 
   void run(TensorView<const TIn> a, TensorView<TOut> c, const cpu::Exec& ex) const {
@@ -4528,8 +4601,9 @@ class QuantizedGemm {
     std::visit([&](const auto& arith) {
       if constexpr (std::same_as<Acc, std::int32_t>) {
         if (fast) {
+          if (byte_shift_) cpu::check_inputs_in(input_range_, at.data(), at.dim(0), at.stride(0), k(), at.stride(1));
           std::visit([&](const auto& w) {
-            cpu::fc_int(at, arith.x_zp, w, fast_bias_, arith.out, onnx_mult_, c.data(), ex);
+            cpu::fc_int(at, byte_shift_.value_or(arith.x_zp), w, fast_bias_, arith.out, onnx_mult_, c.data(), ex);
           }, packed_);
           return;
         }
@@ -4570,8 +4644,10 @@ class QuantizedGemm {
   }
 
   GemmOptions opt_;
+  IntRange input_range_;  // opt_.input_range, or all of TIn
   Tensor weights_;
   ArithVariant arith_;
+  std::optional<std::int32_t> byte_shift_;  // set when the byte kernel runs: inputs enter as x − shift
   std::variant<cpu::PackedLanes<std::int16_t>, cpu::PackedLanes<std::int8_t>> packed_;
   std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;
@@ -4873,7 +4949,7 @@ enum class EltwiseOp : std::uint8_t { add, mul };
 struct EltwiseQuant {
   float s_a = 1, s_b = 1, s_c = 1;
   std::int32_t za = 0, zb = 0, zc = 0;
-  OutputRange range{};
+  IntRange range{};
 };
 
 // Precomputed factors of one quantized Add/Mul under policy P.
@@ -9269,23 +9345,6 @@ inline void copy_with_shape(KernelContext& ctx, const TensorRef& x, const Shape&
   if (x.bytes()) std::memcpy(y.data, x.data, x.bytes());
 }
 
-// ---- fused activation --------------------------------------------------------------------------
-
-// The activation a fusion pass put on a Conv/Gemm/MatMul node: qnn_activation = "relu" | "clip",
-// with qnn_clip_min / qnn_clip_max for clip.
-inline ActivationClamp read_fused_activation(const Attributes& a) {
-  if (!a.has("qnn_activation")) return {};
-  const std::string kind = a.get_string("qnn_activation");
-  if (kind == "relu") return ActivationClamp::relu();
-  if (kind == "clip") {
-    const float lo = a.get_float("qnn_clip_min", -std::numeric_limits<float>::infinity());
-    const float hi = a.get_float("qnn_clip_max", std::numeric_limits<float>::infinity());
-    check(!(hi < lo), "fused clip has min ", lo, " above max ", hi);
-    return ActivationClamp::clip(lo, hi);
-  }
-  fail("fused activation '", kind, "' is not one of relu, clip");
-}
-
 // ---- bf16 precision ----------------------------------------------------------------------------
 
 // A float activation rounded to bf16 (nearest even) in a per-thread scratch buffer that grows to the
@@ -9468,6 +9527,125 @@ class SoftmaxKernel final : public OpKernel {
 #include <variant>
 #include <vector>
 
+// ---- begin qnn/graph/passes/fuse_activation.hpp ----------------------------------------------------
+// Relu / Clip fused into the Conv, Gemm or MatMul before it: the producer clamps its own output
+// (attributes qnn_activation = "relu" | "clip", qnn_clip_min, qnn_clip_max, in real units), which
+// saves a pass over the tensor and, for quantized producers, is exactly the unfused result
+// (docs/numerics.md §4.6). Applies when the producer's output has no other reader and Clip's bounds
+// are constants. read_fused_activation is the one reader of those attributes (the kernels', and
+// graph/passes/input_range.hpp's).
+
+#include <limits>
+#include <string>
+
+// ---- begin qnn/graph/passes/fuse_into_producer.hpp -------------------------------------------------
+// The walk the fusion passes share: a node that reads the only output of the node before it, when
+// nothing else reads that value and it is not a graph output, can be taken over by that producer,
+// which then writes the node's output. Each pass says which pairs it takes and what attributes the
+// producer gets (fold_batchnorm.hpp, fuse_activation.hpp, fuse_pool.hpp).
+
+#include <cstddef>
+#include <vector>
+
+namespace qnn::passes {
+
+// absorb(producer, node) decides whether `producer` takes `node` over; when it returns true it has
+// already set the producer's attributes, and the producer's output becomes the node's first output.
+// Returns how many nodes were taken over.
+template <class Absorb>
+int fuse_into_producer(Graph& g, Absorb&& absorb) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  int fused = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.inputs.empty() || n.outputs.empty()) continue;
+    const int p = g.producer(n.inputs[0]);
+    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
+    Node& prod = g.nodes[static_cast<std::size_t>(p)];
+    if (prod.outputs.size() != 1) continue;
+    if (g.consumers(n.inputs[0]).size() != 1 || g.is_graph_output(n.inputs[0])) continue;
+    if (!absorb(prod, n)) continue;
+    prod.outputs[0] = n.outputs[0];
+    dead[i] = true;
+    ++fused;
+  }
+  g.erase_nodes(dead);
+  return fused;
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/fuse_into_producer.hpp ---------------------------------------------------
+
+namespace qnn::passes {
+
+// `qnn_activation`: "relu" | "clip" (bounds `qnn_clip_min`, `qnn_clip_max` in real units, default ∓∞).
+inline ActivationClamp read_fused_activation(const Attributes& a) {
+  const std::string act = a.get_string("qnn_activation", "");
+  const float inf = std::numeric_limits<float>::infinity();
+  const float lo = a.get_float("qnn_clip_min", -inf);
+  const float hi = a.get_float("qnn_clip_max", inf);
+  if (act.empty()) {
+    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set without qnn_activation = clip");
+    return {};
+  }
+  if (act == "relu") {
+    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set with qnn_activation = relu");
+    return ActivationClamp::relu();
+  }
+  if (act == "clip") {
+    check(!(lo > hi), "qnn_activation clip has qnn_clip_min ", lo, " > qnn_clip_max ", hi);
+    return ActivationClamp::clip(lo, hi);
+  }
+  fail("attribute qnn_activation '", act, "' is not one of relu, clip");
+}
+
+inline bool fusable_producer(const Node& n) {
+  if (n.attrs.all().count("qnn_activation")) return false;
+  if (n.domain.empty()) return n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
+  if (n.domain == "com.microsoft") return n.op_type == "QGemm";
+  return false;
+}
+
+// The Clip bounds of `n` if they are known at preparation (attributes before opset 11, constant
+// inputs after); false if a bound is not constant.
+inline bool clip_bounds(const Graph& g, const Node& n, float& lo, float& hi) {
+  lo = -std::numeric_limits<float>::infinity();
+  hi = std::numeric_limits<float>::infinity();
+  if (g.opset() < 11) {
+    lo = n.attrs.get_float("min", lo);
+    hi = n.attrs.get_float("max", hi);
+    return true;
+  }
+  for (std::size_t i = 1; i <= 2; ++i) {
+    if (!n.has_input(i)) continue;
+    const Tensor* t = g.constant(n.inputs[i]);
+    if (!t || t->dtype() != DType::f32 || t->numel() != 1) return false;
+    (i == 1 ? lo : hi) = t->span<float>()[0];
+  }
+  return true;
+}
+
+inline int fuse_activations(Graph& g) {
+  return fuse_into_producer(g, [&](Node& prod, const Node& act) {
+    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip")) return false;
+    if (!fusable_producer(prod)) return false;
+    const auto dt = g.value(act.inputs[0]).dtype;
+    if (dt && *dt != DType::f32) return false;
+    float lo = 0, hi = 0;
+    if (act.op_type == "Clip") {
+      if (!clip_bounds(g, act, lo, hi)) return false;
+      prod.attrs.set("qnn_activation", std::string("clip"));
+      prod.attrs.set("qnn_clip_min", lo);
+      prod.attrs.set("qnn_clip_max", hi);
+    } else {
+      prod.attrs.set("qnn_activation", std::string("relu"));
+    }
+    return true;
+  });
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/fuse_activation.hpp ------------------------------------------------------
 // ---- begin qnn/kernels/ref/gemm_onnx.hpp -----------------------------------------------------------
 // ONNX Gemm in full, as the reference for every way qnn runs it:
 //
@@ -9535,7 +9713,7 @@ class GemmKernel final : public OpKernel {
     beta_ = a.get_float("beta", 1.0f);
     trans_a_ = a.get_int("transA", 0) != 0;
     trans_b_ = a.get_int("transB", 0) != 0;
-    act_ = read_fused_activation(a);
+    act_ = passes::read_fused_activation(a);
     for (std::size_t i : {0, 1, 2}) check_input_dtype(n, i, kFloat32, "Gemm input");
     check(n.opset() >= 11 || n.has_input(2), "input 2 (C) is required before opset 11");
     const Tensor* b = n.constant_input(1);
@@ -9623,7 +9801,7 @@ class GemmKernel final : public OpKernel {
 // promoted axis removed from the result; leading axes broadcast.
 class MatMulKernel final : public OpKernel {
  public:
-  explicit MatMulKernel(const NodeInfo& n) : act_(read_fused_activation(n.attrs())) {
+  explicit MatMulKernel(const NodeInfo& n) : act_(passes::read_fused_activation(n.attrs())) {
     check_input_dtype(n, 0, kFloat32, "A (input 0)");
     check_input_dtype(n, 1, kFloat32, "B (input 1)");
     const Tensor* b = n.constant_input(1);
@@ -9954,7 +10132,7 @@ class ConvKernel final : public OpKernel {
     groups_ = n.attrs().get_int("group", 1);
     check(groups_ >= 1, "group ", groups_, " must be positive");
     opt_.groups = groups_;
-    opt_.activation = read_fused_activation(n.attrs());
+    opt_.activation = passes::read_fused_activation(n.attrs());
     pool_ = FusedMaxPool::read(n.attrs());
     opt_.reference = n.options().reference_kernels;
     bf16_ = n.options().precision == Precision::bf16;
@@ -10338,27 +10516,6 @@ inline RequantPolicy read_policy(const NodeInfo& info) {
     if (s == name_of(p)) return p;
   fail("attribute qnn_requant '", s,
        "' is not one of onnx-float, tflite-double-round, tflite-single-round, npu-pow2");
-}
-
-// `qnn_activation`: "relu" | "clip" (bounds `qnn_clip_min`, `qnn_clip_max` in real units, default ∓∞).
-inline ActivationClamp read_fused_activation(const Attributes& a) {
-  const std::string act = a.get_string("qnn_activation", "");
-  const float inf = std::numeric_limits<float>::infinity();
-  const float lo = a.get_float("qnn_clip_min", -inf);
-  const float hi = a.get_float("qnn_clip_max", inf);
-  if (act.empty()) {
-    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set without qnn_activation = clip");
-    return {};
-  }
-  if (act == "relu") {
-    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set with qnn_activation = relu");
-    return ActivationClamp::relu();
-  }
-  if (act == "clip") {
-    check(!(lo > hi), "qnn_activation clip has qnn_clip_min ", lo, " > qnn_clip_max ", hi);
-    return ActivationClamp::clip(lo, hi);
-  }
-  fail("attribute qnn_activation '", act, "' is not one of relu, clip");
 }
 
 // ---- scales and zero points ----------------------------------------------------------------------
@@ -10768,8 +10925,8 @@ inline void register_qdq_ops(KernelRegistry& r) {
 //
 // Weights, biases and every scale and zero point of QLinearConv and QGemm are constant
 // initializers: the requantization factors, packed weights and accumulator bounds are made once.
-// Each node reads the policy (`qnn_requant`) and fused ReLU/Clip (`qnn_activation`) the graph passes
-// attach (quant_params_io.hpp).
+// Each node reads the policy (`qnn_requant`), fused ReLU/Clip (`qnn_activation`) and known input
+// range (`qnn_input_range`) the graph passes attach.
 
 #include <array>
 #include <cstdint>
@@ -10779,6 +10936,108 @@ inline void register_qdq_ops(KernelRegistry& r) {
 #include <string>
 #include <variant>
 #include <vector>
+
+// ---- begin qnn/graph/passes/input_range.hpp --------------------------------------------------------
+// Known input ranges of the quantized conv and GEMM nodes: attribute qnn_input_range = [lo, hi],
+// the integers a QLinearConv's x or a QGemm's A can take when the node producing it clamps them
+// below its type's range — a QLinearConv or QGemm with a fused ReLU or Clip (qnn_activation),
+// reached through nodes that only move or select values (MaxPool, Reshape, Flatten, Squeeze,
+// Unsqueeze, Transpose, Identity). The kernels take the range as ConvOptions/GemmOptions::
+// input_range and with it run the byte kernel on more layers (kernels/cpu/u8s8.hpp): symmetric int8
+// activations after a ReLU lie in [0, 127] (int8, A8W8) or [128, 255] (uint8 with zero point 128,
+// XINT8), where every int8 weight is exact, which makes every layer that follows a ReLU in such a
+// model a byte layer.
+//
+// The range is the producer's output clamp (numerics/requantize.hpp, output_range), so it holds by
+// construction; the kernels still check it on every run that relies on it. Sessions run the pass on
+// the CPU backend's kernels only, after QDQ lowering and activation fusion (runtime/optimize.hpp).
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qnn::passes {
+
+namespace input_range_detail {
+
+// True when output 0 of n holds only values of its input 0.
+inline bool moves_values(const Node& n) {
+  if (!n.domain.empty() || n.inputs.empty()) return false;
+  const std::string& t = n.op_type;
+  if (t == "MaxPool") return n.outputs.size() == 1 || (n.outputs.size() == 2 && n.outputs[1].empty());
+  return t == "Reshape" || t == "Flatten" || t == "Squeeze" || t == "Unsqueeze" || t == "Transpose" ||
+         t == "Identity";
+}
+
+// Index of the y_scale input of a quantized node whose output range a fused activation narrows.
+inline std::optional<std::size_t> clamped_output_scale(const Node& n) {
+  if (!n.attrs.all().count("qnn_activation")) return std::nullopt;
+  if (n.domain.empty() && n.op_type == "QLinearConv") return 6;
+  if (n.domain == "com.microsoft" && n.op_type == "QGemm") return 7;
+  return std::nullopt;
+}
+
+}  // namespace input_range_detail
+
+// The integers `value` takes when a producer narrows them below its type's range.
+inline std::optional<IntRange> produced_range(const Graph& g, std::string value) {
+  for (;;) {
+    const int p = g.producer(value);
+    if (p < 0) return std::nullopt;
+    const Node& n = g.nodes[static_cast<std::size_t>(p)];
+    if (n.outputs.empty() || n.outputs[0] != value) return std::nullopt;
+    if (input_range_detail::moves_values(n)) {
+      value = n.inputs[0];
+      continue;
+    }
+    const auto ys = input_range_detail::clamped_output_scale(n);
+    if (!ys || !n.has_input(*ys) || !n.has_input(*ys + 1)) return std::nullopt;
+    const Tensor* scale = g.constant(n.inputs[*ys]);
+    const Tensor* zp = g.constant(n.inputs[*ys + 1]);
+    if (!scale || !zp || scale->dtype() != DType::f32 || scale->numel() != 1 || zp->numel() != 1)
+      return std::nullopt;
+    const ActivationClamp act = read_fused_activation(n.attrs);
+    return visit_dtype(zp->dtype(), [&](auto v) -> std::optional<IntRange> {
+      using T = decltype(v);
+      if constexpr (QuantStorage<T>) {
+        const IntRange r = output_range<T>(act, scale->span<float>()[0], zp->span<T>()[0]);
+        if (r != storage_range<T>()) return r;
+      }
+      return std::nullopt;
+    });
+  }
+}
+
+// `qnn_input_range` of a node: [lo, hi], or nothing when absent. The kernel checks lo and hi against
+// its input type (kernels/cpu/u8s8.hpp, prepared_input_range).
+inline std::optional<IntRange> read_input_range(const Attributes& a) {
+  if (!a.has("qnn_input_range")) return std::nullopt;
+  const std::vector<std::int64_t> v = a.get_ints("qnn_input_range");
+  const auto int32 = [](std::int64_t x) { return x >= std::numeric_limits<std::int32_t>::min() && x <= std::numeric_limits<std::int32_t>::max(); };
+  check(v.size() == 2 && int32(v[0]) && int32(v[1]), "attribute qnn_input_range must be two int32 values [lo, hi]");
+  return IntRange{static_cast<std::int32_t>(v[0]), static_cast<std::int32_t>(v[1])};
+}
+
+// Sets qnn_input_range on every QLinearConv and QGemm whose input a producer narrows; returns how
+// many.
+inline int annotate_input_ranges(Graph& g) {
+  int count = 0;
+  for (Node& n : g.nodes) {
+    const bool conv = n.domain.empty() && n.op_type == "QLinearConv";
+    const bool gemm = n.domain == "com.microsoft" && n.op_type == "QGemm";
+    if ((!conv && !gemm) || !n.has_input(0)) continue;
+    if (const auto r = produced_range(g, n.inputs[0])) {
+      n.attrs.set("qnn_input_range", std::vector<std::int64_t>{r->lo, r->hi});
+      ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/input_range.hpp ----------------------------------------------------------
 
 namespace qnn::ops {
 
@@ -10845,9 +11104,10 @@ class QLinearConvKernel final : public OpKernel {
  public:
   QLinearConvKernel(ConvWindow window, const PerTensor<TIn>& xq, QView<const TW, PerChannel<TW>> w,
                     std::span<const std::int32_t> bias, const PerTensor<TIn>& yq, RequantPolicy policy,
-                    const ActivationClamp& act, bool reference, std::optional<FusedMaxPool> pool)
+                    const ActivationClamp& act, bool reference, std::optional<FusedMaxPool> pool,
+                    std::optional<IntRange> x_range)
       : window_(std::move(window)),
-        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference}),
+        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference, x_range}),
         pool_(std::move(pool)) {}
 
   void run(KernelContext& ctx) const override {
@@ -10894,8 +11154,9 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
     bias.assign(s.begin(), s.end());
   }
   const RequantPolicy policy = quant::read_policy(info);
-  const ActivationClamp act = quant::read_fused_activation(info.attrs());
+  const ActivationClamp act = passes::read_fused_activation(info.attrs());
   const std::optional<FusedMaxPool> pool = FusedMaxPool::read(info.attrs());
+  const std::optional<IntRange> x_range = passes::read_input_range(info.attrs());
   return quant::visit_quant_dtype(xq.dtype, "x", [&](auto tin) -> std::unique_ptr<OpKernel> {
     using TIn = decltype(tin);
     return quant::visit_int8_dtype(w.dtype(), "w", [&](auto tw) -> std::unique_ptr<OpKernel> {
@@ -10906,7 +11167,8 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
                                                })};
       return std::make_unique<QLinearConvKernel<TIn, TW>>(window, quant::per_tensor<TIn>(xq, "x_scale/x_zero_point"),
                                                           wv, bias, quant::per_tensor<TIn>(yq, "y_scale/y_zero_point"),
-                                                          policy, act, info.options().reference_kernels, pool);
+                                                          policy, act, info.options().reference_kernels, pool,
+                                                          x_range);
     });
   });
 }
@@ -11092,7 +11354,7 @@ inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
   check(!quantized_out || (info.has_input(7) && info.has_input(8)),
         "y_scale and y_zero_point must be given together (without both the output is float)");
   const RequantPolicy policy = quant::read_policy(info);
-  const ActivationClamp act = quant::read_fused_activation(info.attrs());
+  const ActivationClamp act = passes::read_fused_activation(info.attrs());
   // ORT's accumulator scale: fl(alpha · a_scale), then · b_scale[n].
   const float a_scale = parts.alpha * aq.scale();
   return quant::visit_quant_dtype(aq.dtype, "A", [&](auto ta) -> std::unique_ptr<OpKernel> {
@@ -11108,7 +11370,9 @@ inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
                                                  })};
         return std::make_unique<QGemmKernel<TA, TB>>(
             parts, QuantizedGemm<TA, TB, TA>(xq, bv, parts.bias, quant::per_tensor<TA>(yq, "y_scale/y_zero_point"),
-                                             GemmOptions{parts.trans_a, parts.trans_b, policy, act, info.options().reference_kernels}));
+                                             GemmOptions{parts.trans_a, parts.trans_b, policy, act,
+                                                         info.options().reference_kernels,
+                                                         passes::read_input_range(info.attrs())}));
       }
       check(act.kind == FusedActivation::none, "a fused activation needs a quantized output (y_scale, y_zero_point)");
       std::vector<float> scales;
@@ -11197,7 +11461,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_binary(const NodeInfo& info, ref::
   return quant::visit_quant_dtype(aq.dtype, "A", [&](auto t) -> std::unique_ptr<OpKernel> {
     using T = decltype(t);
     const ref::EltwiseQuant q{aq.scale(), bq.scale(), cq.scale(), aq.zero_point(), bq.zero_point(), cq.zero_point(),
-                              OutputRange{min_of<T>(), max_of<T>()}};
+                              storage_range<T>()};
     return with_context(std::string("requantization (") + std::string(name_of(policy)) + ")", [&] {
       return visit_policy(policy, [&](auto p) -> std::unique_ptr<OpKernel> {
         using P = decltype(p);
@@ -11639,7 +11903,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_matmul(const NodeInfo& info) {
     if (zb.size() == 1) zb.assign(static_cast<std::size_t>(columns), zb[0]);
   }
   const RequantPolicy policy = quant::read_policy(info);
-  const ActivationClamp act = quant::read_fused_activation(info.attrs());
+  const ActivationClamp act = passes::read_fused_activation(info.attrs());
   return quant::visit_quant_dtype(aq.dtype, "a", [&](auto ta) -> std::unique_ptr<OpKernel> {
     using TA = decltype(ta);
     return quant::visit_int8_dtype(bq.dtype, "b", [&](auto tb) -> std::unique_ptr<OpKernel> {
@@ -13008,8 +13272,10 @@ inline json::Value partition_json(const Partition& p) {
 //   5. QDQ lowering to integer ops       graph/passes/lower_qdq.hpp
 //   6. Relu/Clip fusion into float Conv/Gemm/MatMul   graph/passes/fuse_activation.hpp
 //   7. MaxPool fusion into Conv/QLinearConv            graph/passes/fuse_pool.hpp
-//      — only when the nodes will run on the CPU backend's kernels (`cpu_kernels`): a device backend
-//      decides what it takes by the ONNX nodes, and the reference kernels run pooling on its own.
+//   8. input ranges of QLinearConv/QGemm               graph/passes/input_range.hpp
+//      — 7 and 8 only when the nodes will run on the CPU backend's fast kernels (`cpu_kernels`): a
+//      device backend decides what it takes by the ONNX nodes, and the reference kernels run
+//      pooling on its own and have no use for ranges.
 // With SessionOptions::optimize off, only the topological sort runs: the graph executes as
 // written (QDQ models then run DequantizeLinear → float op → QuantizeLinear).
 
@@ -13101,44 +13367,6 @@ inline int remove_dead_nodes(Graph& g) {
 #include <string>
 #include <vector>
 
-// ---- begin qnn/graph/passes/fuse_into_producer.hpp -------------------------------------------------
-// The walk the fusion passes share: a node that reads the only output of the node before it, when
-// nothing else reads that value and it is not a graph output, can be taken over by that producer,
-// which then writes the node's output. Each pass says which pairs it takes and what attributes the
-// producer gets (fold_batchnorm.hpp, fuse_activation.hpp, fuse_pool.hpp).
-
-#include <cstddef>
-#include <vector>
-
-namespace qnn::passes {
-
-// absorb(producer, node) decides whether `producer` takes `node` over; when it returns true it has
-// already set the producer's attributes, and the producer's output becomes the node's first output.
-// Returns how many nodes were taken over.
-template <class Absorb>
-int fuse_into_producer(Graph& g, Absorb&& absorb) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  int fused = 0;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& n = g.nodes[i];
-    if (n.inputs.empty() || n.outputs.empty()) continue;
-    const int p = g.producer(n.inputs[0]);
-    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
-    Node& prod = g.nodes[static_cast<std::size_t>(p)];
-    if (prod.outputs.size() != 1) continue;
-    if (g.consumers(n.inputs[0]).size() != 1 || g.is_graph_output(n.inputs[0])) continue;
-    if (!absorb(prod, n)) continue;
-    prod.outputs[0] = n.outputs[0];
-    dead[i] = true;
-    ++fused;
-  }
-  g.erase_nodes(dead);
-  return fused;
-}
-
-}  // namespace qnn::passes
-// ---- end qnn/graph/passes/fuse_into_producer.hpp ---------------------------------------------------
-
 namespace qnn::passes {
 
 namespace detail {
@@ -13216,65 +13444,6 @@ inline int fold_batchnorm(Graph& g) {
 
 }  // namespace qnn::passes
 // ---- end qnn/graph/passes/fold_batchnorm.hpp -------------------------------------------------------
-// ---- begin qnn/graph/passes/fuse_activation.hpp ----------------------------------------------------
-// Relu / Clip fused into the Conv, Gemm or MatMul before it: the producer clamps its own output
-// (attributes qnn_activation = "relu" | "clip", qnn_clip_min, qnn_clip_max, in real units), which
-// saves a pass over the tensor and, for quantized producers, is exactly the unfused result
-// (docs/numerics.md §4.6). Applies when the producer's output has no other reader and Clip's bounds
-// are constants.
-
-#include <limits>
-#include <string>
-
-namespace qnn::passes {
-
-inline bool fusable_producer(const Node& n) {
-  if (n.attrs.all().count("qnn_activation")) return false;
-  if (n.domain.empty()) return n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
-  if (n.domain == "com.microsoft") return n.op_type == "QGemm";
-  return false;
-}
-
-// The Clip bounds of `n` if they are known at preparation (attributes before opset 11, constant
-// inputs after); false if a bound is not constant.
-inline bool clip_bounds(const Graph& g, const Node& n, float& lo, float& hi) {
-  lo = -std::numeric_limits<float>::infinity();
-  hi = std::numeric_limits<float>::infinity();
-  if (g.opset() < 11) {
-    lo = n.attrs.get_float("min", lo);
-    hi = n.attrs.get_float("max", hi);
-    return true;
-  }
-  for (std::size_t i = 1; i <= 2; ++i) {
-    if (!n.has_input(i)) continue;
-    const Tensor* t = g.constant(n.inputs[i]);
-    if (!t || t->dtype() != DType::f32 || t->numel() != 1) return false;
-    (i == 1 ? lo : hi) = t->span<float>()[0];
-  }
-  return true;
-}
-
-inline int fuse_activations(Graph& g) {
-  return fuse_into_producer(g, [&](Node& prod, const Node& act) {
-    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip")) return false;
-    if (!fusable_producer(prod)) return false;
-    const auto dt = g.value(act.inputs[0]).dtype;
-    if (dt && *dt != DType::f32) return false;
-    float lo = 0, hi = 0;
-    if (act.op_type == "Clip") {
-      if (!clip_bounds(g, act, lo, hi)) return false;
-      prod.attrs.set("qnn_activation", std::string("clip"));
-      prod.attrs.set("qnn_clip_min", lo);
-      prod.attrs.set("qnn_clip_max", hi);
-    } else {
-      prod.attrs.set("qnn_activation", std::string("relu"));
-    }
-    return true;
-  });
-}
-
-}  // namespace qnn::passes
-// ---- end qnn/graph/passes/fuse_activation.hpp ------------------------------------------------------
 // ---- begin qnn/graph/passes/fuse_pool.hpp ----------------------------------------------------------
 // MaxPool fused into the Conv or QLinearConv before it: the conv pools each image's output while it
 // is still in cache (kernels/cpu/conv.hpp, ConvOutput) instead of writing the full-size tensor for a
@@ -13857,7 +14026,10 @@ inline void optimize_graph(Graph& g, const SessionOptions& options, const Kernel
     }
     if (passes::lower_qdq(g)) passes::remove_dead_nodes(g);
     passes::fuse_activations(g);
-    if (cpu_kernels && !options.reference_kernels) passes::fuse_pools(g);
+    if (cpu_kernels && !options.reference_kernels) {
+      passes::fuse_pools(g);
+      passes::annotate_input_ranges(g);
+    }
   }
   g.topological_sort();
   g.prune_values();
@@ -15576,7 +15748,7 @@ class Emulator {
     }
     return ops::quant::visit_int8_dtype(xq.dtype, "X", [&](auto tag) -> std::unique_ptr<OpKernel> {
       using T = decltype(tag);
-      const OutputRange r = output_range<T>(clamp, yq.scale(), yq.zero_point());
+      const IntRange r = output_range<T>(clamp, yq.scale(), yq.zero_point());
       return std::make_unique<DpuActivationKernel<T>>(rule, xq.zero_point(), yq.zero_point(), r.lo, r.hi);
     });
   }

@@ -29,7 +29,7 @@ std::vector<T> plus(const std::vector<int>& v, std::int32_t zp) {
 
 template <class T>
 EltwiseQuant equant(float s_a, float s_b, float s_c, std::int32_t za, std::int32_t zb, std::int32_t zc) {
-  return {s_a, s_b, s_c, za, zb, zc, OutputRange{min_of<T>(), max_of<T>()}};
+  return {s_a, s_b, s_c, za, zb, zc, storage_range<T>()};
 }
 
 template <class T>

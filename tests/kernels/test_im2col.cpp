@@ -1,8 +1,8 @@
 // im2col of the CPU convolution (kernels/cpu/im2col.hpp) against the definition: every element of
 // every panel that frame_input + gather_panels produce equals the input at the tap's position minus
 // the zero point (0 in the padding, and in the second half of an odd K's last pair) — for byte
-// panels minus the type's minimum (the zero point so shifted in the padding, the last tap repeated
-// past K) — with lanes past the last pixel repeating it. The convolution tests only see the panels through the GEMM of the
+// panels minus the layer's byte shift, over inputs drawn from [shift, the type's maximum] (the zero
+// point so shifted in the padding, the last tap repeated past K) — with lanes past the last pixel repeating it. The convolution tests only see the panels through the GEMM of the
 // panel width of the target they run on; here every width (4, 8, 16) is checked on every machine,
 // with feature maps large enough for several pixel blocks, rows longer and shorter than a panel,
 // strides, dilation, padding, groups and pixel ranges that start inside a row.
@@ -26,8 +26,8 @@ constexpr int kPerStep = cpu::kStep<Elem>;
 
 // The panels of pixels [l0, l0 + panels·NR) of group grp of image img, as conv.hpp builds them.
 template <int NR, class Elem, class TIn>
-std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp,
-                            std::int64_t l0, std::int64_t panels) {
+std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub,
+                            std::int64_t grp, std::int64_t l0, std::int64_t panels) {
   cpu::LaneLayout lay;
   lay.rows = g.oh * g.ow;
   lay.k = g.k();
@@ -36,7 +36,7 @@ std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t 
   std::vector<Elem> frame(static_cast<std::size_t>(cpu::frame_elems(g)));
   std::vector<std::int64_t> tap(static_cast<std::size_t>(lay.k)), pix(static_cast<std::size_t>(panels * NR));
   std::vector<Elem> out(static_cast<std::size_t>(panels * lay.panel_elems(kPerStep<Elem>)));
-  cpu::frame_input(g, img, zx, grp, frame.data());
+  cpu::frame_input(g, img, zx, sub, grp, frame.data());
   cpu::tap_offsets(g, tap.data());
   cpu::pixel_offsets(g, l0, lay.rows, panels * NR, pix.data());
   cpu::gather_panels(frame.data(), tap.data(), lay, pix.data(), panels, out.data());
@@ -44,12 +44,11 @@ std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t 
 }
 
 // The definition: input value at (pixel l, tap kk) minus zx, 0 outside the input or past K; for
-// bytes, minus the type's minimum, zx − minimum outside the input, tap K − 1 past K.
+// bytes, minus the shift, zx − shift outside the input, tap K − 1 past K.
 template <class Elem, class TIn>
-double expected(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, std::int64_t l,
-                std::int64_t kk) {
+double expected(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t shift, std::int64_t grp,
+                std::int64_t l, std::int64_t kk) {
   constexpr bool bytes = std::is_same_v<Elem, std::uint8_t>;
-  const double shift = bytes ? std::numeric_limits<TIn>::min() : zx;
   if (kk >= g.k()) {
     if (!bytes) return 0;
     kk = g.k() - 1;
@@ -63,16 +62,23 @@ double expected(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int
   return static_cast<double>(img[((grp * g.c_per_group() + ci) * g.h + iy) * g.w + ix]) - shift;
 }
 
+// sub: zx for int16 panels, 0 for float ones, the byte shift (≤ zx) for bytes.
 template <int NR, class Elem, class TIn>
-void check_case(std::mt19937& rng, const ConvGeometry& g, std::int32_t zx) {
+void check_case(std::mt19937& rng, const ConvGeometry& g, std::int32_t zx, std::int32_t sub) {
   std::vector<TIn> img(static_cast<std::size_t>(g.c * g.h * g.w));
-  std::uniform_int_distribution<int> val(0, 255);
+  constexpr bool bytes = std::is_same_v<Elem, std::uint8_t>;
+  int lo = 0, hi = 255;  // floats
+  if constexpr (std::is_integral_v<TIn>) {
+    lo = bytes ? sub : std::numeric_limits<TIn>::min();
+    hi = std::numeric_limits<TIn>::max();
+  }
+  std::uniform_int_distribution<int> val(lo, hi);
   for (TIn& v : img) v = static_cast<TIn>(val(rng));
   const std::int64_t all = (g.oh * g.ow + NR - 1) / NR;
   const std::int64_t p0 = std::uniform_int_distribution<std::int64_t>(0, all - 1)(rng);
   const std::int64_t panels = std::uniform_int_distribution<std::int64_t>(1, all - p0)(rng);
   const std::int64_t grp = std::uniform_int_distribution<std::int64_t>(0, g.groups - 1)(rng);
-  const std::vector<Elem> got = panels_of<NR, Elem>(g, img.data(), zx, grp, p0 * NR, panels);
+  const std::vector<Elem> got = panels_of<NR, Elem>(g, img.data(), zx, sub, grp, p0 * NR, panels);
   const std::int64_t ksteps = (g.k() + kPerStep<Elem> - 1) / kPerStep<Elem>;
   std::int64_t bad = 0;
   for (std::int64_t p = 0; p < panels; ++p)
@@ -80,10 +86,10 @@ void check_case(std::mt19937& rng, const ConvGeometry& g, std::int32_t zx) {
       for (std::int64_t r = 0; r < NR; ++r)
         for (int h = 0; h < kPerStep<Elem>; ++h) {
           const Elem v = got[static_cast<std::size_t>(((p * ksteps + q) * NR + r) * kPerStep<Elem> + h)];
-          const double want = expected<Elem>(g, img.data(), zx, grp, (p0 + p) * NR + r, q * kPerStep<Elem> + h);
+          const double want = expected<Elem>(g, img.data(), zx, sub, grp, (p0 + p) * NR + r, q * kPerStep<Elem> + h);
           bad += static_cast<double>(v) != want;
         }
-  INFO("NR ", NR, " elem ", sizeof(Elem), " c ", g.c, " groups ", g.groups, " ", g.h, "x", g.w, " -> ", g.oh, "x",
+  INFO("NR ", NR, " elem ", sizeof(Elem), " zx ", zx, " sub ", sub, " c ", g.c, " groups ", g.groups, " ", g.h, "x", g.w, " -> ", g.oh, "x",
        g.ow, " kernel ", g.win.kernel[0], "x", g.win.kernel[1], " stride ", g.win.strides[0], ",", g.win.strides[1],
        " dilation ", g.win.dilations[0], ",", g.win.dilations[1], " pads ", g.win.pads[0], ",", g.win.pads[1], ",",
        g.win.pads[2], ",", g.win.pads[3], " panels ", p0, "+", panels);
@@ -118,16 +124,18 @@ TEST_CASE("im2col panels equal the definition for every panel width") {
   for (int it = 0; it < 300; ++it) {
     const ConvGeometry g = random_geometry(rng);
     const std::int32_t zx = std::uniform_int_distribution<int>(0, 255)(rng);
-    check_case<4, std::int16_t, std::uint8_t>(rng, g, zx);
-    check_case<8, std::int16_t, std::uint8_t>(rng, g, zx);
-    check_case<16, std::int16_t, std::uint8_t>(rng, g, zx);
-    check_case<4, std::uint8_t, std::uint8_t>(rng, g, zx);
-    check_case<8, std::uint8_t, std::uint8_t>(rng, g, zx);
-    check_case<16, std::uint8_t, std::int8_t>(rng, g, zx - 128);
-    check_case<8, std::uint8_t, std::int8_t>(rng, g, zx - 128);
-    check_case<4, float, float>(rng, g, 0);
-    check_case<8, float, float>(rng, g, 0);
-    check_case<16, float, float>(rng, g, 0);
+    // Byte shifts: the type's minimum (nothing known of the input) or up to zx (a known range).
+    const std::int32_t shift = std::uniform_int_distribution<int>(0, zx)(rng) * (it % 2);
+    check_case<4, std::int16_t, std::uint8_t>(rng, g, zx, zx);
+    check_case<8, std::int16_t, std::uint8_t>(rng, g, zx, zx);
+    check_case<16, std::int16_t, std::uint8_t>(rng, g, zx, zx);
+    check_case<4, std::uint8_t, std::uint8_t>(rng, g, zx, shift);
+    check_case<8, std::uint8_t, std::uint8_t>(rng, g, zx, shift);
+    check_case<16, std::uint8_t, std::int8_t>(rng, g, zx - 128, shift - 128);
+    check_case<8, std::uint8_t, std::int8_t>(rng, g, zx - 128, shift - 128);
+    check_case<4, float, float>(rng, g, 0, 0);
+    check_case<8, float, float>(rng, g, 0, 0);
+    check_case<16, float, float>(rng, g, 0, 0);
   }
 }
 
@@ -142,10 +150,11 @@ TEST_CASE("im2col panels of the Fashion-MNIST convolutions equal the definition"
   conv2.win.kernel = {3, 3};
   for (const ConvGeometry& g : {conv1, conv2})
     for (int it = 0; it < 4; ++it) {
-      check_case<8, std::int16_t, std::uint8_t>(rng, g, 128);
-      check_case<8, float, float>(rng, g, 0);
-      check_case<16, std::int16_t, std::uint8_t>(rng, g, 3);
-      check_case<8, std::uint8_t, std::uint8_t>(rng, g, 0);
-      check_case<8, std::uint8_t, std::int8_t>(rng, g, -128);
+      check_case<8, std::int16_t, std::uint8_t>(rng, g, 128, 128);
+      check_case<8, float, float>(rng, g, 0, 0);
+      check_case<16, std::int16_t, std::uint8_t>(rng, g, 3, 3);
+      check_case<8, std::uint8_t, std::uint8_t>(rng, g, 0, 0);
+      check_case<8, std::uint8_t, std::int8_t>(rng, g, -128, -128);
+      check_case<8, std::uint8_t, std::int8_t>(rng, g, 0, 0);  // symmetric int8 after a ReLU
     }
 }

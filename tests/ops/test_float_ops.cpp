@@ -135,7 +135,7 @@ TEST_CASE("Conv: fused activation attributes and bf16 precision") {
   check_close(clip.run({tensor<float>(Shape{1, 1, 1, 3}, {-2, 0, 3})})[0], {1.5f, 0, -1});
   CHECK_THROWS_WITH_AS(
       one_node("Conv", {1, 1, 1, 3}, {{"w", w}}, {"x", "w"}, {{"qnn_activation", std::string("gelu")}}),
-      Contains("node 'node' (Conv): fused activation 'gelu' is not one of relu, clip"), qnn::error);
+      Contains("node 'node' (Conv): attribute qnn_activation 'gelu' is not one of relu, clip"), qnn::error);
 
   // 1 + 2^-9 is not a bfloat16: rounded to 1 in the input and in the weight.
   const float v = 1.0f + 0x1p-9f;

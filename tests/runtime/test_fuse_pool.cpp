@@ -3,12 +3,11 @@
 // CNN in FP32 and INT8, batch sizes with tails, one and two threads), and the errors of a fused node.
 #include <doctest/doctest.h>
 
-#include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "../ops/ops_test_util.hpp"
+#include "fmnist_test_images.hpp"
 #include "qnn/backends/cpu/cpu.hpp"
 #include "qnn/backends/npu/emulator.hpp"
 #include "qnn/onnx/import.hpp"
@@ -20,14 +19,6 @@ using qnn_ops_test::GraphBuilder;
 
 namespace {
 
-Tensor random_images(std::int64_t n, unsigned seed) {
-  Tensor t(DType::f32, Shape{n, 1, 28, 28});
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(0.0f, 1.0f);
-  for (float& v : t.span<float>()) v = d(rng);
-  return t;
-}
-
 const Graph& fashion_mnist_fp32() {
   static const Graph g = onnx::load_graph(QNN_SOURCE_DIR "/examples/fashion_mnist/fashion_mnist_fp32.onnx");
   return g;
@@ -35,7 +26,7 @@ const Graph& fashion_mnist_fp32() {
 
 const Graph& fashion_mnist_u8s8() {
   static const Graph g = [] {
-    quant::TensorReader reader({random_images(16, 5)}, 8);
+    quant::TensorReader reader({fmnist_test::images(16, 5)}, 8);
     return quant::quantize(fashion_mnist_fp32(), reader, quant::QuantConfig::make(quant::Preset::u8s8)).graph;
   }();
   return g;
@@ -52,10 +43,6 @@ bool has_op(const std::vector<std::string>& ops, const std::string& op) {
   for (const auto& o : ops)
     if (o == op) return true;
   return false;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
 }
 
 // The graph with the pools' inputs (ReLU outputs) also made graph outputs, which keeps every
@@ -81,11 +68,8 @@ TEST_CASE("fuse_pool: the Fashion-MNIST CNN's pools fuse on the CPU backend and 
       SessionOptions o;
       o.threads = threads;
       const Session f(Graph(fashion_mnist_fp32()), o);
-      for (const std::int64_t n : {1, 3, 17}) {
-        const Tensor x = random_images(n, static_cast<unsigned>(n));
-        INFO("threads ", threads, " batch ", n);
-        CHECK(same_bits(f.run({x})[0], plain.run({x})[0]));
-      }
+      INFO("threads ", threads);
+      fmnist_test::check_same_runs(f, plain, 0);
     }
   }
   SUBCASE("INT8 (U8S8), against the scalar reference backend") {
@@ -99,17 +83,14 @@ TEST_CASE("fuse_pool: the Fashion-MNIST CNN's pools fuse on the CPU backend and 
       // (U8S8's ReLU is in the output range, zero point 0, so no activation is fused.)
       CHECK(has_op(ops, "QLinearConv+maxpool"));
       CHECK_FALSE(has_op(ops, "MaxPool"));
-      for (const std::int64_t n : {1, 3, 17}) {
-        const Tensor x = random_images(n, static_cast<unsigned>(100 + n));
-        INFO("threads ", threads, " batch ", n);
-        CHECK(same_bits(f.run({x})[0], ref.run({x})[0]));
-      }
+      INFO("threads ", threads);
+      fmnist_test::check_same_runs(f, ref, 100);
     }
   }
   SUBCASE("not on the NPU emulator, which places nodes by their ONNX form") {
     SessionOptions o;
     o.requant = RequantPolicy::npu_pow2;
-    quant::TensorReader reader({random_images(16, 5)}, 8);
+    quant::TensorReader reader({fmnist_test::images(16, 5)}, 8);
     const Graph xint8 = quant::quantize(fashion_mnist_fp32(), reader, quant::QuantConfig::make(quant::Preset::xint8)).graph;
     const BasicSession<backends::npu::Emulator> s(Graph(xint8), o);
     CHECK(has_op(op_labels(s), "MaxPool"));

@@ -6,7 +6,10 @@
 // Weights are drawn four ways, so that both integer kernels run: full range (int16 pairs), ONNX
 // Runtime's reduce_range [−64, 64] and pairs exactly on the int16 edge (the u8×s8 byte kernel on
 // x86 targets), and the edge with one pair past it (int16 again); inputs are sometimes only their
-// type's extremes, which drive a byte pair to ±255·128.
+// type's extremes, which drive a byte pair to ±255·128. A third of the layers are told their input's
+// range (ConvOptions/GemmOptions::input_range, at most 128 values wide, the zero point inside): then
+// any symmetric int8 weights take the byte kernel, and inputs on the range's ends drive pairs to
+// ±127·254.
 //
 // This file is compiled into the main suite (native flags) and into one binary per SIMD target
 // (tests/CMakeLists.txt); each binary names the target it ran on.
@@ -18,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -126,14 +130,28 @@ bool expect_byte_kernel(WeightKind kind, std::int64_t k) {
   return kind == WeightKind::reduced || kind == WeightKind::edge || (kind == WeightKind::past_edge && k < 2);
 }
 
-// Half the time only the type's two extremes.
+// Values in r; half the time only its two ends.
 template <class TIn>
-Tensor draw_input(std::mt19937& rng, const Shape& s) {
-  Tensor x = random_tensor<TIn>(rng, s, std::numeric_limits<TIn>::min(), std::numeric_limits<TIn>::max());
-  constexpr int mid = (int{std::numeric_limits<TIn>::min()} + std::numeric_limits<TIn>::max() + 1) / 2;
+Tensor draw_input(std::mt19937& rng, const Shape& s, IntRange r = storage_range<TIn>()) {
+  Tensor x = random_tensor<TIn>(rng, s, r.lo, r.hi);
+  const int mid = (r.lo + r.hi + 1) / 2;
   if (std::uniform_int_distribution<int>(0, 1)(rng) == 0)
-    for (TIn& v : x.span<TIn>()) v = v < mid ? std::numeric_limits<TIn>::min() : std::numeric_limits<TIn>::max();
+    for (TIn& v : x.span<TIn>()) v = static_cast<TIn>(v < mid ? r.lo : r.hi);
   return x;
+}
+
+// A known input range for a third of the layers: 1 to 128 values wide (the width of symmetric int8
+// activations after a ReLU most often), holding the zero point, which is its low end half the time
+// (as after a ReLU). Without one, zx is kept.
+template <class TIn>
+std::optional<IntRange> draw_range(std::mt19937& rng, std::int32_t& zx) {
+  std::uniform_int_distribution<int> pick(0, 1000);
+  if (pick(rng) % 3 != 0) return std::nullopt;
+  const int width = pick(rng) % 2 ? 127 : pick(rng) % 128;
+  const int lo = std::uniform_int_distribution<int>(std::numeric_limits<TIn>::min(),
+                                                    std::numeric_limits<TIn>::max() - width)(rng);
+  zx = pick(rng) % 2 ? lo : std::uniform_int_distribution<int>(lo, lo + width)(rng);
+  return IntRange{lo, lo + width};
 }
 
 // An Exec with a pool of `threads` threads (1: the calling thread only).
@@ -194,12 +212,13 @@ void conv_case(std::mt19937& rng, int iteration) {
   const std::int64_t n = 1 + pick(rng) % 3;
   const RequantPolicy policy = kPolicies[iteration % 4];
   const std::int32_t zx_choices[] = {std::numeric_limits<TIn>::min(), std::numeric_limits<TIn>::max(), 0, 7};
-  const std::int32_t zx = zx_choices[pick(rng) % 4];
+  std::int32_t zx = zx_choices[pick(rng) % 4];
   const auto kind = static_cast<WeightKind>(pick(rng) % 4);
   const bool asym_w = kind == WeightKind::full && pick(rng) % 2 == 0;
   const bool relu = pick(rng) % 2 == 0;
+  const std::optional<IntRange> range = draw_range<TIn>(rng, zx);
 
-  const Tensor x = draw_input<TIn>(rng, Shape{n, c, h, w});
+  const Tensor x = draw_input<TIn>(rng, Shape{n, c, h, w}, range.value_or(storage_range<TIn>()));
   Tensor wt(DType::i8, Shape{m, c / g, kh, kw});
   const auto drawn = draw_weights(rng, kind, m, wt.numel() / m);
   std::copy(drawn.begin(), drawn.end(), wt.span<std::int8_t>().begin());
@@ -218,6 +237,7 @@ void conv_case(std::mt19937& rng, int iteration) {
   o.window = win;
   o.groups = g;
   o.policy = policy;
+  o.input_range = range;
   if (relu) o.activation = ActivationClamp::relu();
   const QView<const std::int8_t, PerChannel<std::int8_t>> wv{wt.view<std::int8_t>(), wq};
   const QuantizedConv2D<TIn, std::int8_t, std::uint8_t> fast(xq, wv, bias, yq, o);
@@ -233,8 +253,12 @@ void conv_case(std::mt19937& rng, int iteration) {
        " x ", x.shape(), " w ", wt.shape(),
        " groups ", g, " strides ", win.strides[0], "x", win.strides[1], " dil ", win.dilations[0], "x",
        win.dilations[1], " pads ", win.pads[0], ",", win.pads[1], ",", win.pads[2], ",", win.pads[3], " zx ", zx,
-       " weights ", static_cast<int>(kind), " byte kernel ", fast.byte_kernel());
-  if (kind != WeightKind::full) CHECK(fast.byte_kernel() == expect_byte_kernel(kind, wt.numel() / m));
+       " range ", range ? range->lo : 0, "..", range ? range->hi : 0, " weights ", static_cast<int>(kind),
+       " asym ", asym_w, " byte kernel ", fast.byte_kernel());
+  if (range && !asym_w)
+    CHECK(fast.byte_kernel() == target_has_byte_kernel());
+  else if (!range && kind != WeightKind::full)
+    CHECK(fast.byte_kernel() == expect_byte_kernel(kind, wt.numel() / m));
   CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
   check_fused_pool<std::uint8_t>(rng, fast, x.view<TIn>(), y2, ex.exec());
 }
@@ -247,7 +271,9 @@ void fc_case(std::mt19937& rng, int iteration) {
   const std::int64_t n = 1 + pick(rng) % 45;
   const bool ta = pick(rng) % 2, tb = pick(rng) % 2;
   const RequantPolicy policy = kPolicies[iteration % 4];
-  const Tensor a = draw_input<TIn>(rng, ta ? Shape{k, m} : Shape{m, k});
+  std::int32_t zx = pick(rng) % 2 ? 0 : std::numeric_limits<TIn>::max();
+  const std::optional<IntRange> range = draw_range<TIn>(rng, zx);
+  const Tensor a = draw_input<TIn>(rng, ta ? Shape{k, m} : Shape{m, k}, range.value_or(storage_range<TIn>()));
   const auto kind = static_cast<WeightKind>(pick(rng) % 4);
   const auto drawn = draw_weights(rng, kind, n, k);  // W[n][k]
   Tensor b(DType::i8, tb ? Shape{n, k} : Shape{k, n});
@@ -259,13 +285,14 @@ void fc_case(std::mt19937& rng, int iteration) {
   for (std::int64_t i = 0; i < n; ++i) ws.push_back(pick_scale(rng, policy));
   std::vector<std::int32_t> bias;
   for (std::int64_t i = 0; i < n; ++i) bias.push_back(std::uniform_int_distribution<int>(-5000, 5000)(rng));
-  const PerTensor<TIn> xq(pick_scale(rng, policy), pick(rng) % 2 ? 0 : std::numeric_limits<TIn>::max());
+  const PerTensor<TIn> xq(pick_scale(rng, policy), zx);
   const PerTensor<std::int8_t> yq(pick_scale(rng, policy), pick(rng) % 256 - 128);
   const PerChannel<std::int8_t, float, Symmetry::symmetric> wq(tb ? 0 : 1, ws);
   GemmOptions o;
   o.trans_a = ta;
   o.trans_b = tb;
   o.policy = policy;
+  o.input_range = range;
   const QView<const std::int8_t, decltype(wq)> bv{b.view<std::int8_t>(), wq};
   const QuantizedGemm<TIn, std::int8_t, std::int8_t> fast(xq, bv, bias, yq, o);
   o.reference = true;
@@ -274,8 +301,12 @@ void fc_case(std::mt19937& rng, int iteration) {
   fast.run(a.view<TIn>(), c1.view<std::int8_t>());
   ref.run(a.view<TIn>(), c2.view<std::int8_t>());
   INFO("target ", std::string(simd::active_target()), " policy ", name_of(policy), " M ", m, " N ", n, " K ", k, " transA ", ta,
-       " transB ", tb, " weights ", static_cast<int>(kind), " byte kernel ", fast.byte_kernel());
-  if (kind != WeightKind::full) CHECK(fast.byte_kernel() == expect_byte_kernel(kind, k));
+       " transB ", tb, " zx ", zx, " range ", range ? range->lo : 0, "..", range ? range->hi : 0, " weights ",
+       static_cast<int>(kind), " byte kernel ", fast.byte_kernel());
+  if (range)
+    CHECK(fast.byte_kernel() == target_has_byte_kernel());
+  else if (kind != WeightKind::full)
+    CHECK(fast.byte_kernel() == expect_byte_kernel(kind, k));
   CHECK(count_diff<std::int8_t>(c1, c2) == 0);
 }
 
@@ -343,6 +374,38 @@ TEST_CASE_TEMPLATE("fast int8 conv equals the reference bit for bit", TIn, std::
 TEST_CASE_TEMPLATE("fast int8 GEMM equals the reference bit for bit", TIn, std::uint8_t, std::int8_t) {
   std::mt19937 rng(99);
   for (int i = 0; i < 240; ++i) fc_case<TIn>(rng, i);
+}
+
+TEST_CASE("a layer told its input range checks it: a range outside the type, a run outside the range") {
+  using doctest::Contains;
+  Tensor b(DType::i8, Shape{4, 2});
+  for (auto& v : b.span<std::int8_t>()) v = 127;
+  const PerChannel<std::int8_t, float, Symmetry::symmetric> wq(1, std::vector<float>{0.01f, 0.02f});
+  const QView<const std::int8_t, decltype(wq)> bv{b.view<std::int8_t>(), wq};
+  const PerTensor<std::int8_t> xq(0.5f, 0), yq(1.0f, 0);
+  GemmOptions o;
+  o.input_range = IntRange{0, 200};
+  CHECK_THROWS_WITH_AS((QuantizedGemm<std::int8_t, std::int8_t, std::int8_t>(xq, bv, {}, yq, o)),
+                       Contains("input_range [0, 200] is not a range of int8"), qnn::error);
+  o.input_range = IntRange{5, 4};
+  CHECK_THROWS_AS((QuantizedGemm<std::int8_t, std::int8_t, std::int8_t>(xq, bv, {}, yq, o)), qnn::error);
+  // [0, 127]: four products of 127·127 per output, pairs of 32258 — bytes without saturation.
+  o.input_range = IntRange{0, 127};
+  const QuantizedGemm<std::int8_t, std::int8_t, std::int8_t> fast(xq, bv, {}, yq, o);
+  o.reference = true;
+  const QuantizedGemm<std::int8_t, std::int8_t, std::int8_t> ref(xq, bv, {}, yq, o);
+  CHECK(fast.byte_kernel() == target_has_byte_kernel());
+  Tensor a(DType::i8, Shape{1, 4}), c1(DType::i8, Shape{1, 2}), c2(DType::i8, Shape{1, 2});
+  for (auto& v : a.span<std::int8_t>()) v = 127;
+  fast.run(a.view<std::int8_t>(), c1.view<std::int8_t>());
+  ref.run(a.view<std::int8_t>(), c2.view<std::int8_t>());
+  CHECK(count_diff<std::int8_t>(c1, c2) == 0);
+  a.span<std::int8_t>()[2] = -1;
+  if (fast.byte_kernel())
+    CHECK_THROWS_WITH_AS(fast.run(a.view<std::int8_t>(), c1.view<std::int8_t>()),
+                         Contains("an input value (-1) lies outside the input_range [0, 127]"), qnn::error);
+  else
+    CHECK_NOTHROW(fast.run(a.view<std::int8_t>(), c1.view<std::int8_t>()));
 }
 
 TEST_CASE("fast float and bf16 conv/GEMM stay within the documented bound") {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 #include <variant>
@@ -37,6 +38,10 @@ struct ConvOptions {
   RequantPolicy policy = RequantPolicy::onnx_float;
   ActivationClamp activation;  // fused ReLU / Clip
   bool reference = false;       // always run the scalar reference kernel
+  // The values the input is known to take (quantized integers), when narrower than its type: lets
+  // more layers run the byte kernel (kernels/cpu/u8s8.hpp). A session derives it from a fused ReLU
+  // or Clip upstream; a run that relies on it checks it and fails on a value outside.
+  std::optional<IntRange> input_range;
 };
 
 // Checks y against the conv's output, or with a fused pooling against the pooling's.
@@ -77,16 +82,19 @@ class QuantizedConv2D {
   template <QuantParams XQ, QuantParams WQ, QuantParams YQ>
   QuantizedConv2D(const XQ& xq, QView<const TW, WQ> w, std::span<const std::int32_t> bias, const YQ& yq,
                   const ConvOptions& opt)
-      : opt_(opt), weights_(dense_copy(w.data)), arith_(make_arith(xq, w.quant, bias, yq)) {
+      : opt_(opt),
+        input_range_(cpu::prepared_input_range<TIn>(opt.input_range)),
+        weights_(dense_copy(w.data)),
+        arith_(make_arith(xq, w.quant, bias, yq)) {
     std::visit([&](const auto& a) {
       const auto wv = std::as_const(weights_).view<TW>();
       const std::span<const std::int32_t> zw(a.w_zp);
       const auto values = cpu::conv_weight_values(wv, zw);
       const std::int64_t m = wv.dim(0), k = wv.numel() / m;
-      const bool bytes = cpu::use_byte_kernel<TIn>(m, k, values);
-      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, bytes);
+      byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, m, k, values);
+      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, byte_shift_.has_value());
       if constexpr (std::same_as<Acc, std::int32_t>)
-        fast_bias_ = bytes ? cpu::byte_kernel_bias<TIn>(a.bias, m, k, a.x_zp, values) : a.bias;
+        fast_bias_ = byte_shift_ ? cpu::byte_kernel_bias(a.bias, m, k, a.x_zp, *byte_shift_, values) : a.bias;
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
         for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
     }, arith_);
@@ -101,7 +109,7 @@ class QuantizedConv2D {
   }
 
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
-  bool byte_kernel() const { return packed_.step == 4; }
+  bool byte_kernel() const { return byte_shift_.has_value(); }
 
   // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is
   // the pooled output.
@@ -112,8 +120,9 @@ class QuantizedConv2D {
       std::visit([&](const auto& arith) {
         if constexpr (std::same_as<Acc, std::int32_t>) {
           if (fast_x && out.contiguous()) {
-            cpu::conv2d_int(g, x.data(), arith.x_zp, packed_, fast_bias_, arith.out, onnx_mult_,
-                            cpu::ConvOutput<TOut>{out.data(), p}, ex);
+            if (byte_shift_) cpu::check_inputs_in(input_range_, x.data(), 1, 0, x.numel(), 1);
+            cpu::conv2d_int(g, x.data(), arith.x_zp, byte_shift_.value_or(0), packed_, fast_bias_, arith.out,
+                            onnx_mult_, cpu::ConvOutput<TOut>{out.data(), p}, ex);
             return;
           }
         }
@@ -153,8 +162,10 @@ class QuantizedConv2D {
   }
 
   ConvOptions opt_;
+  IntRange input_range_;  // opt_.input_range, or all of TIn
   Tensor weights_;
   ArithVariant arith_;
+  std::optional<std::int32_t> byte_shift_;  // set when the byte kernel runs: inputs enter as x − shift
   cpu::PackedConvWeights<std::int32_t> packed_;
   std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;  // the onnx_float multipliers, for the vectorized epilogue

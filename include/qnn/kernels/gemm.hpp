@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 #include <variant>
@@ -31,6 +32,7 @@ struct GemmOptions {
   RequantPolicy policy = RequantPolicy::onnx_float;
   ActivationClamp activation;
   bool reference = false;  // always run the scalar reference kernel
+  std::optional<IntRange> input_range;  // what A is known to take, as ConvOptions::input_range
 };
 
 namespace detail {
@@ -49,15 +51,19 @@ class QuantizedGemm {
   template <QuantParams XQ, QuantParams WQ, QuantParams YQ>
   QuantizedGemm(const XQ& xq, QView<const TW, WQ> b, std::span<const std::int32_t> bias, const YQ& yq,
                 const GemmOptions& opt)
-      : opt_(opt), weights_(dense_copy(b.data)), arith_(make_arith(xq, b.quant, bias, yq)) {
+      : opt_(opt),
+        input_range_(cpu::prepared_input_range<TIn>(opt.input_range)),
+        weights_(dense_copy(b.data)),
+        arith_(make_arith(xq, b.quant, bias, yq)) {
     std::visit([&](const auto& a) {
       const auto bv = detail::transposed_if(std::as_const(weights_).view<TW>(), opt_.trans_b);
       const std::span<const std::int32_t> zw(a.w_zp);
       const auto values = cpu::fc_weight_values(bv, zw);
-      if (cpu::use_byte_kernel<TIn>(bv.dim(1), bv.dim(0), values)) {
+      byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, bv.dim(1), bv.dim(0), values);
+      if (byte_shift_) {
         packed_ = cpu::pack_fc_weights<std::int8_t>(bv, zw);
         if constexpr (std::same_as<Acc, std::int32_t>)
-          fast_bias_ = cpu::byte_kernel_bias<TIn>(a.bias, bv.dim(1), bv.dim(0), a.x_zp, values);
+          fast_bias_ = cpu::byte_kernel_bias(a.bias, bv.dim(1), bv.dim(0), a.x_zp, *byte_shift_, values);
       } else {
         packed_ = cpu::pack_fc_weights<std::int16_t>(bv, zw);
         if constexpr (std::same_as<Acc, std::int32_t>) fast_bias_ = a.bias;
@@ -73,7 +79,7 @@ class QuantizedGemm {
 
   std::int64_t k() const { return weights_.shape()[opt_.trans_b ? 1 : 0]; }
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
-  bool byte_kernel() const { return std::holds_alternative<cpu::PackedLanes<std::int8_t>>(packed_); }
+  bool byte_kernel() const { return byte_shift_.has_value(); }
   std::int64_t n() const { return weights_.shape()[opt_.trans_b ? 0 : 1]; }
 
   void run(TensorView<const TIn> a, TensorView<TOut> c, const cpu::Exec& ex) const {
@@ -84,8 +90,9 @@ class QuantizedGemm {
     std::visit([&](const auto& arith) {
       if constexpr (std::same_as<Acc, std::int32_t>) {
         if (fast) {
+          if (byte_shift_) cpu::check_inputs_in(input_range_, at.data(), at.dim(0), at.stride(0), k(), at.stride(1));
           std::visit([&](const auto& w) {
-            cpu::fc_int(at, arith.x_zp, w, fast_bias_, arith.out, onnx_mult_, c.data(), ex);
+            cpu::fc_int(at, byte_shift_.value_or(arith.x_zp), w, fast_bias_, arith.out, onnx_mult_, c.data(), ex);
           }, packed_);
           return;
         }
@@ -126,8 +133,10 @@ class QuantizedGemm {
   }
 
   GemmOptions opt_;
+  IntRange input_range_;  // opt_.input_range, or all of TIn
   Tensor weights_;
   ArithVariant arith_;
+  std::optional<std::int32_t> byte_shift_;  // set when the byte kernel runs: inputs enter as x − shift
   std::variant<cpu::PackedLanes<std::int16_t>, cpu::PackedLanes<std::int8_t>> packed_;
   std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;

@@ -255,17 +255,25 @@ struct ActivationClamp {
   static ActivationClamp clip(float lo, float hi) { return {FusedActivation::clip, lo, hi}; }
 };
 
-struct OutputRange {
+// The integers lo … hi: the values an output may take, or an input is known to take.
+struct IntRange {
   std::int32_t lo = 0;
   std::int32_t hi = 0;
+  bool contains(const IntRange& r) const { return lo <= r.lo && r.hi <= hi; }
+  friend bool operator==(const IntRange&, const IntRange&) = default;
 };
+
+template <QuantStorage T>
+constexpr IntRange storage_range() {
+  return {min_of<T>(), max_of<T>()};
+}
 
 // The integer interval an output may take: the storage range of T, narrowed by a fused ReLU
 // (q ≥ zp) or Clip (bounds quantized with the output's scale, round half to even — the value the
 // unfused Q(Clip(DQ(q))) chain would produce at the bounds).
 template <QuantStorage T>
-OutputRange output_range(const ActivationClamp& act, float scale, std::int32_t zp) {
-  OutputRange r{min_of<T>(), max_of<T>()};
+IntRange output_range(const ActivationClamp& act, float scale, std::int32_t zp) {
+  IntRange r = storage_range<T>();
   if (act.kind == FusedActivation::none) return r;
   check(act.min <= act.max, "Clip with min ", act.min, " > max ", act.max);
   auto q = [&](float v) -> std::int64_t {
@@ -287,7 +295,7 @@ struct OutputStage {
   using policy_type = P;
   std::vector<typename P::Channel> channels;  // one per output channel, or one for all
   std::int32_t zero_point = 0;
-  OutputRange range{};
+  IntRange range{};
 
   template <Accumulator Acc>
   std::int32_t operator()(Acc acc, std::int64_t channel) const {

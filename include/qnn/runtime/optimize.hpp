@@ -7,8 +7,10 @@
 //   5. QDQ lowering to integer ops       graph/passes/lower_qdq.hpp
 //   6. Relu/Clip fusion into float Conv/Gemm/MatMul   graph/passes/fuse_activation.hpp
 //   7. MaxPool fusion into Conv/QLinearConv            graph/passes/fuse_pool.hpp
-//      — only when the nodes will run on the CPU backend's kernels (`cpu_kernels`): a device backend
-//      decides what it takes by the ONNX nodes, and the reference kernels run pooling on its own.
+//   8. input ranges of QLinearConv/QGemm               graph/passes/input_range.hpp
+//      — 7 and 8 only when the nodes will run on the CPU backend's fast kernels (`cpu_kernels`): a
+//      device backend decides what it takes by the ONNX nodes, and the reference kernels run
+//      pooling on its own and have no use for ranges.
 // With SessionOptions::optimize off, only the topological sort runs: the graph executes as
 // written (QDQ models then run DequantizeLinear → float op → QuantizeLinear).
 #pragma once
@@ -19,6 +21,7 @@
 #include "qnn/graph/passes/fold_batchnorm.hpp"
 #include "qnn/graph/passes/fuse_activation.hpp"
 #include "qnn/graph/passes/fuse_pool.hpp"
+#include "qnn/graph/passes/input_range.hpp"
 #include "qnn/graph/passes/lower_qdq.hpp"
 #include "qnn/runtime/constant_folding.hpp"
 #include "qnn/runtime/kernel.hpp"
@@ -39,7 +42,10 @@ inline void optimize_graph(Graph& g, const SessionOptions& options, const Kernel
     }
     if (passes::lower_qdq(g)) passes::remove_dead_nodes(g);
     passes::fuse_activations(g);
-    if (cpu_kernels && !options.reference_kernels) passes::fuse_pools(g);
+    if (cpu_kernels && !options.reference_kernels) {
+      passes::fuse_pools(g);
+      passes::annotate_input_ranges(g);
+    }
   }
   g.topological_sort();
   g.prune_values();

@@ -146,7 +146,7 @@ class Emulator {
     }
     return ops::quant::visit_int8_dtype(xq.dtype, "X", [&](auto tag) -> std::unique_ptr<OpKernel> {
       using T = decltype(tag);
-      const OutputRange r = output_range<T>(clamp, yq.scale(), yq.zero_point());
+      const IntRange r = output_range<T>(clamp, yq.scale(), yq.zero_point());
       return std::make_unique<DpuActivationKernel<T>>(rule, xq.zero_point(), yq.zero_point(), r.lo, r.hi);
     });
   }

@@ -35,6 +35,7 @@
 #include "qnn/core/error.hpp"
 #include "qnn/core/tensor.hpp"
 #include "qnn/graph/graph.hpp"
+#include "qnn/graph/passes/fuse_activation.hpp"
 #include "qnn/kernels/cpu/conv.hpp"
 #include "qnn/kernels/ref/arith.hpp"
 #include "qnn/numerics/requantize.hpp"
@@ -158,7 +159,7 @@ inline XrtFcLayer read_fc_layer(const NodeInfo& info) {
           ": the NPU returns the raw sum of a·b, which the host corrects only for symmetric weights");
   if (l.op != XrtFcOp::matmul_integer) {
     l.policy = q::read_policy(info);
-    l.activation = q::read_fused_activation(info.attrs());
+    l.activation = passes::read_fused_activation(info.attrs());
   }
   const auto unused = n.attrs.unused();
   check(unused.empty(), "attribute '", unused.empty() ? "" : unused.front(), "' is not handled by the XRT backend");

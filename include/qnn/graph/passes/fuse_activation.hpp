@@ -2,16 +2,40 @@
 // (attributes qnn_activation = "relu" | "clip", qnn_clip_min, qnn_clip_max, in real units), which
 // saves a pass over the tensor and, for quantized producers, is exactly the unfused result
 // (docs/numerics.md §4.6). Applies when the producer's output has no other reader and Clip's bounds
-// are constants.
+// are constants. read_fused_activation is the one reader of those attributes (the kernels', and
+// graph/passes/input_range.hpp's).
 #pragma once
 
 #include <limits>
 #include <string>
 
+#include "qnn/core/error.hpp"
 #include "qnn/graph/graph.hpp"
 #include "qnn/graph/passes/fuse_into_producer.hpp"
+#include "qnn/numerics/requantize.hpp"
 
 namespace qnn::passes {
+
+// `qnn_activation`: "relu" | "clip" (bounds `qnn_clip_min`, `qnn_clip_max` in real units, default ∓∞).
+inline ActivationClamp read_fused_activation(const Attributes& a) {
+  const std::string act = a.get_string("qnn_activation", "");
+  const float inf = std::numeric_limits<float>::infinity();
+  const float lo = a.get_float("qnn_clip_min", -inf);
+  const float hi = a.get_float("qnn_clip_max", inf);
+  if (act.empty()) {
+    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set without qnn_activation = clip");
+    return {};
+  }
+  if (act == "relu") {
+    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set with qnn_activation = relu");
+    return ActivationClamp::relu();
+  }
+  if (act == "clip") {
+    check(!(lo > hi), "qnn_activation clip has qnn_clip_min ", lo, " > qnn_clip_max ", hi);
+    return ActivationClamp::clip(lo, hi);
+  }
+  fail("attribute qnn_activation '", act, "' is not one of relu, clip");
+}
 
 inline bool fusable_producer(const Node& n) {
   if (n.attrs.all().count("qnn_activation")) return false;

@@ -5,8 +5,8 @@
 // Integer: patches hold x − zx (0 for taps in the padding — the zero point, exactly as the
 // reference treats them) and weights w − zw[m], both int16, so the int32 sums equal the
 // reference's Σ(x − zx)(w − zw) with no correction terms; or, for layers whose weights allow it
-// (kernels/cpu/u8s8.hpp), patches hold x − min(TIn) as unsigned bytes and weights w − zw as signed
-// bytes, and a per-channel correction folded into the bias restores the same sums. Float/bf16: patches hold x (0 in the
+// (kernels/cpu/u8s8.hpp), patches hold x − the layer's byte shift as unsigned bytes and weights
+// w − zw as signed bytes, and a per-channel correction folded into the bias restores the same sums. Float/bf16: patches hold x (0 in the
 // padding), weights w (rounded to bf16 once for bf16 layers; products of bf16 values are exact in
 // fp32, so the FMA adds the same value the reference's multiply-then-add does, only in another
 // order).
@@ -179,17 +179,17 @@ struct ConvOutput {
   }
 };
 
-// The driver shared by integer and float convolution: per work item, frame the group's input,
-// gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch,
+// The driver shared by integer and float convolution: per work item, frame the group's input
+// (frame_input: elements x − sub, padding zx − sub), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch,
 // out) with `out` the group's output (ConvOutput::group_out), finished once the item is done.
 template <class Elem, class TIn, class TOut, class Gemm>
-void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const ConvOutput<TOut>& out, const Exec& ex,
-                   Gemm&& gemm) {
+void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, const ConvOutput<TOut>& out,
+                   const Exec& ex, Gemm&& gemm) {
   constexpr int per_step = kStep<Elem>;
   const LaneLayout lay = conv_lane_layout(g, per_step);
   const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
-  const bool direct = frame_is_input<Elem, TIn>(g);
+  const bool direct = frame_is_input<Elem, TIn>(g, sub);
   const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
   const std::size_t lane_bytes = aligned(static_cast<std::size_t>(max_panels * lay.panel_elems(per_step)) * sizeof(Elem));
   const std::size_t gemm_bytes = aligned(gemm_scratch_bytes());
@@ -212,11 +212,11 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const C
       const std::int64_t n = pair / g.groups, grp = pair % g.groups;
       const TIn* img = x + n * g.c * g.h * g.w;
       const Elem* src = nullptr;
-      if constexpr (std::same_as<Elem, TIn>) {
-        if (direct) src = img + grp * g.c_per_group() * g.h * g.w;
+      if constexpr (sizeof(Elem) == sizeof(TIn)) {
+        if (direct) src = reinterpret_cast<const Elem*>(img + grp * g.c_per_group() * g.h * g.w);
       }
       if (!src) {
-        if (framed != pair) frame_input(g, img, zx, grp, frame);
+        if (framed != pair) frame_input(g, img, zx, sub, grp, frame);
         framed = pair;
         src = frame;
       }
@@ -233,9 +233,11 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, const C
 }
 
 // Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous. `bias`
-// is the one the packing needs: the layer's for int16 weights, byte_kernel_bias's for bytes.
+// and `byte_shift` are the ones the packing needs: the layer's bias for int16 weights (the shift
+// is then unused), byte_kernel_bias's and byte_kernel_shift's for bytes.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
-void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const PackedConvWeights<std::int32_t>& w,
+void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t byte_shift,
+                const PackedConvWeights<std::int32_t>& w,
                 std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult,
                 const ConvOutput<TOut>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
@@ -249,8 +251,8 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, const Pack
                                 yimg + s0 * plane + c0, plane, true);
              });
   };
-  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, out, ex, gemm);
-  conv2d_panels<std::int16_t>(g, x, zx, out, ex, gemm);
+  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, byte_shift, out, ex, gemm);
+  conv2d_panels<std::int16_t>(g, x, zx, zx, out, ex, gemm);
 }
 
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).
@@ -258,7 +260,7 @@ template <class TIn>
 void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<float>& w, std::span<const float> bias,
                   float lo, float hi, const ConvOutput<float>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
-  conv2d_panels<float>(g, x, 0, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
+  conv2d_panels<float>(g, x, 0, 0, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
                                              std::int64_t l0, std::byte* scratch, float* ygrp) {
     F32Output o;
     o.bias = bias.empty() ? nullptr : bias.data() + grp * w.m_per_group;

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
-#include <limits>
 #include <span>
 #include <type_traits>
 
@@ -58,14 +57,14 @@ PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::i
 }
 
 // c[i][n] = stage(Σ_k (a[i][k] − zx)(b[k][n] − zb[n]) + bias[n]); a is M×K (any strides), c M×N
-// contiguous. Lane: std::int16_t, or std::int8_t with `bias` from byte_kernel_bias.
+// contiguous. Lane: std::int16_t with sub = zx, or std::int8_t with sub and `bias` from
+// byte_kernel_shift and byte_kernel_bias.
 template <class Lane, QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
-void fc_int(TensorView<const TIn> a, std::int32_t zx, const PackedLanes<Lane>& w,
+void fc_int(TensorView<const TIn> a, std::int32_t sub, const PackedLanes<Lane>& w,
             std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult, TOut* c,
             const Exec& ex) {
-  // Activations: int16 pairs minus zx, or unsigned bytes minus the type's minimum.
+  // Activations: int16 pairs a − zx, or unsigned bytes a − the byte shift.
   using Act = std::conditional_t<std::same_as<Lane, std::int16_t>, std::int16_t, std::uint8_t>;
-  const std::int32_t sub = std::same_as<Lane, std::int16_t> ? zx : std::int32_t{std::numeric_limits<TIn>::min()};
   const std::int64_t m = a.dim(0);
   const std::int64_t ks = w.lay.ksteps;
   // Activation rows are packed once, by the calling thread, into the first workspace.

@@ -2,9 +2,9 @@
 // (kernels/cpu/pack.hpp), in two steps that never divide per element.
 //
 // 1. frame_input: the group's input channels converted once to the packed element type — int16
-//    (x − zx), unsigned bytes (x − the type's minimum) or float — and surrounded by the padding,
-//    whose value is the zero point converted the same way (0 for int16, as the reference treats
-//    padded taps). Every tap of every output pixel then reads inside the frame, so step 2 has no
+//    (x − zx), unsigned bytes (x − the layer's byte shift, kernels/cpu/u8s8.hpp) or float — and
+//    surrounded by the padding, whose value is the zero point converted the same way (0 for int16,
+//    as the reference treats padded taps). Every tap of every output pixel then reads inside the frame, so step 2 has no
 //    bounds checks.
 // 2. gather_panels: the panels' element for (pixel, k-step) is the frame at (tap offset + pixel
 //    offset), both from small tables built once per call. The pixels are taken a block at a time
@@ -30,7 +30,6 @@
 #include <concepts>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <type_traits>
 
 #include "qnn/kernels/cpu/pack.hpp"
@@ -76,13 +75,11 @@ inline std::uint32_t quad_word(std::uint8_t b0, std::uint8_t b1, std::uint8_t b2
     return std::uint32_t{b3} | std::uint32_t{b2} << 8 | std::uint32_t{b1} << 16 | std::uint32_t{b0} << 24;
 }
 
-// An input value as a frame element (see the header comment).
+// An input value as a frame element: v − sub for integers (see the header comment).
 template <class Elem, class TIn>
-Elem frame_value(TIn v, std::int32_t zx) {
-  if constexpr (std::same_as<Elem, std::int16_t>)
-    return static_cast<std::int16_t>(static_cast<std::int32_t>(v) - zx);
-  else if constexpr (std::same_as<Elem, std::uint8_t>)
-    return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) - std::numeric_limits<TIn>::min());
+Elem frame_value(TIn v, std::int32_t sub) {
+  if constexpr (std::is_integral_v<Elem>)
+    return static_cast<Elem>(static_cast<std::int32_t>(v) - sub);
   else
     return static_cast<Elem>(v);
 }
@@ -100,26 +97,28 @@ inline std::int64_t frame_elems(const ConvGeometry& g) {
   return g.c_per_group() * (g.h + g.win.pads[0] + g.win.pads[2]) * (g.w + g.win.pads[1] + g.win.pads[3]);
 }
 
-// True when the frame is the input itself (a float or uint8 layer: nothing to convert, no padding).
+// True when the frame is the input itself, read as Elem: nothing to convert and no padding — a
+// float layer, or a byte layer with shift 0 (an int8 value v ≥ 0 has the bits of uint8 v).
 template <class Elem, class TIn>
-bool frame_is_input(const ConvGeometry& g) {
-  return std::same_as<Elem, TIn> && !std::same_as<Elem, std::int16_t> && g.win.pads[0] == 0 &&
-         g.win.pads[1] == 0 && g.win.pads[2] == 0 && g.win.pads[3] == 0;
+bool frame_is_input(const ConvGeometry& g, std::int32_t sub) {
+  const bool same = std::same_as<Elem, TIn> ? std::is_floating_point_v<Elem>
+                                            : std::same_as<Elem, std::uint8_t> && sizeof(TIn) == 1 && sub == 0;
+  return same && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 && g.win.pads[3] == 0;
 }
 
-// `Elem` is std::int16_t (value − zx), std::uint8_t (value − the type's minimum) or float (value;
-// zx is then 0); img is one C×H×W image.
+// `Elem` is std::int16_t (value − zx: sub = zx), std::uint8_t (value − the byte shift: sub) or
+// float (value; zx and sub are then 0); img is one C×H×W image.
 template <class Elem, class TIn>
-void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int64_t grp, Elem* dst) {
+void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub, std::int64_t grp,
+                 Elem* dst) {
   const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
   const std::int64_t wp = g.w + pl + pr;
   const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
   const auto convert = [&](const TIn* s, std::int64_t n, Elem* d) {
-    im2col_detail::convert_run(d, n, [&](std::int64_t i) { return im2col_detail::frame_value<Elem>(s[i], zx); });
+    im2col_detail::convert_run(d, n, [&](std::int64_t i) { return im2col_detail::frame_value<Elem>(s[i], sub); });
   };
   // The padding: the zero point as a frame element (0 for int16 and float).
-  Elem pad{};
-  if constexpr (std::same_as<Elem, std::uint8_t>) pad = static_cast<std::uint8_t>(zx - std::numeric_limits<TIn>::min());
+  const Elem pad = im2col_detail::frame_value<Elem>(zx, sub);
   // Unpadded, the frame is the input's planes back to back: one run instead of short rows.
   if (pt == 0 && pl == 0 && pb == 0 && pr == 0) return convert(src, g.c_per_group() * g.h * g.w, dst);
   Elem* out = dst;

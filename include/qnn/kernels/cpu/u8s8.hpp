@@ -1,34 +1,45 @@
 // When an integer conv or FC layer runs on bytes (u8 × s8, _mm*_maddubs_epi16) instead of int16
 // pairs (kernels/cpu/pack.hpp), and the bias correction that keeps its sums the reference's.
 //
-// maddubs adds two u8·s8 products in int16, saturating. Activations enter as u = x − min(TIn), in
-// [0, 255] for either 8-bit type, and weights as w' = w − zw; a pair (w'0, w'1) of adjacent k can
-// then saturate only when 255·(max(w'0, 0) + max(w'1, 0)) > 32767 or 255·(min(w'0, 0) +
-// min(w'1, 0)) < −32768: when the positive parts add up past 128 or the negative ones past −128.
-// A layer in which no pair of any output channel does so — every weight in [−64, 64], as ONNX
-// Runtime's reduce_range writes them (qnn quantize --reduce-range), and many others — gets exactly
-// Σ u·w' from the byte kernel, and
-//   Σ (x − zx)·w' = Σ u·w' − (zx − min(TIn))·Σ w'
+// maddubs adds two u8·s8 products in int16, saturating. Activations enter as u = x − s (the layer's
+// byte shift), weights as w' = w − zw. If every input lies in [s, s + R] (R ≤ 255: the span), a
+// pair (w'0, w'1) of adjacent k can saturate only when R·(max(w'0, 0) + max(w'1, 0)) > 32767 or
+// R·(min(w'0, 0) + min(w'1, 0)) < −32768. A layer in which no pair of any output channel can do so
+// gets exactly Σ u·w' from the byte kernel, and
+//   Σ (x − zx)·w' = Σ u·w' − (zx − s)·Σ w'
 // is the reference's sum: a constant per output channel, folded into the bias once. The sums then
 // agree modulo 2^32, which is all the reference's own int32 sum (bounded at prepare time) needs.
-// Other layers keep the int16 kernel, exact for any weights. The point of bytes: vpmaddubsw does
-// twice the multiplies of vpmaddwd per instruction, and patches and activations are half as large.
+// What the inputs are known to be decides R:
+//   - nothing (any 8-bit value): s = min(TIn), R = 255, so the positive parts of a pair may add up
+//     to 128 and the negative ones to −128 — every weight in [−64, 64], as ONNX Runtime's
+//     reduce_range writes them (qnn quantize --reduce-range), and many others;
+//   - a range the producer guarantees (ConvOptions/GemmOptions::input_range, which a session
+//     derives from a fused ReLU or Clip upstream: graph/passes/input_range.hpp): s = its low end,
+//     R = its width. Symmetric int8 activations after a ReLU lie in [0, 127], and then any int8
+//     weights are exact (127·(127 + 127) = 32258).
+// The conv padding is the zero point, so the range is widened to hold zx first. Other layers keep
+// the int16 kernel, exact for any weights. The point of bytes: vpmaddubsw does twice the
+// multiplies of vpmaddwd per instruction, and patches and activations are half as large.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
+#include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
+#include "qnn/core/dtype.hpp"
+#include "qnn/core/error.hpp"
 #include "qnn/kernels/dispatch.hpp"
+#include "qnn/numerics/requantize.hpp"
 
 namespace qnn::cpu {
 
 // True when w'(c, k) (c < channels, k < K) are all signed bytes and no pair (2j, 2j+1) of any
-// channel can saturate an int16 against unsigned bytes.
+// channel can saturate an int16 against unsigned bytes in [0, span].
 template <class Value>
-bool byte_pairs_exact(std::int64_t channels, std::int64_t k, Value&& w) {
+bool byte_pairs_exact(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
   for (std::int64_t c = 0; c < channels; ++c)
     for (std::int64_t j = 0; j < k; j += 2) {
       std::int32_t pos = 0, neg = 0;
@@ -37,34 +48,74 @@ bool byte_pairs_exact(std::int64_t channels, std::int64_t k, Value&& w) {
         if (v < -128 || v > 127) return false;
         (v > 0 ? pos : neg) += v;
       }
-      if (pos > 128 || neg < -128) return false;
+      if (pos * span > 32767 || neg * span < -32768) return false;
     }
   return true;
 }
 
-// Whether a layer with TIn activations and weights w' packs bytes: 8-bit activations,
-// byte_pairs_exact, and a target with a byte kernel — x86 SIMD, or none (the portable loops run
-// either layout; bytes there keep their kernel tested everywhere); Highway's other SIMD targets
-// keep int16. Under run-time dispatch the choice is made for the target active when the layer is
-// prepared; any other x86 target or the portable loops compute the same sums from the same bytes.
-template <class TIn, class Value>
-bool use_byte_kernel(std::int64_t channels, std::int64_t k, Value&& w) {
-  const simd::KernelTable* t = simd::kernel_table();
-  return sizeof(TIn) == 1 && (!t || t->gemm_u8s8) && byte_pairs_exact(channels, k, w);
+// The range a layer's TIn inputs are prepared for: `promised` (ConvOptions/GemmOptions::
+// input_range), which must be a non-empty range of TIn, or all of TIn.
+template <QuantStorage TIn>
+IntRange prepared_input_range(const std::optional<IntRange>& promised) {
+  if (!promised) return storage_range<TIn>();
+  check(promised->lo <= promised->hi && storage_range<TIn>().contains(*promised), "input_range [", promised->lo, ", ",
+        promised->hi, "] is not a range of ", dtype_of_v<TIn>);
+  return *promised;
 }
 
-// The bias of a byte layer: bias[c] − (zx − min(TIn))·Σ_k w'(c, k), modulo 2^32 like the kernels'
-// sums (an empty bias counts as zeros).
+// Checks, on a run that relies on it, that every input of a rows × cols array lies in `r`: a byte
+// layer prepared for a narrower range than its type's would otherwise saturate silently.
+template <QuantStorage TIn>
+void check_inputs_in(IntRange r, const TIn* x, std::int64_t rows, std::int64_t row_stride, std::int64_t cols,
+                     std::int64_t col_stride) {
+  if (r == storage_range<TIn>()) return;
+  auto lo = static_cast<TIn>(r.lo), hi = static_cast<TIn>(r.hi);
+  // A compile-time unit stride lets the compiler vectorize the scan (it runs before every GEMM).
+  const auto scan = [&](auto stride) {
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const TIn* row = x + i * row_stride;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        lo = std::min(lo, row[j * stride]);
+        hi = std::max(hi, row[j * stride]);
+      }
+    }
+  };
+  if (col_stride == 1)
+    scan(std::integral_constant<std::int64_t, 1>{});
+  else
+    scan(col_stride);
+  check(r.contains({lo, hi}), "an input value (", std::int32_t{lo < r.lo ? lo : hi}, ") lies outside the input_range [", r.lo, ", ",
+        r.hi, "] the layer was prepared for");
+}
+
+// The byte shift of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
+// when it keeps int16: 8-bit activations, byte_pairs_exact, and a target with a byte kernel — x86
+// SIMD, or none (the portable loops run either layout; bytes there keep their kernel tested
+// everywhere); Highway's other SIMD targets keep int16. Under run-time dispatch the choice is made
+// for the target active when the layer is prepared; any other x86 target or the portable loops
+// compute the same sums from the same bytes.
 template <class TIn, class Value>
+std::optional<std::int32_t> byte_kernel_shift(IntRange x, std::int32_t zx, std::int64_t channels, std::int64_t k,
+                                              Value&& w) {
+  const simd::KernelTable* t = simd::kernel_table();
+  if (sizeof(TIn) != 1 || (t && !t->gemm_u8s8)) return std::nullopt;
+  const IntRange r{std::min(x.lo, zx), std::max(x.hi, zx)};
+  if (!byte_pairs_exact(channels, k, r.hi - r.lo, w)) return std::nullopt;
+  return r.lo;
+}
+
+// The bias of a byte layer: bias[c] − (zx − shift)·Σ_k w'(c, k), modulo 2^32 like the kernels'
+// sums (an empty bias counts as zeros).
+template <class Value>
 std::vector<std::int32_t> byte_kernel_bias(std::span<const std::int32_t> bias, std::int64_t channels, std::int64_t k,
-                                           std::int32_t zx, Value&& w) {
-  const std::int64_t shift = std::int64_t{zx} - std::numeric_limits<TIn>::min();
+                                           std::int32_t zx, std::int32_t shift, Value&& w) {
+  const std::int64_t d = std::int64_t{zx} - shift;
   std::vector<std::int32_t> out(static_cast<std::size_t>(channels));
   for (std::int64_t c = 0; c < channels; ++c) {
     std::int64_t sum = 0;
     for (std::int64_t j = 0; j < k; ++j) sum += static_cast<std::int32_t>(w(c, j));
     const std::int64_t b = bias.empty() ? 0 : bias[static_cast<std::size_t>(c)];
-    out[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(static_cast<std::uint32_t>(b - shift * sum));
+    out[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(static_cast<std::uint32_t>(b - d * sum));
   }
   return out;
 }

@@ -37,7 +37,7 @@ enum class EltwiseOp : std::uint8_t { add, mul };
 struct EltwiseQuant {
   float s_a = 1, s_b = 1, s_c = 1;
   std::int32_t za = 0, zb = 0, zc = 0;
-  OutputRange range{};
+  IntRange range{};
 };
 
 // Precomputed factors of one quantized Add/Mul under policy P.

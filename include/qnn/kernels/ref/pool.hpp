@@ -109,7 +109,7 @@ struct AvgPoolRequant {
   std::int32_t x_zp = 0;
   std::int32_t y_zp = 0;
   float s_x = 1, s_y = 1;  // the fp32 window path of onnx_float reads the scales themselves
-  OutputRange range{};
+  IntRange range{};
   std::vector<typename P::Channel> by_count;  // index = divisor
 
   template <QuantStorage T>
@@ -122,7 +122,7 @@ struct AvgPoolRequant {
     r.y_zp = y_zp;
     r.s_x = s_x;
     r.s_y = s_y;
-    r.range = {min_of<T>(), max_of<T>()};
+    r.range = storage_range<T>();
     const std::int64_t max_count = g.win.kernel[0] * g.win.kernel[1];
     // The int32 window sum: count · max|x − zx| must fit (2^15 taps for 16-bit data, 2^23 for 8-bit).
     const std::int64_t span = std::int64_t{max_of<T>()} - min_of<T>();

@@ -15,6 +15,7 @@
 
 #include "qnn/core/dtype.hpp"
 #include "qnn/core/error.hpp"
+#include "qnn/graph/passes/fuse_activation.hpp"
 #include "qnn/kernels/gemm.hpp"
 #include "qnn/kernels/ref/activation.hpp"
 #include "qnn/kernels/ref/gemm.hpp"
@@ -58,7 +59,7 @@ class GemmKernel final : public OpKernel {
     beta_ = a.get_float("beta", 1.0f);
     trans_a_ = a.get_int("transA", 0) != 0;
     trans_b_ = a.get_int("transB", 0) != 0;
-    act_ = read_fused_activation(a);
+    act_ = passes::read_fused_activation(a);
     for (std::size_t i : {0, 1, 2}) check_input_dtype(n, i, kFloat32, "Gemm input");
     check(n.opset() >= 11 || n.has_input(2), "input 2 (C) is required before opset 11");
     const Tensor* b = n.constant_input(1);
@@ -146,7 +147,7 @@ class GemmKernel final : public OpKernel {
 // promoted axis removed from the result; leading axes broadcast.
 class MatMulKernel final : public OpKernel {
  public:
-  explicit MatMulKernel(const NodeInfo& n) : act_(read_fused_activation(n.attrs())) {
+  explicit MatMulKernel(const NodeInfo& n) : act_(passes::read_fused_activation(n.attrs())) {
     check_input_dtype(n, 0, kFloat32, "A (input 0)");
     check_input_dtype(n, 1, kFloat32, "B (input 1)");
     const Tensor* b = n.constant_input(1);

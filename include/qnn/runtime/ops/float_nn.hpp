@@ -18,6 +18,7 @@
 
 #include "qnn/core/dtype.hpp"
 #include "qnn/core/error.hpp"
+#include "qnn/graph/passes/fuse_activation.hpp"
 #include "qnn/kernels/conv2d.hpp"
 #include "qnn/kernels/cpu/pool.hpp"
 #include "qnn/kernels/geometry.hpp"
@@ -88,7 +89,7 @@ class ConvKernel final : public OpKernel {
     groups_ = n.attrs().get_int("group", 1);
     check(groups_ >= 1, "group ", groups_, " must be positive");
     opt_.groups = groups_;
-    opt_.activation = read_fused_activation(n.attrs());
+    opt_.activation = passes::read_fused_activation(n.attrs());
     pool_ = FusedMaxPool::read(n.attrs());
     opt_.reference = n.options().reference_kernels;
     bf16_ = n.options().precision == Precision::bf16;

@@ -183,23 +183,6 @@ inline void copy_with_shape(KernelContext& ctx, const TensorRef& x, const Shape&
   if (x.bytes()) std::memcpy(y.data, x.data, x.bytes());
 }
 
-// ---- fused activation --------------------------------------------------------------------------
-
-// The activation a fusion pass put on a Conv/Gemm/MatMul node: qnn_activation = "relu" | "clip",
-// with qnn_clip_min / qnn_clip_max for clip.
-inline ActivationClamp read_fused_activation(const Attributes& a) {
-  if (!a.has("qnn_activation")) return {};
-  const std::string kind = a.get_string("qnn_activation");
-  if (kind == "relu") return ActivationClamp::relu();
-  if (kind == "clip") {
-    const float lo = a.get_float("qnn_clip_min", -std::numeric_limits<float>::infinity());
-    const float hi = a.get_float("qnn_clip_max", std::numeric_limits<float>::infinity());
-    check(!(hi < lo), "fused clip has min ", lo, " above max ", hi);
-    return ActivationClamp::clip(lo, hi);
-  }
-  fail("fused activation '", kind, "' is not one of relu, clip");
-}
-
 // ---- bf16 precision ----------------------------------------------------------------------------
 
 // A float activation rounded to bf16 (nearest even) in a per-thread scratch buffer that grows to the

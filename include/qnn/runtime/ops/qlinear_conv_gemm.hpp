@@ -16,8 +16,8 @@
 //
 // Weights, biases and every scale and zero point of QLinearConv and QGemm are constant
 // initializers: the requantization factors, packed weights and accumulator bounds are made once.
-// Each node reads the policy (`qnn_requant`) and fused ReLU/Clip (`qnn_activation`) the graph passes
-// attach (quant_params_io.hpp).
+// Each node reads the policy (`qnn_requant`), fused ReLU/Clip (`qnn_activation`) and known input
+// range (`qnn_input_range`) the graph passes attach.
 #pragma once
 
 #include <array>
@@ -31,6 +31,8 @@
 
 #include "qnn/core/quant_params.hpp"
 #include "qnn/core/tensor.hpp"
+#include "qnn/graph/passes/fuse_activation.hpp"
+#include "qnn/graph/passes/input_range.hpp"
 #include "qnn/kernels/conv2d.hpp"
 #include "qnn/kernels/gemm.hpp"
 #include "qnn/kernels/geometry.hpp"
@@ -107,9 +109,10 @@ class QLinearConvKernel final : public OpKernel {
  public:
   QLinearConvKernel(ConvWindow window, const PerTensor<TIn>& xq, QView<const TW, PerChannel<TW>> w,
                     std::span<const std::int32_t> bias, const PerTensor<TIn>& yq, RequantPolicy policy,
-                    const ActivationClamp& act, bool reference, std::optional<FusedMaxPool> pool)
+                    const ActivationClamp& act, bool reference, std::optional<FusedMaxPool> pool,
+                    std::optional<IntRange> x_range)
       : window_(std::move(window)),
-        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference}),
+        conv_(xq, w, bias, yq, ConvOptions{window_.prepared, window_.groups, policy, act, reference, x_range}),
         pool_(std::move(pool)) {}
 
   void run(KernelContext& ctx) const override {
@@ -156,8 +159,9 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
     bias.assign(s.begin(), s.end());
   }
   const RequantPolicy policy = quant::read_policy(info);
-  const ActivationClamp act = quant::read_fused_activation(info.attrs());
+  const ActivationClamp act = passes::read_fused_activation(info.attrs());
   const std::optional<FusedMaxPool> pool = FusedMaxPool::read(info.attrs());
+  const std::optional<IntRange> x_range = passes::read_input_range(info.attrs());
   return quant::visit_quant_dtype(xq.dtype, "x", [&](auto tin) -> std::unique_ptr<OpKernel> {
     using TIn = decltype(tin);
     return quant::visit_int8_dtype(w.dtype(), "w", [&](auto tw) -> std::unique_ptr<OpKernel> {
@@ -168,7 +172,8 @@ inline std::unique_ptr<OpKernel> make_qlinear_conv(const NodeInfo& info) {
                                                })};
       return std::make_unique<QLinearConvKernel<TIn, TW>>(window, quant::per_tensor<TIn>(xq, "x_scale/x_zero_point"),
                                                           wv, bias, quant::per_tensor<TIn>(yq, "y_scale/y_zero_point"),
-                                                          policy, act, info.options().reference_kernels, pool);
+                                                          policy, act, info.options().reference_kernels, pool,
+                                                          x_range);
     });
   });
 }
@@ -354,7 +359,7 @@ inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
   check(!quantized_out || (info.has_input(7) && info.has_input(8)),
         "y_scale and y_zero_point must be given together (without both the output is float)");
   const RequantPolicy policy = quant::read_policy(info);
-  const ActivationClamp act = quant::read_fused_activation(info.attrs());
+  const ActivationClamp act = passes::read_fused_activation(info.attrs());
   // ORT's accumulator scale: fl(alpha · a_scale), then · b_scale[n].
   const float a_scale = parts.alpha * aq.scale();
   return quant::visit_quant_dtype(aq.dtype, "A", [&](auto ta) -> std::unique_ptr<OpKernel> {
@@ -370,7 +375,9 @@ inline std::unique_ptr<OpKernel> make_qgemm(const NodeInfo& info) {
                                                  })};
         return std::make_unique<QGemmKernel<TA, TB>>(
             parts, QuantizedGemm<TA, TB, TA>(xq, bv, parts.bias, quant::per_tensor<TA>(yq, "y_scale/y_zero_point"),
-                                             GemmOptions{parts.trans_a, parts.trans_b, policy, act, info.options().reference_kernels}));
+                                             GemmOptions{parts.trans_a, parts.trans_b, policy, act,
+                                                         info.options().reference_kernels,
+                                                         passes::read_input_range(info.attrs())}));
       }
       check(act.kind == FusedActivation::none, "a fused activation needs a quantized output (y_scale, y_zero_point)");
       std::vector<float> scales;

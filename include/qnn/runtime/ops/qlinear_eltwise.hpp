@@ -76,7 +76,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_binary(const NodeInfo& info, ref::
   return quant::visit_quant_dtype(aq.dtype, "A", [&](auto t) -> std::unique_ptr<OpKernel> {
     using T = decltype(t);
     const ref::EltwiseQuant q{aq.scale(), bq.scale(), cq.scale(), aq.zero_point(), bq.zero_point(), cq.zero_point(),
-                              OutputRange{min_of<T>(), max_of<T>()}};
+                              storage_range<T>()};
     return with_context(std::string("requantization (") + std::string(name_of(policy)) + ")", [&] {
       return visit_policy(policy, [&](auto p) -> std::unique_ptr<OpKernel> {
         using P = decltype(p);

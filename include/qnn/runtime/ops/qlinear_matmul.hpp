@@ -20,6 +20,7 @@
 
 #include "qnn/core/quant_params.hpp"
 #include "qnn/core/tensor.hpp"
+#include "qnn/graph/passes/fuse_activation.hpp"
 #include "qnn/kernels/ref/arith.hpp"
 #include "qnn/kernels/ref/gemm.hpp"
 #include "qnn/numerics/requantize.hpp"
@@ -119,7 +120,7 @@ inline std::unique_ptr<OpKernel> make_qlinear_matmul(const NodeInfo& info) {
     if (zb.size() == 1) zb.assign(static_cast<std::size_t>(columns), zb[0]);
   }
   const RequantPolicy policy = quant::read_policy(info);
-  const ActivationClamp act = quant::read_fused_activation(info.attrs());
+  const ActivationClamp act = passes::read_fused_activation(info.attrs());
   return quant::visit_quant_dtype(aq.dtype, "a", [&](auto ta) -> std::unique_ptr<OpKernel> {
     using TA = decltype(ta);
     return quant::visit_int8_dtype(bq.dtype, "b", [&](auto tb) -> std::unique_ptr<OpKernel> {

@@ -35,27 +35,6 @@ inline RequantPolicy read_policy(const NodeInfo& info) {
        "' is not one of onnx-float, tflite-double-round, tflite-single-round, npu-pow2");
 }
 
-// `qnn_activation`: "relu" | "clip" (bounds `qnn_clip_min`, `qnn_clip_max` in real units, default ∓∞).
-inline ActivationClamp read_fused_activation(const Attributes& a) {
-  const std::string act = a.get_string("qnn_activation", "");
-  const float inf = std::numeric_limits<float>::infinity();
-  const float lo = a.get_float("qnn_clip_min", -inf);
-  const float hi = a.get_float("qnn_clip_max", inf);
-  if (act.empty()) {
-    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set without qnn_activation = clip");
-    return {};
-  }
-  if (act == "relu") {
-    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set with qnn_activation = relu");
-    return ActivationClamp::relu();
-  }
-  if (act == "clip") {
-    check(!(lo > hi), "qnn_activation clip has qnn_clip_min ", lo, " > qnn_clip_max ", hi);
-    return ActivationClamp::clip(lo, hi);
-  }
-  fail("attribute qnn_activation '", act, "' is not one of relu, clip");
-}
-
 // ---- scales and zero points ----------------------------------------------------------------------
 
 // One tensor's quantization as read from a (scale, zero point) input pair: one entry per tensor, or
