@@ -10998,14 +10998,16 @@ inline std::optional<IntRange> produced_range(const Graph& g, std::string value)
     const Tensor* zp = g.constant(n.inputs[*ys + 1]);
     if (!scale || !zp || scale->dtype() != DType::f32 || scale->numel() != 1 || zp->numel() != 1)
       return std::nullopt;
-    const ActivationClamp act = read_fused_activation(n.attrs);
-    return visit_dtype(zp->dtype(), [&](auto v) -> std::optional<IntRange> {
-      using T = decltype(v);
-      if constexpr (QuantStorage<T>) {
-        const IntRange r = output_range<T>(act, scale->span<float>()[0], zp->span<T>()[0]);
-        if (r != storage_range<T>()) return r;
-      }
-      return std::nullopt;
+    return with_context(n.where(), [&] {
+      const ActivationClamp act = read_fused_activation(n.attrs);
+      return visit_dtype(zp->dtype(), [&](auto v) -> std::optional<IntRange> {
+        using T = decltype(v);
+        if constexpr (QuantStorage<T>) {
+          const IntRange r = output_range<T>(act, scale->span<float>()[0], zp->span<T>()[0]);
+          if (r != storage_range<T>()) return r;
+        }
+        return std::nullopt;
+      });
     });
   }
 }
@@ -11020,13 +11022,13 @@ inline std::optional<IntRange> read_input_range(const Attributes& a) {
   return IntRange{static_cast<std::int32_t>(v[0]), static_cast<std::int32_t>(v[1])};
 }
 
-// Sets qnn_input_range on every QLinearConv and QGemm whose input a producer narrows; returns how
-// many.
+// Sets qnn_input_range on every QLinearConv, and every QGemm with a quantized output (a float one
+// has no byte kernel), whose input a producer narrows; returns how many.
 inline int annotate_input_ranges(Graph& g) {
   int count = 0;
   for (Node& n : g.nodes) {
     const bool conv = n.domain.empty() && n.op_type == "QLinearConv";
-    const bool gemm = n.domain == "com.microsoft" && n.op_type == "QGemm";
+    const bool gemm = n.domain == "com.microsoft" && n.op_type == "QGemm" && n.has_input(7);
     if ((!conv && !gemm) || !n.has_input(0)) continue;
     if (const auto r = produced_range(g, n.inputs[0])) {
       n.attrs.set("qnn_input_range", std::vector<std::int64_t>{r->lo, r->hi});

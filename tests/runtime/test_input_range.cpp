@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "../ops/ops_test_util.hpp"
 #include "fmnist_test_images.hpp"
 #include "qnn/backends/cpu/cpu.hpp"
 #include "qnn/graph/passes/input_range.hpp"
+#include "qnn/kernels/dispatch.hpp"
 #include "qnn/onnx/import.hpp"
 #include "qnn/quantize/quantize.hpp"
 #include "qnn/runtime/session.hpp"
@@ -67,6 +69,88 @@ TEST_CASE("input ranges: the layers after a fused ReLU know their input, and the
       INFO("threads ", threads);
       fmnist_test::check_same_runs(fast, ref, 300);
     }
+  }
+}
+
+namespace {
+
+Tensor scalar_f32(float v) { return Tensor::from<float>(Shape{}, {v}); }
+Tensor scalar_i8(std::int8_t v) { return Tensor::from<std::int8_t>(Shape{}, {v}); }
+Tensor weights_i8(const Shape& s) {  // 127, 100, 127, 100, …: pairs that need a narrow input span
+  Tensor t(DType::i8, s);
+  for (std::size_t i = 0; i < t.span<std::int8_t>().size(); ++i) t.span<std::int8_t>()[i] = i % 2 ? 100 : 127;
+  return t;
+}
+Tensor input_i8(const Shape& s, std::uint32_t seed) {  // values in [0, 127]
+  Tensor t(DType::i8, s);
+  const Tensor u = fmnist_test::images(1, seed);
+  for (std::size_t i = 0; i < t.span<std::int8_t>().size(); ++i)
+    t.span<std::int8_t>()[i] = static_cast<std::int8_t>(u.span<float>()[i] * 127.0f);
+  return t;
+}
+
+// x (int8 [1, 1, 4, 4]) → QLinearConv (pads 1, fused ReLU: output [0, 127]) → Flatten → two QGemm,
+// one with an int8 output and one with a float output (no y_scale: no byte kernel, so no range).
+Graph conv_relu_gemms() {
+  qnn_ops_test::GraphBuilder b;
+  b.input("x", DType::i8, {1, 1, 4, 4})
+      .constant("xs", scalar_f32(0.1f)).constant("z", scalar_i8(0))
+      .constant("w", weights_i8(Shape{2, 1, 3, 3})).constant("ws", scalar_f32(0.001f))
+      .constant("cs", scalar_f32(0.05f)).constant("B", weights_i8(Shape{32, 3})).constant("bs", scalar_f32(0.001f))
+      .constant("ys", scalar_f32(0.5f))
+      .node("QLinearConv", {"x", "xs", "z", "w", "ws", "z", "cs", "z"}, {"c"},
+            {{"pads", std::vector<std::int64_t>{1, 1, 1, 1}}, {"qnn_activation", std::string("relu")}}, "conv")
+      .node("Flatten", {"c"}, {"f"})
+      .node("QGemm", {"f", "cs", "z", "B", "bs", "z", "", "ys", "z"}, {"q"}, {}, "gemm_q")
+      .node("QGemm", {"f", "cs", "z", "B", "bs", "z"}, {"r"}, {}, "gemm_f")
+      .output("q").output("r");
+  Graph g = b.graph();
+  for (Node& n : g.nodes)
+    if (n.op_type == "QGemm") n.domain = "com.microsoft";
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("input ranges: through Flatten to a QGemm with an integer output, not to one with a float output") {
+  const Session fast{conv_relu_gemms()};
+  CHECK(ranges_of(fast.graph()) == "QLinearConv -; QGemm [0, 127]; QGemm -");
+  const BasicSession<backends::cpu::ReferenceBackend> ref{conv_relu_gemms()};
+  for (std::uint32_t seed : {1u, 2u, 3u}) {
+    const Tensor x = input_i8(Shape{1, 1, 4, 4}, seed);
+    const auto a = fast.run({x}), b = ref.run({x});
+    CHECK(fmnist_test::same_bits(a[0], b[0]));
+    CHECK(fmnist_test::same_bits(a[1], b[1]));
+  }
+}
+
+TEST_CASE("input ranges: a qnn_input_range written into the model reaches the kernels, which hold inputs to it") {
+  using doctest::Contains;
+  const simd::KernelTable* t = simd::kernel_table();
+  const bool bytes = !t || t->gemm_u8s8;
+  for (const bool conv : {true, false}) {
+    INFO(std::string(conv ? "QLinearConv" : "QGemm"));
+    // One node of conv_relu_gemms: the conv, or the integer QGemm reading a graph input.
+    Graph g = conv_relu_gemms();
+    if (conv) {
+      g.nodes.resize(1);
+      g.outputs = {"c"};
+    } else {
+      g.nodes = {g.nodes[2]};
+      g.inputs = {"f"};
+      g.value("f").dtype = DType::i8;
+      g.value("f").dims = {1, 32};
+      g.outputs = {"q"};
+    }
+    g.nodes.front().attrs.set("qnn_input_range", std::vector<std::int64_t>{0, 127});
+    const Session fast{Graph(g)};
+    const BasicSession<backends::cpu::ReferenceBackend> ref{Graph(g)};
+    Tensor x = input_i8(conv ? Shape{1, 1, 4, 4} : Shape{1, 32}, 7);
+    CHECK(fmnist_test::same_bits(fast.run({x})[0], ref.run({x})[0]));
+    x.span<std::int8_t>()[3] = -5;
+    if (bytes)
+      CHECK_THROWS_WITH_AS(fast.run({x}), Contains("an input value (-5) lies outside the input_range [0, 127]"),
+                           qnn::error);
   }
 }
 

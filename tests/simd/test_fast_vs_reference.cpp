@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -406,6 +407,83 @@ TEST_CASE("a layer told its input range checks it: a range outside the type, a r
                          Contains("an input value (-1) lies outside the input_range [0, 127]"), qnn::error);
   else
     CHECK_NOTHROW(fast.run(a.view<std::int8_t>(), c1.view<std::int8_t>()));
+
+  // A padded conv, XINT8-style: uint8 with zero point 128, after a ReLU [128, 255].
+  Tensor w(DType::i8, Shape{2, 1, 3, 3});
+  // Pairs of 127 + 100: bytes only because the inputs span 127 values, not 255.
+  for (std::size_t i = 0; i < 18; ++i) w.span<std::int8_t>()[i] = static_cast<std::int8_t>(i % 2 ? 127 : 100);
+  const PerChannel<std::int8_t> cwq(0, std::vector<float>{0.001f, 0.002f}, std::vector<std::int32_t>{0, 0});
+  const QView<const std::int8_t, PerChannel<std::int8_t>> wv{w.view<std::int8_t>(), cwq};
+  const PerTensor<std::uint8_t> cxq(0.5f, 128), cyq(4.0f, 128);
+  ConvOptions co;
+  co.window.kernel = {3, 3};
+  co.window.pads = {1, 1, 1, 1};
+  co.input_range = IntRange{128, 255};
+  const QuantizedConv2D<std::uint8_t, std::int8_t, std::uint8_t> conv(cxq, wv, {}, cyq, co);
+  co.reference = true;
+  const QuantizedConv2D<std::uint8_t, std::int8_t, std::uint8_t> conv_ref(cxq, wv, {}, cyq, co);
+  CHECK(conv.byte_kernel() == target_has_byte_kernel());
+  Tensor x(DType::u8, Shape{1, 1, 4, 4}), y1(DType::u8, Shape{1, 2, 4, 4}), y2(DType::u8, Shape{1, 2, 4, 4});
+  for (std::size_t i = 0; i < 16; ++i) x.span<std::uint8_t>()[i] = static_cast<std::uint8_t>(i % 3 ? 255 : 128);
+  conv.run(x.view<std::uint8_t>(), y1.view<std::uint8_t>());
+  conv_ref.run(x.view<std::uint8_t>(), y2.view<std::uint8_t>());
+  CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
+  x.span<std::uint8_t>()[5] = 127;
+  if (conv.byte_kernel())
+    CHECK_THROWS_WITH_AS(conv.run(x.view<std::uint8_t>(), y1.view<std::uint8_t>()),
+                         Contains("an input value (127) lies outside the input_range [128, 255]"), qnn::error);
+}
+
+// The span rule at its edges (docs/numerics.md §7.1): with inputs spanning R values past the
+// shift, a pair whose positive parts add up to P takes bytes iff R·P ≤ 32767, and one whose negative
+// parts add up to −N iff R·N ≤ 32768. Per R: the largest P and N (by hand), each taken, and one more
+// refused where int8 weights can express it. R = 151 has 151·217 = 32767 exactly, R = 128 has
+// 128·256 = 32768. The range is given either as [lo, lo + R] with zx = lo, or narrower with zx above
+// it, which must widen it to the same span.
+TEST_CASE("the byte kernel's span rule at its edges") {
+  struct Edge {
+    int span, pos, neg;
+  };
+  const Edge edges[] = {{151, 217, 217}, {128, 254, 256}, {129, 254, 254}, {130, 252, 252}, {200, 163, 163},
+                        {255, 128, 128}};
+  const auto split = [](int sum) {  // two int8 weights adding up to sum
+    const int a = std::clamp(sum, -128, 127);
+    return std::array<std::int8_t, 2>{static_cast<std::int8_t>(a), static_cast<std::int8_t>(sum - a)};
+  };
+  for (const Edge& e : edges)
+    for (const bool widen : {false, true})
+      for (const int sum : {e.pos, e.pos + 1, -e.neg, -e.neg - 1}) {
+        if (sum > 254 || sum < -256) continue;
+        const int lo = -128, hi = lo + e.span;
+        const std::int32_t zx = widen ? hi : lo;
+        const std::array<std::int8_t, 2> w = split(sum);
+        Tensor b(DType::i8, Shape{2, 1});
+        b.span<std::int8_t>()[0] = w[0];
+        b.span<std::int8_t>()[1] = w[1];
+        const PerChannel<std::int8_t, float, Symmetry::symmetric> wq(1, std::vector<float>{1.0f});
+        const QView<const std::int8_t, decltype(wq)> bv{b.view<std::int8_t>(), wq};
+        const PerTensor<std::int8_t> xq(1.0f, zx), yq(300.0f, 0);
+        GemmOptions o;
+        o.input_range = IntRange{lo, widen ? hi - 10 : hi};
+        const QuantizedGemm<std::int8_t, std::int8_t, std::int8_t> fast(xq, bv, {}, yq, o);
+        o.reference = true;
+        const QuantizedGemm<std::int8_t, std::int8_t, std::int8_t> ref(xq, bv, {}, yq, o);
+        const bool within = sum > 0 ? e.span * sum <= 32767 : -e.span * sum <= 32768;
+        INFO("span ", e.span, " pair ", int{w[0]}, " + ", int{w[1]}, " zx ", zx, " widened ", widen);
+        CHECK(within == (sum == e.pos || sum == -e.neg));  // the table is the rule
+        CHECK(fast.byte_kernel() == (within && target_has_byte_kernel()));
+        // Every corner of the input range (the widened one included: zx is a value x may take).
+        const int top = widen ? hi - 10 : hi;
+        Tensor a = Tensor::from<std::int8_t>(
+            Shape{4, 2}, std::initializer_list<std::int8_t>{static_cast<std::int8_t>(lo), static_cast<std::int8_t>(lo),
+                                                            static_cast<std::int8_t>(lo), static_cast<std::int8_t>(top),
+                                                            static_cast<std::int8_t>(top), static_cast<std::int8_t>(lo),
+                                                            static_cast<std::int8_t>(top), static_cast<std::int8_t>(top)});
+        Tensor c1(DType::i8, Shape{4, 1}), c2(DType::i8, Shape{4, 1});
+        fast.run(a.view<std::int8_t>(), c1.view<std::int8_t>());
+        ref.run(a.view<std::int8_t>(), c2.view<std::int8_t>());
+        CHECK(count_diff<std::int8_t>(c1, c2) == 0);
+      }
 }
 
 TEST_CASE("fast float and bf16 conv/GEMM stay within the documented bound") {
