@@ -1,8 +1,8 @@
 // Known input ranges of the quantized conv and GEMM nodes: attribute qnn_input_range = [lo, hi],
 // the integers a QLinearConv's x or a QGemm's A can take when the node producing it clamps them
 // below its type's range — a QLinearConv or QGemm with a fused ReLU or Clip (qnn_activation),
-// reached through nodes that only move or select values (MaxPool, Reshape, Flatten, Squeeze,
-// Unsqueeze, Transpose, Identity). The kernels take the range as ConvOptions/GemmOptions::
+// reached through nodes that only move or select values (selects_input_values: MaxPool, Reshape,
+// Flatten, Squeeze, Unsqueeze, Transpose, Slice, Gather, Identity). The kernels take the range as ConvOptions/GemmOptions::
 // input_range and with it run the byte kernel on more layers (kernels/cpu/u8s8.hpp): symmetric int8
 // activations after a ReLU lie in [0, 127] (int8, A8W8) or [128, 255] (uint8 with zero point 128,
 // XINT8), where every int8 weight is exact, which makes every layer that follows a ReLU in such a
@@ -23,20 +23,12 @@
 #include "qnn/core/error.hpp"
 #include "qnn/graph/graph.hpp"
 #include "qnn/graph/passes/fuse_activation.hpp"
+#include "qnn/graph/passes/lower_qdq.hpp"
 #include "qnn/numerics/requantize.hpp"
 
 namespace qnn::passes {
 
 namespace input_range_detail {
-
-// True when output 0 of n holds only values of its input 0.
-inline bool moves_values(const Node& n) {
-  if (!n.domain.empty() || n.inputs.empty()) return false;
-  const std::string& t = n.op_type;
-  if (t == "MaxPool") return n.outputs.size() == 1 || (n.outputs.size() == 2 && n.outputs[1].empty());
-  return t == "Reshape" || t == "Flatten" || t == "Squeeze" || t == "Unsqueeze" || t == "Transpose" ||
-         t == "Identity";
-}
 
 // Index of the y_scale input of a quantized node whose output range a fused activation narrows.
 inline std::optional<std::size_t> clamped_output_scale(const Node& n) {
@@ -55,7 +47,7 @@ inline std::optional<IntRange> produced_range(const Graph& g, std::string value)
     if (p < 0) return std::nullopt;
     const Node& n = g.nodes[static_cast<std::size_t>(p)];
     if (n.outputs.empty() || n.outputs[0] != value) return std::nullopt;
-    if (input_range_detail::moves_values(n)) {
+    if (selects_input_values(n)) {
       value = n.inputs[0];
       continue;
     }
@@ -84,7 +76,9 @@ inline std::optional<IntRange> produced_range(const Graph& g, std::string value)
 inline std::optional<IntRange> read_input_range(const Attributes& a) {
   if (!a.has("qnn_input_range")) return std::nullopt;
   const std::vector<std::int64_t> v = a.get_ints("qnn_input_range");
-  const auto int32 = [](std::int64_t x) { return x >= std::numeric_limits<std::int32_t>::min() && x <= std::numeric_limits<std::int32_t>::max(); };
+  const auto int32 = [](std::int64_t x) {
+    return x >= std::numeric_limits<std::int32_t>::min() && x <= std::numeric_limits<std::int32_t>::max();
+  };
   check(v.size() == 2 && int32(v[0]) && int32(v[1]), "attribute qnn_input_range must be two int32 values [lo, hi]");
   return IntRange{static_cast<std::int32_t>(v[0]), static_cast<std::int32_t>(v[1])};
 }

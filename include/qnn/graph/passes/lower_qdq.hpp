@@ -146,6 +146,17 @@ inline std::string int32_bias(Graph& g, const Node& op, std::size_t idx, const Q
 }  // namespace detail
 
 // Returns the number of units lowered.
+// True for an ONNX op whose output 0 holds only values of its input 0 — MaxPool (Indices unused)
+// and data movement: why it may run on quantized data as it is, here, and why its output keeps its
+// input's range (graph/passes/input_range.hpp).
+inline bool selects_input_values(const Node& n) {
+  if (!n.domain.empty() || n.inputs.empty() || n.outputs.empty()) return false;
+  const std::string& t = n.op_type;
+  if (t == "MaxPool") return n.outputs.size() == 1 || (n.outputs.size() == 2 && n.outputs[1].empty());
+  return t == "Reshape" || t == "Flatten" || t == "Transpose" || t == "Squeeze" || t == "Unsqueeze" || t == "Slice" ||
+         t == "Gather" || t == "Identity";
+}
+
 inline int lower_qdq(Graph& g) {
   using namespace detail;
   int lowered = 0;
@@ -308,9 +319,7 @@ inline int lower_qdq(Graph& g) {
             repl->attrs.set("beta", op.attrs.get_float("beta", 0.5f));
           }
         }
-      } else if (t == "MaxPool" || t == "Reshape" || t == "Flatten" || t == "Transpose" || t == "Squeeze" ||
-                 t == "Unsqueeze" || t == "Slice" || t == "Gather" || t == "Identity") {
-        if (t == "MaxPool" && op.outputs.size() != 1) continue;
+      } else if (selects_input_values(op)) {
         const auto x = dq_edge(g, op.inputs[0]);
         if (!x || !per_tensor(g, *x) || !same_quant(g, *x, y)) continue;
         Node n = op;

@@ -6,10 +6,10 @@
 // reference treats them) and weights w − zw[m], both int16, so the int32 sums equal the
 // reference's Σ(x − zx)(w − zw) with no correction terms; or, for layers whose weights allow it
 // (kernels/cpu/u8s8.hpp), patches hold x − the layer's byte shift as unsigned bytes and weights
-// w − zw as signed bytes, and a per-channel correction folded into the bias restores the same sums. Float/bf16: patches hold x (0 in the
-// padding), weights w (rounded to bf16 once for bf16 layers; products of bf16 values are exact in
-// fp32, so the FMA adds the same value the reference's multiply-then-add does, only in another
-// order).
+// w − zw as signed bytes, and a per-channel correction folded into the bias restores the same sums.
+// Float/bf16: patches hold x (0 in the padding), weights w (rounded to bf16 once for bf16 layers;
+// products of bf16 values are exact in fp32, so the FMA adds the same value the reference's
+// multiply-then-add does, only in another order).
 // Parallel over (image, group, pixel chunk) items; every output is computed by the same code
 // whatever the split. A max pooling fused after the conv (graph/passes/fuse_pool.hpp) is applied
 // per (image, group) as soon as the group's output is complete (ConvOutput below).
@@ -180,8 +180,9 @@ struct ConvOutput {
 };
 
 // The driver shared by integer and float convolution: per work item, frame the group's input
-// (frame_input: elements x − sub, padding zx − sub), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp, first pixel, gemm scratch,
-// out) with `out` the group's output (ConvOutput::group_out), finished once the item is done.
+// (frame_input: elements x − sub, padding zx − sub), gather the chunk's panels, then gemm(lanes,
+// chunk layout, n, grp, first pixel, gemm scratch, out) with `out` the group's output
+// (ConvOutput::group_out), finished once the item is done.
 template <class Elem, class TIn, class TOut, class Gemm>
 void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, const ConvOutput<TOut>& out,
                    const Exec& ex, Gemm&& gemm) {
