@@ -1812,10 +1812,24 @@ struct MaxPoolArgs {
   void* scratch = nullptr;  // max_pool_scratch_elems(*this) elements of the pooled type
 };
 
-// Two row buffers: a framed input row and an output row, each long enough for the output row
-// rounded up to the vector length (at most 64 elements on any target).
+// Windows two columns wide at stride 2 that tile each row exactly (no left padding, no dilation,
+// w = 2·ow: every column is in one window): the 2×2/2 pooling of most CNNs. Their column pass can
+// run over whole planes as one flat array (kernels/simd/pool-inl.hpp).
+inline bool max_pool_pairs_tile_rows(const MaxPoolArgs& a) {
+  return a.kw == 2 && a.sw == 2 && a.dw == 1 && a.pad_left == 0 && a.w == 2 * a.ow;
+}
+
+// Planes per flat column pass of a pairs-tiling pool: about 4096 reduced elements, at least one plane.
+inline std::int64_t max_pool_pair_block(const MaxPoolArgs& a) {
+  return std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, a.h * a.ow));
+}
+
+// Pairs-tiling pools: the column-reduced rows of one block of planes and an output row, each with
+// room for a vector's over-reach (at most 64 elements on any target). Others: a framed input row and
+// an output row, each long enough for the output row rounded up to the vector length.
 inline std::int64_t max_pool_scratch_elems(const MaxPoolArgs& a) {
   const std::int64_t row = a.ow + 64;
+  if (max_pool_pairs_tile_rows(a)) return max_pool_pair_block(a) * a.h * a.ow + 64 + row;
   return row * std::max<std::int64_t>(a.sw, 2) + (a.kw - 1) * a.dw + a.pad_left + a.w + row;
 }
 
@@ -2326,16 +2340,78 @@ inline std::int64_t max_pool_row_reach(const MaxPoolArgs& a, std::int64_t width)
   return (a.ow - 1) * a.sw + (a.kw - 1) * a.dw + 1;
 }
 
+// Pools whose windows tile each row in pairs (max_pool_pairs_tile_rows: w = 2·ow) reduce the columns
+// of a block of planes as one flat array — input elements 2j and 2j + 1 are then always one window's
+// two taps in one row — and then the rows: each output row is the running maximum of the reduced
+// rows its window covers. The two taps of a row are consecutive in the reference's order, so the
+// argument above holds and floats stay bit for bit. The general path below spends an interleaved
+// load of 2·N elements on every input row however short it is (14 and 6 outputs on the
+// Fashion-MNIST CNN's pools); here an output row costs one plain load per window row.
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE void max_pool_pair_planes(D d, const MaxPoolArgs& a, T identity) {
+  using V = hn::Vec<D>;
+  const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t width = (a.ow + n - 1) / n * n;
+  const std::int64_t block = max_pool_pair_block(a);
+  T* cols = static_cast<T*>(a.scratch);
+  T* acc = cols + block * a.h * a.ow + 64;
+  T* y_end = static_cast<T*>(a.y) + a.planes * a.oh * a.ow;
+  for (std::int64_t p0 = 0; p0 < a.planes; p0 += block) {
+    const std::int64_t planes = std::min(block, a.planes - p0);
+    const std::int64_t count = planes * a.h * a.ow;
+    const T* x = static_cast<const T*>(a.x) + p0 * a.h * a.w;
+    std::int64_t j = 0;
+    for (; j + n <= count; j += n) {
+      V even, odd;
+      hn::LoadInterleaved2(d, x + 2 * j, even, odd);
+      hn::StoreU(max_tap(d, even, odd), d, cols + j);
+    }
+    for (; j < count; ++j) cols[j] = max_tap(x[2 * j], x[2 * j + 1]);
+    std::fill(cols + count, cols + count + 64, identity);  // what the last row's vectors over-read
+    T* y = static_cast<T*>(a.y) + p0 * a.oh * a.ow;
+    if (a.kh == 2 && a.sh == 2 && a.dh == 1 && a.pad_top == 0 && a.h == 2 * a.oh) {
+      // 2×2 windows tiling the planes: output row r of the block is the maximum of reduced rows 2r
+      // and 2r + 1, whatever plane it is in (the common case gets a loop with no bounds to test).
+      for (std::int64_t r = 0; r < planes * a.oh; ++r) {
+        const T* top = cols + 2 * r * a.ow;
+        T* out = y + r * a.ow;
+        T* dst = out + width <= y_end ? out : acc;
+        for (std::int64_t c = 0; c < a.ow; c += n)
+          hn::StoreU(max_tap(d, hn::LoadU(d, top + c), hn::LoadU(d, top + a.ow + c)), d, dst + c);
+        if (dst == acc) std::memcpy(out, acc, static_cast<std::size_t>(a.ow) * sizeof(T));
+      }
+      continue;
+    }
+    for (std::int64_t p = 0; p < planes; ++p) {
+      for (std::int64_t oy = 0; oy < a.oh; ++oy) {
+        T* out = y + (p * a.oh + oy) * a.ow;
+        // Lanes past ow land on later outputs of this call, written afterwards; past its end, not.
+        T* dst = out + width <= y_end ? out : acc;
+        for (std::int64_t c = 0; c < a.ow; c += n) {
+          V best = hn::Set(d, identity);
+          for (std::int64_t ky = 0; ky < a.kh; ++ky) {
+            const std::int64_t iy = oy * a.sh - a.pad_top + ky * a.dh;
+            if (iy >= 0 && iy < a.h) best = max_tap(d, best, hn::LoadU(d, cols + (p * a.h + iy) * a.ow + c));
+          }
+          hn::StoreU(best, d, dst + c);
+        }
+        if (dst == acc) std::memcpy(out, acc, static_cast<std::size_t>(a.ow) * sizeof(T));
+      }
+    }
+  }
+}
+
 template <class T>
 HWY_INLINE void max_pool_planes(const MaxPoolArgs& a) {
   const hn::ScalableTag<T> d;
+  const T identity = hwy::IsFloat<T>() ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  if (max_pool_pairs_tile_rows(a)) return max_pool_pair_planes(d, a, identity);
   const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
   const std::int64_t width = (a.ow + n - 1) / n * n;
   const std::int64_t row_cap = a.ow + 64;  // as max_pool_scratch_elems
   const std::int64_t framed = row_cap * std::max<std::int64_t>(a.sw, 2) + (a.kw - 1) * a.dw + a.pad_left + a.w;
   T* row = static_cast<T*>(a.scratch);
   T* acc = row + framed;
-  const T identity = hwy::IsFloat<T>() ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
   std::fill(row, row + framed, identity);
   std::fill(acc, acc + row_cap, identity);
   // An input row is read in place when no valid output's window leaves it (no framing needed) and

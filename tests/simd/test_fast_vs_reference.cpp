@@ -589,6 +589,27 @@ TEST_CASE_TEMPLATE("fast max pool equals the reference bit for bit", T, std::uin
     if (!cpu::every_window_hits_input(g)) continue;  // the reference rejects those windows
     max_pool_case<T>(rng, it++, g);
   }
+  // Windows two columns wide at stride 2 (the flat column pass when they tile the rows: even
+  // widths, no left padding, no dilation; odd widths and ceil mode fall back): any window height,
+  // stride, dilation and padding across rows, up to 70 planes so that blocks of planes end inside
+  // a vector and inside a plane; a third are 2×2/2 windows over even heights.
+  for (int i = 0; i < 200; ++i) {
+    Window2D win;
+    win.kernel = {1 + pick(rng) % 3, 2};
+    win.strides = {1 + pick(rng) % 3, 2};
+    win.dilations = {1 + pick(rng) % 2, 1};
+    win.pads = {pick(rng) % win.kernel[0], 0, pick(rng) % win.kernel[0], pick(rng) % 4 == 0 ? 1 : 0};
+    std::int64_t h = (win.kernel[0] - 1) * win.dilations[0] + 1 + pick(rng) % 12;
+    if (i % 3 == 0) {  // 2×2 windows tiling whole planes (their own row loop), even heights
+      win = Window2D{{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}};
+      h = 2 + 2 * (pick(rng) % 8);
+    }
+    const std::int64_t w = 2 + pick(rng) % 40;
+    const Shape shape{1 + pick(rng) % 2, 1 + pick(rng) % 70, h, w};
+    const PoolGeometry g = make_pool_geometry(shape, win, pick(rng) % 4 == 0);
+    if (!cpu::every_window_hits_input(g)) continue;
+    max_pool_case<T>(rng, it++, g);
+  }
 }
 
 TEST_CASE_TEMPLATE("fast QuantizeLinear equals the reference bit for bit", T, std::uint8_t, std::int8_t,

@@ -19,10 +19,24 @@ struct MaxPoolArgs {
   void* scratch = nullptr;  // max_pool_scratch_elems(*this) elements of the pooled type
 };
 
-// Two row buffers: a framed input row and an output row, each long enough for the output row
-// rounded up to the vector length (at most 64 elements on any target).
+// Windows two columns wide at stride 2 that tile each row exactly (no left padding, no dilation,
+// w = 2·ow: every column is in one window): the 2×2/2 pooling of most CNNs. Their column pass can
+// run over whole planes as one flat array (kernels/simd/pool-inl.hpp).
+inline bool max_pool_pairs_tile_rows(const MaxPoolArgs& a) {
+  return a.kw == 2 && a.sw == 2 && a.dw == 1 && a.pad_left == 0 && a.w == 2 * a.ow;
+}
+
+// Planes per flat column pass of a pairs-tiling pool: about 4096 reduced elements, at least one plane.
+inline std::int64_t max_pool_pair_block(const MaxPoolArgs& a) {
+  return std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, a.h * a.ow));
+}
+
+// Pairs-tiling pools: the column-reduced rows of one block of planes and an output row, each with
+// room for a vector's over-reach (at most 64 elements on any target). Others: a framed input row and
+// an output row, each long enough for the output row rounded up to the vector length.
 inline std::int64_t max_pool_scratch_elems(const MaxPoolArgs& a) {
   const std::int64_t row = a.ow + 64;
+  if (max_pool_pairs_tile_rows(a)) return max_pool_pair_block(a) * a.h * a.ow + 64 + row;
   return row * std::max<std::int64_t>(a.sw, 2) + (a.kw - 1) * a.dw + a.pad_left + a.w + row;
 }
 
