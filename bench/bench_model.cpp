@@ -10,7 +10,11 @@
 // 2 threads use their own worker pool, so times are wall-clock (UseRealTime); the CPU time column is
 // the calling thread's, which for 1 thread is all the work. Each case also reports the "min" statistic
 // over repetitions: on a machine shared with other work the fastest repetition is the least disturbed
-// one, and bench/peers.py reports its peers the same way.
+// one, and bench/peers.py reports its peers the same way. "GMAC" is the model's multiply-accumulates
+// (qnn::profile's count of one image, 4.34 M for the Fashion-MNIST CNN) times images/s, and
+// "pct_peak" that rate as a percentage of this core's measured peak (bench/peak.hpp) for the
+// arithmetic: for INT8 the u8s8 (or, compiled for it, VNNI) peak, so its 1-thread rows are the
+// share of the INT8 roofline (peak ÷ MACs per image) the model reaches; for FP32 and BF16 the FMA.
 //
 // Also writes, for bench/peers.py, the INT8 QDQ model qnn ran (--qdq_out) and prints the FP32 model
 // path, so ONNX Runtime runs exactly the same two models. --reduce_range quantizes the weights to
@@ -31,11 +35,13 @@
 #include <string_view>
 #include <vector>
 
+#include "counters.hpp"
 #include "qnn/io/idx.hpp"
 #include "qnn/kernels/dispatch.hpp"
 #include "qnn/onnx/export.hpp"
 #include "qnn/onnx/import.hpp"
 #include "qnn/quantize/quantize.hpp"
+#include "qnn/runtime/profile.hpp"
 #include "qnn/runtime/session.hpp"
 
 namespace fs = std::filesystem;
@@ -80,7 +86,13 @@ qnn::Graph quantize_int8(const qnn::Graph& fp32, const qnn::io::IdxDataset& trai
   return qnn::quant::quantize(fp32, reader, cfg, qo).graph;
 }
 
-void bm_session(benchmark::State& st, std::shared_ptr<const qnn::Session> session, qnn::Tensor input) {
+// Multiply-accumulates of one image through the session's nodes (OpKernel::macs, one profiled run).
+double macs_per_image(const qnn::Session& session, const qnn::Tensor& one_image) {
+  return static_cast<double>(qnn::profile(session, std::span<const qnn::Tensor>(&one_image, 1), {.runs = 1}).total_macs());
+}
+
+void bm_session(benchmark::State& st, std::shared_ptr<const qnn::Session> session, qnn::Tensor input,
+                double image_macs, qnn_bench::Arith arith) {
   qnn::RunContext ctx;
   std::vector<qnn::Tensor> out;
   const std::span<const qnn::Tensor> in(&input, 1);
@@ -90,6 +102,7 @@ void bm_session(benchmark::State& st, std::shared_ptr<const qnn::Session> sessio
   }
   st.counters["images"] = benchmark::Counter(static_cast<double>(input.shape()[0]),
                                              benchmark::Counter::kIsIterationInvariantRate);
+  if (image_macs > 0) qnn_bench::set_mac_counters(st, image_macs * static_cast<double>(input.shape()[0]), arith);
 }
 
 }  // namespace
@@ -121,10 +134,13 @@ int main(int argc, char** argv) {
         so.threads = threads;
         so.precision = v.precision;
         auto session = std::make_shared<const qnn::Session>(qnn::Graph(*v.graph), so);
+        const double image_macs = macs_per_image(*session, qnn::io::images_to_float(test.images, 0, 1));
+        const auto arith = std::string(v.name) == "int8" ? qnn_bench::Arith::int8 : qnn_bench::Arith::fp32;
         for (const std::int64_t batch : {1, 64, 256}) {
           const std::string name = std::string("model/") + v.name + "/b" + std::to_string(batch) + "/t" +
                                    std::to_string(threads);
-          benchmark::RegisterBenchmark(name.c_str(), bm_session, session, qnn::io::images_to_float(test.images, 0, batch))
+          benchmark::RegisterBenchmark(name.c_str(), bm_session, session, qnn::io::images_to_float(test.images, 0, batch),
+                                       image_macs, arith)
               ->UseRealTime()
               ->Unit(benchmark::kMillisecond)
               ->ComputeStatistics("min", [](const std::vector<double>& x) { return *std::min_element(x.begin(), x.end()); });

@@ -105,6 +105,10 @@ def model_rows(qnn: dict, peers: list[dict]) -> tuple[list[list[str]], list[dict
         batch = int(re.search(r"/b(\d+)/", name).group(1))
         single = name.endswith("/t1")
         q_ips = batch / (q_ms * 1e-3)
+        # The model's MAC rate as a share of the core's peak for its arithmetic, at the fastest
+        # repetition: pct_peak and images are both rates over the same run, so their ratio is per image.
+        m = pick(entry, "median", "iteration") or {}
+        q_pct = q_ips * m["pct_peak"] / m["images"] if m.get("pct_peak") and m.get("images") else None
         # BF16 has no peer here (ONNX Runtime's CPU provider has no bf16 Conv/Gemm kernels, PyTorch's
         # bf16 needs AVX512-BF16 to be fast): its row is set against ONNX Runtime FP32.
         ort_name = name.replace("/bf16/", "/fp32/")
@@ -117,10 +121,10 @@ def model_rows(qnn: dict, peers: list[dict]) -> tuple[list[list[str]], list[dict
         # without what other processes took; a ratio of those is the steadier single-core comparison.
         ort_cpu = ort.get("cpu_min_ms") if ort and single else None
         tor_cpu = tor.get("cpu_min_ms") if tor and single else None
-        rows.append([label, fmt(q_ips, 0), fmt(q_ms, 3), fmt(ort_ips, 0), ratio(q_ips, ort_ips), fmt(tor_ips, 0),
+        rows.append([label, fmt(q_ips, 0), fmt(q_ms, 3), fmt(q_pct), fmt(ort_ips, 0), ratio(q_ips, ort_ips), fmt(tor_ips, 0),
                      ratio(q_ips, tor_ips), ratio(ort_cpu, q_cpu_ms if single else None),
                      ratio(tor_cpu, q_cpu_ms if single else None)])
-        merged.append({"case": name, "qnn_images_per_s": q_ips, "qnn_latency_ms": q_ms,
+        merged.append({"case": name, "qnn_images_per_s": q_ips, "qnn_latency_ms": q_ms, "qnn_pct_peak": q_pct,
                        "qnn_cpu_ms": q_cpu_ms if single else None,
                        "onnxruntime_case": ort_name, "onnxruntime_images_per_s": ort_ips,
                        "onnxruntime_cpu_ms": ort_cpu, "torch_onednn_images_per_s": tor_ips,
@@ -186,8 +190,10 @@ def main() -> int:
     if model:
         rows, merged = model_rows(model, peers.get("results", []))
         print("Fashion-MNIST model end to end (fastest of the repetitions, wall clock; tN = N threads;\n"
-              "ratios qnn/peer > 1: qnn faster; the (CPU) ratios, for 1 thread, compare CPU time per batch):\n")
-        print(table(["case", "qnn images/s", "qnn ms/batch", "ORT images/s", "qnn/ORT", "torch int8 images/s",
+              "qnn %peak: the model's MACs per second as a share of one core's measured peak for its arithmetic —\n"
+              "for INT8 at 1 thread, the share of the INT8 roofline; ratios qnn/peer > 1: qnn faster; the (CPU)\n"
+              "ratios, for 1 thread, compare CPU time per batch):\n")
+        print(table(["case", "qnn images/s", "qnn ms/batch", "qnn %peak", "ORT images/s", "qnn/ORT", "torch int8 images/s",
                      "qnn/torch", "qnn/ORT (CPU)", "qnn/torch (CPU)"], rows))
         print()
         out["model"] = merged

@@ -1378,8 +1378,16 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 // channels into equal, independent ranges: the split — and so every result — depends only on n
 // and the thread count, never on timing. The calling thread takes part 0, so a pool of T threads
 // has T − 1 workers. Exceptions thrown by parts are re-thrown to the caller (the first one).
+//
+// Idle workers, and a caller waiting for its parts, spin for up to kSpin before they sleep on the
+// condition variable: a small model runs one parallel_for per layer with a few microseconds of
+// serial work between them, and waking a sleeping thread through the kernel costs more than that
+// on a VM (the Fashion-MNIST CNN at batch 1 ran slower on 2 threads than on 1 before this).
+// The spin is bounded, so an idle session does not keep a core busy.
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -1392,6 +1400,8 @@ namespace qnn {
 
 class ThreadPool {
  public:
+  static constexpr std::chrono::microseconds kSpin{100};
+
   explicit ThreadPool(int threads) : threads_(std::max(1, threads)) {
     for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { work(i); });
   }
@@ -1428,14 +1438,17 @@ class ThreadPool {
       job_ = &f;
       n_ = n;
       parts_ = parts;
-      pending_ = parts - 1;
+      pending_.store(parts - 1, std::memory_order_relaxed);
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     run_part(0);
-    std::unique_lock<std::mutex> lock(m_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(m_);
+      done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
+    std::lock_guard<std::mutex> lock(m_);
     job_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -1451,20 +1464,36 @@ class ThreadPool {
     }
   }
 
+  // True once ready() holds, false if it did not within kSpin.
+  template <class Ready>
+  static bool spin_until(Ready&& ready) {
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    while (true) {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+      if (std::chrono::steady_clock::now() > until) return false;
+    }
+  }
+
   void work(int index) {
     std::uint64_t seen = 0;
     while (true) {
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed); });
       {
         std::unique_lock<std::mutex> lock(m_);
-        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
+        cv_.wait(lock, [&] { return stop_.load(std::memory_order_relaxed) || generation_.load(std::memory_order_relaxed) != seen; });
+        if (stop_.load(std::memory_order_relaxed)) return;
+        seen = generation_.load(std::memory_order_relaxed);
         if (index >= parts_) continue;
       }
       run_part(index);
-      {
-        std::lock_guard<std::mutex> lock(m_);
-        if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(m_);  // the caller may be about to sleep on done_
+        done_.notify_one();
       }
     }
   }
@@ -1477,9 +1506,9 @@ class ThreadPool {
   const std::function<void(int, std::int64_t, std::int64_t)>* job_ = nullptr;
   std::int64_t n_ = 0;
   int parts_ = 1;
-  int pending_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
   std::exception_ptr error_;
 };
 
@@ -2818,6 +2847,9 @@ inline std::size_t gemm_scratch_bytes() {
 //    hot. Runs of at least kChunk units are built in fixed kChunk-wide steps, the last one
 //    overlapping the previous, so the compiler emits whole vectors and no scalar tail; shorter
 //    runs (stride > 1, narrow outputs) are built one unit at a time.
+// Layers packed in channel units (conv_channel_unit, kernels/cpu/conv.hpp) frame their input with
+// frame_input_units instead: a k-step's `step` channels at one position are already one unit there,
+// so step 2 is the single-k-step gather, on 32-bit words.
 // Lanes past the last pixel repeat the last pixel: their sums are computed and discarded, and a
 // repeated real value cannot overflow or trap where a zero would have been equally good.
 //
@@ -3053,11 +3085,61 @@ void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::in
   }
 }
 
-// Frame offsets of the k taps: channel, then kernel row, then kernel column (the weights' order).
-inline void tap_offsets(const ConvGeometry& g, std::int64_t* tap) {
+// The frame of a layer packed in channel units (kernels/cpu/conv.hpp, conv_channel_unit): the
+// group's channels in blocks of kStep<Elem>, a block's values at one position stored together as
+// one 32-bit unit (the lowest channel at the lowest address), positions as in frame_input. A k-step
+// of that order — the block's channels at one tap — is then one unit of the frame, so
+// gather_panels copies units (the float path, on 32-bit words) instead of assembling each from
+// kStep<Elem> frame rows, once per tap of every input value; assembling happens here, once.
+template <class Elem, class TIn>
+void frame_input_units(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub, std::int64_t grp,
+                       std::uint32_t* dst) {
+  using namespace im2col_detail;
+  constexpr std::int64_t unit = kStep<Elem>;
+  static_assert(unit == 2 || unit == 4, "channel units are int16 pairs or byte quads");
+  const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
+  const std::int64_t wp = g.w + pl + pr, plane = g.h * g.w;
+  const auto v = [sub](TIn x) { return frame_value<Elem>(x, sub); };
+  // The units of positions [0, n) of a row that starts at s in the block's first plane.
+  const auto convert = [&](const TIn* s, std::int64_t n, std::uint32_t* d) {
+    if constexpr (unit == 4)
+      convert_run(d, n, [s, plane, v](std::int64_t i) {
+        return quad_word(v(s[i]), v(s[plane + i]), v(s[2 * plane + i]), v(s[3 * plane + i]));
+      });
+    else
+      convert_run(d, n, [s, plane, v](std::int64_t i) { return pair_word(v(s[i]), v(s[plane + i])); });
+  };
+  const Elem p = frame_value<Elem>(zx, sub);
+  std::uint32_t pad = 0;
+  if constexpr (unit == 4) pad = quad_word(p, p, p, p);
+  else pad = pair_word(p, p);
+  const TIn* src = img + grp * g.c_per_group() * plane;
+  std::uint32_t* out = dst;
+  for (std::int64_t cb = 0; cb < g.c_per_group() / unit; ++cb, src += unit * plane) {
+    if (pt == 0 && pl == 0 && pb == 0 && pr == 0) {  // the block's planes as one run
+      convert(src, plane, out);
+      out += plane;
+      continue;
+    }
+    std::fill(out, out + pt * wp, pad);
+    out += pt * wp;
+    for (std::int64_t y = 0; y < g.h; ++y, out += wp) {
+      std::fill(out, out + pl, pad);
+      convert(src + y * g.w, g.w, out + pl);
+      std::fill(out + pl + g.w, out + wp, pad);
+    }
+    std::fill(out, out + pb * wp, pad);
+    out += pb * wp;
+  }
+}
+
+// Frame offsets of the k-steps: channel, then kernel row, then kernel column (the weights' order).
+// With channel units (`unit` channels per frame element, frame_input_units) the same walk over
+// channel blocks gives the offsets of the unit k-steps.
+inline void tap_offsets(const ConvGeometry& g, std::int64_t* tap, std::int64_t unit = 1) {
   const std::int64_t hp = g.h + g.win.pads[0] + g.win.pads[2], wp = g.w + g.win.pads[1] + g.win.pads[3];
   std::int64_t k = 0;
-  for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci)
+  for (std::int64_t ci = 0; ci < g.c_per_group() / unit; ++ci)
     for (std::int64_t ky = 0; ky < g.win.kernel[0]; ++ky)
       for (std::int64_t kx = 0; kx < g.win.kernel[1]; ++kx)
         tap[k++] = ci * hp * wp + ky * g.win.dilations[0] * wp + kx * g.win.dilations[1];
@@ -3522,24 +3604,40 @@ template <class T>  // std::int32_t (words of int16 pairs or byte quads) or floa
 struct PackedConvWeights {
   std::int64_t groups = 1, m_per_group = 0, k = 0, ksteps = 0;
   int step = 1;  // k per broadcast element: 2 (int16 pairs), 4 (bytes) or 1 (float)
+  std::int64_t unit = 1;  // conv_channel_unit: `step` when k runs in channel units, else 1
   AlignedBuffer data;
   const T* group(std::int64_t g) const {
     return reinterpret_cast<const T*>(data.data()) + g * m_per_group * ksteps;
   }
 };
 
-// w' = w − zw of output channel m and tap k, for w: M × C/G × KH × KW (contiguous) and zero
-// points one per output channel (or one for all).
+// The k order of an integer layer packed `step` k per unit. In the weights' order (channel, kernel
+// row, kernel column) a k-step is `step` consecutive taps, which im2col assembles for every pixel
+// from `step` frame rows — for every tap, so each input value is handled K·step/C times. When the
+// group's channels come in whole steps, k runs instead over (channel block, kernel row, kernel
+// column, channel in block): a k-step is `step` channels at one tap, stored together in the frame
+// (frame_input_units), and im2col copies whole units. The unit is then `step`, else 1 (the
+// weights' order: conv1 of the Fashion-MNIST CNN, one channel). Integer sums do not depend on the
+// order, and the byte kernel's pair rule is checked on the pairs of the order packed.
+inline std::int64_t conv_channel_unit(std::int64_t c_per_group, int step) {
+  return c_per_group % step == 0 ? step : 1;
+}
+
+// w' = w − zw of output channel m and k-step element j in the order of `unit` (conv_channel_unit),
+// for w: M × C/G × KH × KW (contiguous) and zero points one per output channel (or one for all).
 template <class TW>
-auto conv_weight_values(TensorView<const TW> w, std::span<const std::int32_t> w_zp) {
-  const std::int64_t k = w.numel() / w.dim(0);
-  return [flat = w.span(), w_zp, k](std::int64_t m, std::int64_t j) {
+auto conv_weight_values(TensorView<const TW> w, std::span<const std::int32_t> w_zp, std::int64_t unit = 1) {
+  const std::int64_t k = w.numel() / w.dim(0), taps = w.dim(2) * w.dim(3);
+  return [flat = w.span(), w_zp, k, taps, unit](std::int64_t m, std::int64_t j) {
     const std::int32_t zw = w_zp[w_zp.size() == 1 ? 0 : static_cast<std::size_t>(m)];
-    return static_cast<std::int32_t>(flat[static_cast<std::size_t>(m * k + j)]) - zw;
+    // j = (block·taps + tap)·unit + channel in block → weight (block·unit + channel in block, tap)
+    const std::int64_t t = j / unit, kk = ((t / taps) * unit + j % unit) * taps + t % taps;
+    return static_cast<std::int32_t>(flat[static_cast<std::size_t>(m * k + kk)]) - zw;
   };
 }
 
-// As int16 pairs, or as signed bytes when `bytes` (kernels/cpu/u8s8.hpp decides).
+// As int16 pairs, or as signed bytes when `bytes` (kernels/cpu/u8s8.hpp decides), in channel units
+// where the channels allow (conv_channel_unit).
 template <class TW>
 PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, std::span<const std::int32_t> w_zp,
                                                        std::int64_t groups, bool bytes) {
@@ -3548,13 +3646,15 @@ PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, st
   p.m_per_group = w.dim(0) / groups;
   p.k = w.numel() / w.dim(0);
   p.step = bytes ? 4 : 2;
+  p.unit = conv_channel_unit(w.dim(1), p.step);
   p.ksteps = (p.k + p.step - 1) / p.step;
   p.data = AlignedBuffer(static_cast<std::size_t>(w.dim(0) * p.ksteps) * 4);
   auto* dst = reinterpret_cast<std::int32_t*>(p.data.data());
+  const auto values = conv_weight_values(w, w_zp, p.unit);
   if (bytes)
-    pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, conv_weight_values(w, w_zp));
+    pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, values);
   else
-    pack_bcast_words<std::int16_t>(dst, w.dim(0), p.k, p.ksteps, conv_weight_values(w, w_zp));
+    pack_bcast_words<std::int16_t>(dst, w.dim(0), p.k, p.ksteps, values);
   return p;
 }
 
@@ -3663,17 +3763,19 @@ struct ConvOutput {
 };
 
 // The driver shared by integer and float convolution: per work item, frame the group's input
-// (frame_input: elements x − sub, padding zx − sub), gather the chunk's panels, then gemm(lanes,
-// chunk layout, n, grp, first pixel, gemm scratch, out) with `out` the group's output
-// (ConvOutput::group_out), finished once the item is done.
+// (frame_input: elements x − sub, padding zx − sub; frame_input_units when the weights are packed
+// in channel units, unit > 1), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp,
+// first pixel, gemm scratch, out) with `out` the group's output (ConvOutput::group_out), finished
+// once the item is done.
 template <class Elem, class TIn, class TOut, class Gemm>
-void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, const ConvOutput<TOut>& out,
-                   const Exec& ex, Gemm&& gemm) {
+void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, std::int64_t unit,
+                   const ConvOutput<TOut>& out, const Exec& ex, Gemm&& gemm) {
   constexpr int per_step = kStep<Elem>;
   const LaneLayout lay = conv_lane_layout(g, per_step);
   const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
-  const bool direct = frame_is_input<Elem, TIn>(g, sub);
+  const bool units = per_step > 1 && unit > 1;
+  const bool direct = !units && frame_is_input<Elem, TIn>(g, sub);
   const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
   const std::size_t lane_bytes = aligned(static_cast<std::size_t>(max_panels * lay.panel_elems(per_step)) * sizeof(Elem));
   const std::size_t gemm_bytes = aligned(gemm_scratch_bytes());
@@ -3689,7 +3791,7 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
     auto* pix = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes);
     auto* tap = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes + pix_bytes);
     std::byte* stage = scratch + gemm_bytes + frame_bytes + pix_bytes + tap_bytes;
-    tap_offsets(g, tap);
+    tap_offsets(g, tap, units ? unit : 1);
     std::int64_t framed = -1;  // the (image, group) pair whose frame is in `frame`
     for (std::int64_t item = b; item < e; ++item) {
       const std::int64_t pair = item / chunks, chunk = item % chunks;
@@ -3700,7 +3802,12 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
         if (direct) src = reinterpret_cast<const Elem*>(img + grp * g.c_per_group() * g.h * g.w);
       }
       if (!src) {
-        if (framed != pair) frame_input(g, img, zx, sub, grp, frame);
+        if (framed != pair) {
+          if constexpr (per_step > 1) {
+            if (units) frame_input_units<Elem>(g, img, zx, sub, grp, reinterpret_cast<std::uint32_t*>(frame));
+          }
+          if (!units) frame_input(g, img, zx, sub, grp, frame);
+        }
         framed = pair;
         src = frame;
       }
@@ -3709,7 +3816,14 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
       LaneLayout part = lay;
       part.rows = std::min(lay.rows, p1 * lay.nr) - p0 * lay.nr;
       pixel_offsets(g, p0 * lay.nr, lay.rows, (p1 - p0) * lay.nr, pix);
-      gather_panels(src, tap, lay, pix, p1 - p0, lanes);
+      if (units) {  // whole units: the gather of single k-steps, on 32-bit words
+        LaneLayout words = lay;
+        words.k = lay.ksteps;
+        gather_panels(reinterpret_cast<const std::uint32_t*>(src), tap, words, pix, p1 - p0,
+                      reinterpret_cast<std::uint32_t*>(lanes));
+      } else {
+        gather_panels(src, tap, lay, pix, p1 - p0, lanes);
+      }
       gemm(lanes, part, grp, p0 * lay.nr, scratch, out.group_out(g, n, grp, stage));
       out.finish(g, n, grp, stage);
     }
@@ -3735,8 +3849,8 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
                                 yimg + s0 * plane + c0, plane, true);
              });
   };
-  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, byte_shift, out, ex, gemm);
-  conv2d_panels<std::int16_t>(g, x, zx, zx, out, ex, gemm);
+  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, byte_shift, w.unit, out, ex, gemm);
+  conv2d_panels<std::int16_t>(g, x, zx, zx, w.unit, out, ex, gemm);
 }
 
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).
@@ -3744,7 +3858,7 @@ template <class TIn>
 void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<float>& w, std::span<const float> bias,
                   float lo, float hi, const ConvOutput<float>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
-  conv2d_panels<float>(g, x, 0, 0, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
+  conv2d_panels<float>(g, x, 0, 0, 1, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
                                              std::int64_t l0, std::byte* scratch, float* ygrp) {
     F32Output o;
     o.bias = bias.empty() ? nullptr : bias.data() + grp * w.m_per_group;
@@ -4263,7 +4377,8 @@ class QuantizedConv2D {
     std::visit([&](const auto& a) {
       const auto wv = std::as_const(weights_).view<TW>();
       const std::span<const std::int32_t> zw(a.w_zp);
-      const auto values = cpu::conv_weight_values(wv, zw);
+      // In the byte packing's k order: the pair rule is about the pairs it packs.
+      const auto values = cpu::conv_weight_values(wv, zw, cpu::conv_channel_unit(wv.dim(1), 4));
       const std::int64_t m = wv.dim(0), k = wv.numel() / m;
       byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, m, k, values);
       packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, byte_shift_.has_value());

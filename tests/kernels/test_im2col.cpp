@@ -5,11 +5,14 @@
 // point so shifted in the padding, the last tap repeated past K) — with lanes past the last pixel repeating it. The convolution tests only see the panels through the GEMM of the
 // panel width of the target they run on; here every width (4, 8, 16) is checked on every machine,
 // with feature maps large enough for several pixel blocks, rows longer and shorter than a panel,
-// strides, dilation, padding, groups and pixel ranges that start inside a row.
+// strides, dilation, padding, groups and pixel ranges that start inside a row. Groups with whole
+// channel pairs or quads are also checked as conv.hpp packs them then (channel units:
+// frame_input_units, k over channel block, kernel row, kernel column, channel in block).
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <type_traits>
@@ -24,10 +27,12 @@ using namespace qnn;
 template <class Elem>
 constexpr int kPerStep = cpu::kStep<Elem>;
 
-// The panels of pixels [l0, l0 + panels·NR) of group grp of image img, as conv.hpp builds them.
+// The panels of pixels [l0, l0 + panels·NR) of group grp of image img, as conv.hpp builds them: in
+// the weights' k order (unit 1), or in channel units (unit = kStep<Elem>: frame_input_units, the
+// k-steps gathered as 32-bit words).
 template <int NR, class Elem, class TIn>
 std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub,
-                            std::int64_t grp, std::int64_t l0, std::int64_t panels) {
+                            std::int64_t grp, std::int64_t l0, std::int64_t panels, std::int64_t unit) {
   cpu::LaneLayout lay;
   lay.rows = g.oh * g.ow;
   lay.k = g.k();
@@ -36,18 +41,31 @@ std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t 
   std::vector<Elem> frame(static_cast<std::size_t>(cpu::frame_elems(g)));
   std::vector<std::int64_t> tap(static_cast<std::size_t>(lay.k)), pix(static_cast<std::size_t>(panels * NR));
   std::vector<Elem> out(static_cast<std::size_t>(panels * lay.panel_elems(kPerStep<Elem>)));
+  cpu::pixel_offsets(g, l0, lay.rows, panels * NR, pix.data());
+  if constexpr (kPerStep<Elem> > 1) {
+    if (unit > 1) {
+      std::vector<std::uint32_t> words(frame.size() / kPerStep<Elem>), lanes(out.size() / kPerStep<Elem>);
+      cpu::frame_input_units<Elem>(g, img, zx, sub, grp, words.data());
+      cpu::tap_offsets(g, tap.data(), unit);
+      cpu::LaneLayout units = lay;
+      units.k = lay.ksteps;
+      cpu::gather_panels(words.data(), tap.data(), units, pix.data(), panels, lanes.data());
+      std::memcpy(out.data(), lanes.data(), out.size() * sizeof(Elem));
+      return out;
+    }
+  }
   cpu::frame_input(g, img, zx, sub, grp, frame.data());
   cpu::tap_offsets(g, tap.data());
-  cpu::pixel_offsets(g, l0, lay.rows, panels * NR, pix.data());
   cpu::gather_panels(frame.data(), tap.data(), lay, pix.data(), panels, out.data());
   return out;
 }
 
 // The definition: input value at (pixel l, tap kk) minus zx, 0 outside the input or past K; for
-// bytes, minus the shift, zx − shift outside the input, tap K − 1 past K.
+// bytes, minus the shift, zx − shift outside the input, tap K − 1 past K. With channel units, kk
+// counts (channel block, kernel row, kernel column, channel in block).
 template <class Elem, class TIn>
 double expected(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t shift, std::int64_t grp,
-                std::int64_t l, std::int64_t kk) {
+                std::int64_t l, std::int64_t kk, std::int64_t unit) {
   constexpr bool bytes = std::is_same_v<Elem, std::uint8_t>;
   if (kk >= g.k()) {
     if (!bytes) return 0;
@@ -55,6 +73,8 @@ double expected(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int
   }
   l = std::min(l, g.oh * g.ow - 1);
   const std::int64_t kh = g.win.kernel[0], kw = g.win.kernel[1];
+  const std::int64_t t = kk / unit;
+  kk = ((t / (kh * kw)) * unit + kk % unit) * (kh * kw) + t % (kh * kw);
   const std::int64_t ci = kk / (kh * kw), ky = kk / kw % kh, kx = kk % kw;
   const std::int64_t iy = l / g.ow * g.win.strides[0] - g.win.pads[0] + ky * g.win.dilations[0];
   const std::int64_t ix = l % g.ow * g.win.strides[1] - g.win.pads[1] + kx * g.win.dilations[1];
@@ -63,8 +83,10 @@ double expected(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int
 }
 
 // sub: zx for int16 panels, 0 for float ones, the byte shift (≤ zx) for bytes.
+// unit: 1 for the weights' k order, kStep<Elem> for channel units (when the group's channels allow).
 template <int NR, class Elem, class TIn>
-void check_case(std::mt19937& rng, const ConvGeometry& g, std::int32_t zx, std::int32_t sub) {
+void check_case(std::mt19937& rng, const ConvGeometry& g, std::int32_t zx, std::int32_t sub, std::int64_t unit = 1) {
+  if (g.c_per_group() % unit != 0) return;
   std::vector<TIn> img(static_cast<std::size_t>(g.c * g.h * g.w));
   constexpr bool bytes = std::is_same_v<Elem, std::uint8_t>;
   int lo = 0, hi = 255;  // floats
@@ -78,7 +100,7 @@ void check_case(std::mt19937& rng, const ConvGeometry& g, std::int32_t zx, std::
   const std::int64_t p0 = std::uniform_int_distribution<std::int64_t>(0, all - 1)(rng);
   const std::int64_t panels = std::uniform_int_distribution<std::int64_t>(1, all - p0)(rng);
   const std::int64_t grp = std::uniform_int_distribution<std::int64_t>(0, g.groups - 1)(rng);
-  const std::vector<Elem> got = panels_of<NR, Elem>(g, img.data(), zx, sub, grp, p0 * NR, panels);
+  const std::vector<Elem> got = panels_of<NR, Elem>(g, img.data(), zx, sub, grp, p0 * NR, panels, unit);
   const std::int64_t ksteps = (g.k() + kPerStep<Elem> - 1) / kPerStep<Elem>;
   std::int64_t bad = 0;
   for (std::int64_t p = 0; p < panels; ++p)
@@ -86,10 +108,11 @@ void check_case(std::mt19937& rng, const ConvGeometry& g, std::int32_t zx, std::
       for (std::int64_t r = 0; r < NR; ++r)
         for (int h = 0; h < kPerStep<Elem>; ++h) {
           const Elem v = got[static_cast<std::size_t>(((p * ksteps + q) * NR + r) * kPerStep<Elem> + h)];
-          const double want = expected<Elem>(g, img.data(), zx, sub, grp, (p0 + p) * NR + r, q * kPerStep<Elem> + h);
+          const double want =
+              expected<Elem>(g, img.data(), zx, sub, grp, (p0 + p) * NR + r, q * kPerStep<Elem> + h, unit);
           bad += static_cast<double>(v) != want;
         }
-  INFO("NR ", NR, " elem ", sizeof(Elem), " zx ", zx, " sub ", sub, " c ", g.c, " groups ", g.groups, " ", g.h, "x", g.w, " -> ", g.oh, "x",
+  INFO("NR ", NR, " elem ", sizeof(Elem), " unit ", unit, " zx ", zx, " sub ", sub, " c ", g.c, " groups ", g.groups, " ", g.h, "x", g.w, " -> ", g.oh, "x",
        g.ow, " kernel ", g.win.kernel[0], "x", g.win.kernel[1], " stride ", g.win.strides[0], ",", g.win.strides[1],
        " dilation ", g.win.dilations[0], ",", g.win.dilations[1], " pads ", g.win.pads[0], ",", g.win.pads[1], ",",
        g.win.pads[2], ",", g.win.pads[3], " panels ", p0, "+", panels);
@@ -100,7 +123,7 @@ ConvGeometry random_geometry(std::mt19937& rng) {
   std::uniform_int_distribution<int> pick(0, 1000);
   ConvGeometry g;
   g.groups = 1 + pick(rng) % 2;
-  g.c = g.groups * (1 + pick(rng) % 3);
+  g.c = g.groups * std::vector<std::int64_t>{1, 2, 3, 4, 8}[static_cast<std::size_t>(pick(rng) % 5)];
   g.n = 1;
   Window2D& win = g.win;
   win.kernel = {1 + pick(rng) % 3, 1 + pick(rng) % 3};
@@ -136,6 +159,11 @@ TEST_CASE("im2col panels equal the definition for every panel width") {
     check_case<4, float, float>(rng, g, 0, 0);
     check_case<8, float, float>(rng, g, 0, 0);
     check_case<16, float, float>(rng, g, 0, 0);
+    // Channel units, where the group's channels come in whole pairs or quads.
+    check_case<8, std::int16_t, std::uint8_t>(rng, g, zx, zx, 2);
+    check_case<16, std::int16_t, std::int8_t>(rng, g, zx - 128, zx - 128, 2);
+    check_case<4, std::uint8_t, std::uint8_t>(rng, g, zx, shift, 4);
+    check_case<8, std::uint8_t, std::int8_t>(rng, g, zx - 128, shift - 128, 4);
   }
 }
 
@@ -156,5 +184,7 @@ TEST_CASE("im2col panels of the Fashion-MNIST convolutions equal the definition"
       check_case<8, std::uint8_t, std::uint8_t>(rng, g, 0, 0);
       check_case<8, std::uint8_t, std::int8_t>(rng, g, -128, -128);
       check_case<8, std::uint8_t, std::int8_t>(rng, g, 0, 0);  // symmetric int8 after a ReLU
+      check_case<8, std::uint8_t, std::int8_t>(rng, g, 0, 0, 4);  // conv2 as A8W8 runs it
+      check_case<8, std::int16_t, std::uint8_t>(rng, g, 0, 0, 2);  // and as U8S8 does
     }
 }

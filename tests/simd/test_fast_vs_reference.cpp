@@ -199,7 +199,9 @@ void conv_case(std::mt19937& rng, int iteration) {
   std::uniform_int_distribution<int> pick(0, 1000);
   const std::int64_t groups = std::vector<std::int64_t>{1, 1, 2, 3}[static_cast<std::size_t>(pick(rng) % 4)];
   const bool depthwise = pick(rng) % 5 == 0;
-  const std::int64_t cpg = depthwise ? 1 : 1 + pick(rng) % 5;
+  // Channels per group: whole pairs and quads pack in channel units (kernels/cpu/conv.hpp), others
+  // in the weights' order.
+  const std::int64_t cpg = depthwise ? 1 : std::vector<std::int64_t>{1, 2, 3, 4, 5, 8, 12}[static_cast<std::size_t>(pick(rng) % 7)];
   const std::int64_t c = depthwise ? 1 + pick(rng) % 6 : cpg * groups;
   const std::int64_t g = depthwise ? c : groups;
   const std::int64_t m = g * (1 + pick(rng) % 6);
@@ -221,8 +223,17 @@ void conv_case(std::mt19937& rng, int iteration) {
 
   const Tensor x = draw_input<TIn>(rng, Shape{n, c, h, w}, range.value_or(storage_range<TIn>()));
   Tensor wt(DType::i8, Shape{m, c / g, kh, kw});
-  const auto drawn = draw_weights(rng, kind, m, wt.numel() / m);
-  std::copy(drawn.begin(), drawn.end(), wt.span<std::int8_t>().begin());
+  // Pairs are drawn along the byte packing's k order: with whole channel quads per group that is
+  // (channel block, kernel row, kernel column, channel in block) — a pair is two channels at one
+  // tap — otherwise the weights' own order (kernels/cpu/conv.hpp, conv_channel_unit).
+  const std::int64_t kk = wt.numel() / m, taps = kh * kw, unit = (c / g) % 4 == 0 ? 4 : 1;
+  const auto drawn = draw_weights(rng, kind, m, kk);
+  for (std::int64_t oc = 0; oc < m; ++oc)
+    for (std::int64_t j = 0; j < kk; ++j) {
+      const std::int64_t block = j / unit / taps, tap = j / unit % taps;
+      wt.span<std::int8_t>()[static_cast<std::size_t>(oc * kk + (block * unit + j % unit) * taps + tap)] =
+          drawn[static_cast<std::size_t>(oc * kk + j)];
+    }
   std::vector<float> ws;
   std::vector<std::int32_t> wz;
   for (std::int64_t i = 0; i < m; ++i) {

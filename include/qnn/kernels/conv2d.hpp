@@ -89,7 +89,8 @@ class QuantizedConv2D {
     std::visit([&](const auto& a) {
       const auto wv = std::as_const(weights_).view<TW>();
       const std::span<const std::int32_t> zw(a.w_zp);
-      const auto values = cpu::conv_weight_values(wv, zw);
+      // In the byte packing's k order: the pair rule is about the pairs it packs.
+      const auto values = cpu::conv_weight_values(wv, zw, cpu::conv_channel_unit(wv.dim(1), 4));
       const std::int64_t m = wv.dim(0), k = wv.numel() / m;
       byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, m, k, values);
       packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, byte_shift_.has_value());

@@ -39,24 +39,40 @@ template <class T>  // std::int32_t (words of int16 pairs or byte quads) or floa
 struct PackedConvWeights {
   std::int64_t groups = 1, m_per_group = 0, k = 0, ksteps = 0;
   int step = 1;  // k per broadcast element: 2 (int16 pairs), 4 (bytes) or 1 (float)
+  std::int64_t unit = 1;  // conv_channel_unit: `step` when k runs in channel units, else 1
   AlignedBuffer data;
   const T* group(std::int64_t g) const {
     return reinterpret_cast<const T*>(data.data()) + g * m_per_group * ksteps;
   }
 };
 
-// w' = w − zw of output channel m and tap k, for w: M × C/G × KH × KW (contiguous) and zero
-// points one per output channel (or one for all).
+// The k order of an integer layer packed `step` k per unit. In the weights' order (channel, kernel
+// row, kernel column) a k-step is `step` consecutive taps, which im2col assembles for every pixel
+// from `step` frame rows — for every tap, so each input value is handled K·step/C times. When the
+// group's channels come in whole steps, k runs instead over (channel block, kernel row, kernel
+// column, channel in block): a k-step is `step` channels at one tap, stored together in the frame
+// (frame_input_units), and im2col copies whole units. The unit is then `step`, else 1 (the
+// weights' order: conv1 of the Fashion-MNIST CNN, one channel). Integer sums do not depend on the
+// order, and the byte kernel's pair rule is checked on the pairs of the order packed.
+inline std::int64_t conv_channel_unit(std::int64_t c_per_group, int step) {
+  return c_per_group % step == 0 ? step : 1;
+}
+
+// w' = w − zw of output channel m and k-step element j in the order of `unit` (conv_channel_unit),
+// for w: M × C/G × KH × KW (contiguous) and zero points one per output channel (or one for all).
 template <class TW>
-auto conv_weight_values(TensorView<const TW> w, std::span<const std::int32_t> w_zp) {
-  const std::int64_t k = w.numel() / w.dim(0);
-  return [flat = w.span(), w_zp, k](std::int64_t m, std::int64_t j) {
+auto conv_weight_values(TensorView<const TW> w, std::span<const std::int32_t> w_zp, std::int64_t unit = 1) {
+  const std::int64_t k = w.numel() / w.dim(0), taps = w.dim(2) * w.dim(3);
+  return [flat = w.span(), w_zp, k, taps, unit](std::int64_t m, std::int64_t j) {
     const std::int32_t zw = w_zp[w_zp.size() == 1 ? 0 : static_cast<std::size_t>(m)];
-    return static_cast<std::int32_t>(flat[static_cast<std::size_t>(m * k + j)]) - zw;
+    // j = (block·taps + tap)·unit + channel in block → weight (block·unit + channel in block, tap)
+    const std::int64_t t = j / unit, kk = ((t / taps) * unit + j % unit) * taps + t % taps;
+    return static_cast<std::int32_t>(flat[static_cast<std::size_t>(m * k + kk)]) - zw;
   };
 }
 
-// As int16 pairs, or as signed bytes when `bytes` (kernels/cpu/u8s8.hpp decides).
+// As int16 pairs, or as signed bytes when `bytes` (kernels/cpu/u8s8.hpp decides), in channel units
+// where the channels allow (conv_channel_unit).
 template <class TW>
 PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, std::span<const std::int32_t> w_zp,
                                                        std::int64_t groups, bool bytes) {
@@ -65,13 +81,15 @@ PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, st
   p.m_per_group = w.dim(0) / groups;
   p.k = w.numel() / w.dim(0);
   p.step = bytes ? 4 : 2;
+  p.unit = conv_channel_unit(w.dim(1), p.step);
   p.ksteps = (p.k + p.step - 1) / p.step;
   p.data = AlignedBuffer(static_cast<std::size_t>(w.dim(0) * p.ksteps) * 4);
   auto* dst = reinterpret_cast<std::int32_t*>(p.data.data());
+  const auto values = conv_weight_values(w, w_zp, p.unit);
   if (bytes)
-    pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, conv_weight_values(w, w_zp));
+    pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, values);
   else
-    pack_bcast_words<std::int16_t>(dst, w.dim(0), p.k, p.ksteps, conv_weight_values(w, w_zp));
+    pack_bcast_words<std::int16_t>(dst, w.dim(0), p.k, p.ksteps, values);
   return p;
 }
 
@@ -180,17 +198,19 @@ struct ConvOutput {
 };
 
 // The driver shared by integer and float convolution: per work item, frame the group's input
-// (frame_input: elements x − sub, padding zx − sub), gather the chunk's panels, then gemm(lanes,
-// chunk layout, n, grp, first pixel, gemm scratch, out) with `out` the group's output
-// (ConvOutput::group_out), finished once the item is done.
+// (frame_input: elements x − sub, padding zx − sub; frame_input_units when the weights are packed
+// in channel units, unit > 1), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp,
+// first pixel, gemm scratch, out) with `out` the group's output (ConvOutput::group_out), finished
+// once the item is done.
 template <class Elem, class TIn, class TOut, class Gemm>
-void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, const ConvOutput<TOut>& out,
-                   const Exec& ex, Gemm&& gemm) {
+void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, std::int64_t unit,
+                   const ConvOutput<TOut>& out, const Exec& ex, Gemm&& gemm) {
   constexpr int per_step = kStep<Elem>;
   const LaneLayout lay = conv_lane_layout(g, per_step);
   const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
-  const bool direct = frame_is_input<Elem, TIn>(g, sub);
+  const bool units = per_step > 1 && unit > 1;
+  const bool direct = !units && frame_is_input<Elem, TIn>(g, sub);
   const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
   const std::size_t lane_bytes = aligned(static_cast<std::size_t>(max_panels * lay.panel_elems(per_step)) * sizeof(Elem));
   const std::size_t gemm_bytes = aligned(gemm_scratch_bytes());
@@ -206,7 +226,7 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
     auto* pix = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes);
     auto* tap = reinterpret_cast<std::int64_t*>(scratch + gemm_bytes + frame_bytes + pix_bytes);
     std::byte* stage = scratch + gemm_bytes + frame_bytes + pix_bytes + tap_bytes;
-    tap_offsets(g, tap);
+    tap_offsets(g, tap, units ? unit : 1);
     std::int64_t framed = -1;  // the (image, group) pair whose frame is in `frame`
     for (std::int64_t item = b; item < e; ++item) {
       const std::int64_t pair = item / chunks, chunk = item % chunks;
@@ -217,7 +237,12 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
         if (direct) src = reinterpret_cast<const Elem*>(img + grp * g.c_per_group() * g.h * g.w);
       }
       if (!src) {
-        if (framed != pair) frame_input(g, img, zx, sub, grp, frame);
+        if (framed != pair) {
+          if constexpr (per_step > 1) {
+            if (units) frame_input_units<Elem>(g, img, zx, sub, grp, reinterpret_cast<std::uint32_t*>(frame));
+          }
+          if (!units) frame_input(g, img, zx, sub, grp, frame);
+        }
         framed = pair;
         src = frame;
       }
@@ -226,7 +251,14 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
       LaneLayout part = lay;
       part.rows = std::min(lay.rows, p1 * lay.nr) - p0 * lay.nr;
       pixel_offsets(g, p0 * lay.nr, lay.rows, (p1 - p0) * lay.nr, pix);
-      gather_panels(src, tap, lay, pix, p1 - p0, lanes);
+      if (units) {  // whole units: the gather of single k-steps, on 32-bit words
+        LaneLayout words = lay;
+        words.k = lay.ksteps;
+        gather_panels(reinterpret_cast<const std::uint32_t*>(src), tap, words, pix, p1 - p0,
+                      reinterpret_cast<std::uint32_t*>(lanes));
+      } else {
+        gather_panels(src, tap, lay, pix, p1 - p0, lanes);
+      }
       gemm(lanes, part, grp, p0 * lay.nr, scratch, out.group_out(g, n, grp, stage));
       out.finish(g, n, grp, stage);
     }
@@ -252,8 +284,8 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
                                 yimg + s0 * plane + c0, plane, true);
              });
   };
-  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, byte_shift, out, ex, gemm);
-  conv2d_panels<std::int16_t>(g, x, zx, zx, out, ex, gemm);
+  if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, byte_shift, w.unit, out, ex, gemm);
+  conv2d_panels<std::int16_t>(g, x, zx, zx, w.unit, out, ex, gemm);
 }
 
 // Float conv (TIn float or bf16; weights packed as floats, bf16-rounded for bf16 layers).
@@ -261,7 +293,7 @@ template <class TIn>
 void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<float>& w, std::span<const float> bias,
                   float lo, float hi, const ConvOutput<float>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
-  conv2d_panels<float>(g, x, 0, 0, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
+  conv2d_panels<float>(g, x, 0, 0, 1, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
                                              std::int64_t l0, std::byte* scratch, float* ygrp) {
     F32Output o;
     o.bias = bias.empty() ? nullptr : bias.data() + grp * w.m_per_group;

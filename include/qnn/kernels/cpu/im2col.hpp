@@ -18,6 +18,9 @@
 //    hot. Runs of at least kChunk units are built in fixed kChunk-wide steps, the last one
 //    overlapping the previous, so the compiler emits whole vectors and no scalar tail; shorter
 //    runs (stride > 1, narrow outputs) are built one unit at a time.
+// Layers packed in channel units (conv_channel_unit, kernels/cpu/conv.hpp) frame their input with
+// frame_input_units instead: a k-step's `step` channels at one position are already one unit there,
+// so step 2 is the single-k-step gather, on 32-bit words.
 // Lanes past the last pixel repeat the last pixel: their sums are computed and discarded, and a
 // repeated real value cannot overflow or trap where a zero would have been equally good.
 //
@@ -135,11 +138,61 @@ void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::in
   }
 }
 
-// Frame offsets of the k taps: channel, then kernel row, then kernel column (the weights' order).
-inline void tap_offsets(const ConvGeometry& g, std::int64_t* tap) {
+// The frame of a layer packed in channel units (kernels/cpu/conv.hpp, conv_channel_unit): the
+// group's channels in blocks of kStep<Elem>, a block's values at one position stored together as
+// one 32-bit unit (the lowest channel at the lowest address), positions as in frame_input. A k-step
+// of that order — the block's channels at one tap — is then one unit of the frame, so
+// gather_panels copies units (the float path, on 32-bit words) instead of assembling each from
+// kStep<Elem> frame rows, once per tap of every input value; assembling happens here, once.
+template <class Elem, class TIn>
+void frame_input_units(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub, std::int64_t grp,
+                       std::uint32_t* dst) {
+  using namespace im2col_detail;
+  constexpr std::int64_t unit = kStep<Elem>;
+  static_assert(unit == 2 || unit == 4, "channel units are int16 pairs or byte quads");
+  const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
+  const std::int64_t wp = g.w + pl + pr, plane = g.h * g.w;
+  const auto v = [sub](TIn x) { return frame_value<Elem>(x, sub); };
+  // The units of positions [0, n) of a row that starts at s in the block's first plane.
+  const auto convert = [&](const TIn* s, std::int64_t n, std::uint32_t* d) {
+    if constexpr (unit == 4)
+      convert_run(d, n, [s, plane, v](std::int64_t i) {
+        return quad_word(v(s[i]), v(s[plane + i]), v(s[2 * plane + i]), v(s[3 * plane + i]));
+      });
+    else
+      convert_run(d, n, [s, plane, v](std::int64_t i) { return pair_word(v(s[i]), v(s[plane + i])); });
+  };
+  const Elem p = frame_value<Elem>(zx, sub);
+  std::uint32_t pad = 0;
+  if constexpr (unit == 4) pad = quad_word(p, p, p, p);
+  else pad = pair_word(p, p);
+  const TIn* src = img + grp * g.c_per_group() * plane;
+  std::uint32_t* out = dst;
+  for (std::int64_t cb = 0; cb < g.c_per_group() / unit; ++cb, src += unit * plane) {
+    if (pt == 0 && pl == 0 && pb == 0 && pr == 0) {  // the block's planes as one run
+      convert(src, plane, out);
+      out += plane;
+      continue;
+    }
+    std::fill(out, out + pt * wp, pad);
+    out += pt * wp;
+    for (std::int64_t y = 0; y < g.h; ++y, out += wp) {
+      std::fill(out, out + pl, pad);
+      convert(src + y * g.w, g.w, out + pl);
+      std::fill(out + pl + g.w, out + wp, pad);
+    }
+    std::fill(out, out + pb * wp, pad);
+    out += pb * wp;
+  }
+}
+
+// Frame offsets of the k-steps: channel, then kernel row, then kernel column (the weights' order).
+// With channel units (`unit` channels per frame element, frame_input_units) the same walk over
+// channel blocks gives the offsets of the unit k-steps.
+inline void tap_offsets(const ConvGeometry& g, std::int64_t* tap, std::int64_t unit = 1) {
   const std::int64_t hp = g.h + g.win.pads[0] + g.win.pads[2], wp = g.w + g.win.pads[1] + g.win.pads[3];
   std::int64_t k = 0;
-  for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci)
+  for (std::int64_t ci = 0; ci < g.c_per_group() / unit; ++ci)
     for (std::int64_t ky = 0; ky < g.win.kernel[0]; ++ky)
       for (std::int64_t kx = 0; kx < g.win.kernel[1]; ++kx)
         tap[k++] = ci * hp * wp + ky * g.win.dilations[0] * wp + kx * g.win.dilations[1];
