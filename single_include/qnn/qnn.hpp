@@ -1841,16 +1841,22 @@ struct MaxPoolArgs {
   void* scratch = nullptr;  // max_pool_scratch_elems(*this) elements of the pooled type
 };
 
+// Reduced elements per flat column pass of a pairs-tiling pool (below).
+inline constexpr std::int64_t kMaxPoolPairBlock = 4096;
+
 // Windows two columns wide at stride 2 that tile each row exactly (no left padding, no dilation,
 // w = 2·ow: every column is in one window): the 2×2/2 pooling of most CNNs. Their column pass can
-// run over whole planes as one flat array (kernels/simd/pool-inl.hpp).
+// run over whole planes as one flat array (kernels/simd/pool-inl.hpp) — for planes of at most
+// kMaxPoolPairBlock reduced elements, so that the scratch stays small; the rows of larger planes are
+// long enough for the general row path to waste little.
 inline bool max_pool_pairs_tile_rows(const MaxPoolArgs& a) {
-  return a.kw == 2 && a.sw == 2 && a.dw == 1 && a.pad_left == 0 && a.w == 2 * a.ow;
+  return a.kw == 2 && a.sw == 2 && a.dw == 1 && a.pad_left == 0 && a.w == 2 * a.ow &&
+         a.h * a.ow <= kMaxPoolPairBlock;
 }
 
-// Planes per flat column pass of a pairs-tiling pool: about 4096 reduced elements, at least one plane.
+// Planes per flat column pass of a pairs-tiling pool: at least one.
 inline std::int64_t max_pool_pair_block(const MaxPoolArgs& a) {
-  return std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, a.h * a.ow));
+  return std::max<std::int64_t>(1, kMaxPoolPairBlock / std::max<std::int64_t>(1, a.h * a.ow));
 }
 
 // Pairs-tiling pools: the column-reduced rows of one block of planes and an output row, each with
@@ -2378,6 +2384,7 @@ inline std::int64_t max_pool_row_reach(const MaxPoolArgs& a, std::int64_t width)
 // Fashion-MNIST CNN's pools); here an output row costs one plain load per window row.
 template <class D, class T = hn::TFromD<D>>
 HWY_INLINE void max_pool_pair_planes(D d, const MaxPoolArgs& a, T identity) {
+  static_assert(HWY_MAX_BYTES / sizeof(T) <= 64, "the scratch's over-read slack is 64 elements");
   using V = hn::Vec<D>;
   const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
   const std::int64_t width = (a.ow + n - 1) / n * n;

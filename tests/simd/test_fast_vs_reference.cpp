@@ -167,6 +167,8 @@ struct TestExec {
 // ceil_mode); some of its windows may cover no input pixel.
 PoolGeometry random_pool(std::mt19937& rng, const Shape& y) {
   std::uniform_int_distribution<int> pick(0, 1000);
+  if (pick(rng) % 3 == 0 && y[2] >= 2 && y[3] >= 2)  // the common 2×2/2 (the pair path when ow·2 = w)
+    return make_pool_geometry(y, Window2D{{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}}, pick(rng) % 3 == 0);
   Window2D win;
   win.kernel = {1 + pick(rng) % std::min<std::int64_t>(3, y[2]), 1 + pick(rng) % std::min<std::int64_t>(3, y[3])};
   win.strides = {1 + pick(rng) % 3, 1 + pick(rng) % 3};
@@ -360,6 +362,25 @@ void max_pool_case(std::mt19937& rng, int iteration, const PoolGeometry& g) {
        g.win.dilations[0], "x", g.win.dilations[1], " pads ", g.win.pads[0], ",", g.win.pads[1], ",", g.win.pads[2],
        ",", g.win.pads[3], " ceil ", g.ceil_mode, " threads ", ex.pool.threads());
   CHECK(count_bit_diff<T>(y1, y2) == 0);
+}
+
+// cpu::max_pool_planes called directly, as a fused conv calls it: a scratch of exactly the size
+// max_pool_planes_scratch asks for, and a guard band after the output that must stay untouched
+// (the kernel's vectors run past the last output row, and must stop at the call's end).
+template <class T>
+void guarded_pool_planes_case(std::mt19937& rng, const PoolGeometry& g) {
+  const std::int64_t planes = g.n * g.c, out = planes * g.oh * g.ow;
+  Tensor x(dtype_of_v<T>, Shape{g.n, g.c, g.h, g.w}), expect(dtype_of_v<T>, g.output_shape());
+  for (T& v : x.span<T>()) v = pool_value<T>(rng, true);
+  const T guard = pool_value<T>(rng, true);
+  std::vector<T> y(static_cast<std::size_t>(out + 64), guard);
+  std::vector<T> scratch(static_cast<std::size_t>(cpu::max_pool_planes_scratch(g)));
+  cpu::max_pool_planes(g, std::as_const(x).span<T>().data(), y.data(), planes, scratch.data());
+  ref::max_pool(g, x.view<const T>(), expect.view<T>());
+  INFO("target ", std::string(simd::active_target()), " ", name_of(dtype_of_v<T>), " x ", x.shape(), " kernel ",
+       g.win.kernel[0], "x", g.win.kernel[1], " strides ", g.win.strides[0], "x", g.win.strides[1]);
+  CHECK(std::memcmp(y.data(), std::as_const(expect).span<T>().data(), static_cast<std::size_t>(out) * sizeof(T)) == 0);
+  CHECK(std::memcmp(y.data() + out, std::vector<T>(64, guard).data(), 64 * sizeof(T)) == 0);
 }
 
 template <class T>
@@ -620,6 +641,14 @@ TEST_CASE_TEMPLATE("fast max pool equals the reference bit for bit", T, std::uin
     const PoolGeometry g = make_pool_geometry(shape, win, pick(rng) % 4 == 0);
     if (!cpu::every_window_hits_input(g)) continue;
     max_pool_case<T>(rng, it++, g);
+    guarded_pool_planes_case<T>(rng, g);
+  }
+  // Planes of exactly the flat pass's block (128·32 = 4096 reduced elements: one plane per block)
+  // and just past it (the general path), 2×2/2.
+  for (const Shape& shape : {Shape{1, 3, 128, 64}, Shape{1, 2, 130, 66}}) {
+    const PoolGeometry g = make_pool_geometry(shape, Window2D{{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}}, false);
+    max_pool_case<T>(rng, it++, g);
+    guarded_pool_planes_case<T>(rng, g);
   }
 }
 

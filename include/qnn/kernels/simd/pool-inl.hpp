@@ -116,6 +116,7 @@ inline std::int64_t max_pool_row_reach(const MaxPoolArgs& a, std::int64_t width)
 // Fashion-MNIST CNN's pools); here an output row costs one plain load per window row.
 template <class D, class T = hn::TFromD<D>>
 HWY_INLINE void max_pool_pair_planes(D d, const MaxPoolArgs& a, T identity) {
+  static_assert(HWY_MAX_BYTES / sizeof(T) <= 64, "the scratch's over-read slack is 64 elements");
   using V = hn::Vec<D>;
   const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
   const std::int64_t width = (a.ow + n - 1) / n * n;
