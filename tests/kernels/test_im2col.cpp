@@ -7,7 +7,7 @@
 // with feature maps large enough for several pixel blocks, rows longer and shorter than a panel,
 // strides, dilation, padding, groups and pixel ranges that start inside a row. Groups with whole
 // channel pairs or quads are also checked as conv.hpp packs them then (channel units:
-// frame_input_units, k over channel block, kernel row, kernel column, channel in block).
+// frame_input with a unit, k over channel block, kernel row, kernel column, channel in block).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -28,7 +28,7 @@ template <class Elem>
 constexpr int kPerStep = cpu::kStep<Elem>;
 
 // The panels of pixels [l0, l0 + panels·NR) of group grp of image img, as conv.hpp builds them: in
-// the weights' k order (unit 1), or in channel units (unit = kStep<Elem>: frame_input_units, the
+// the weights' k order (unit 1), or in channel units (unit = kStep<Elem>: frame_input with a unit, the
 // k-steps gathered as 32-bit words).
 template <int NR, class Elem, class TIn>
 std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub,
@@ -45,7 +45,7 @@ std::vector<Elem> panels_of(const ConvGeometry& g, const TIn* img, std::int32_t 
   if constexpr (kPerStep<Elem> > 1) {
     if (unit > 1) {
       std::vector<std::uint32_t> words(frame.size() / kPerStep<Elem>), lanes(out.size() / kPerStep<Elem>);
-      cpu::frame_input_units<Elem>(g, img, zx, sub, grp, words.data());
+      cpu::frame_input(g, img, zx, sub, grp, reinterpret_cast<Elem*>(words.data()), unit);
       cpu::tap_offsets(g, tap.data(), unit);
       cpu::LaneLayout units = lay;
       units.k = lay.ksteps;

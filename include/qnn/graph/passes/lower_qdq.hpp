@@ -145,7 +145,6 @@ inline std::string int32_bias(Graph& g, const Node& op, std::size_t idx, const Q
 
 }  // namespace detail
 
-// Returns the number of units lowered.
 // True for an ONNX op whose output 0 holds only values of its input 0 — MaxPool (Indices unused)
 // and data movement: why it may run on quantized data as it is, here, and why its output keeps its
 // input's range (graph/passes/input_range.hpp).
@@ -157,6 +156,7 @@ inline bool selects_input_values(const Node& n) {
          t == "Gather" || t == "Identity";
 }
 
+// Returns the number of units lowered.
 inline int lower_qdq(Graph& g) {
   using namespace detail;
   int lowered = 0;

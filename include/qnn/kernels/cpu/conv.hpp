@@ -51,7 +51,7 @@ struct PackedConvWeights {
 // from `step` frame rows — for every tap, so each input value is handled K·step/C times. When the
 // group's channels come in whole steps, k runs instead over (channel block, kernel row, kernel
 // column, channel in block): a k-step is `step` channels at one tap, stored together in the frame
-// (frame_input_units), and im2col copies whole units. The unit is then `step`, else 1 (the
+// (frame_input with `unit`), and im2col copies whole units. The unit is then `step`, else 1 (the
 // weights' order: conv1 of the Fashion-MNIST CNN, one channel). Integer sums do not depend on the
 // order, and the byte kernel's pair rule is checked on the pairs of the order packed.
 inline std::int64_t conv_channel_unit(std::int64_t c_per_group, int step) {
@@ -198,8 +198,8 @@ struct ConvOutput {
 };
 
 // The driver shared by integer and float convolution: per work item, frame the group's input
-// (frame_input: elements x − sub, padding zx − sub; frame_input_units when the weights are packed
-// in channel units, unit > 1), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp,
+// (frame_input: elements x − sub, padding zx − sub; in units when the weights are packed in channel
+// units, unit > 1), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp,
 // first pixel, gemm scratch, out) with `out` the group's output (ConvOutput::group_out), finished
 // once the item is done.
 template <class Elem, class TIn, class TOut, class Gemm>
@@ -237,12 +237,7 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
         if (direct) src = reinterpret_cast<const Elem*>(img + grp * g.c_per_group() * g.h * g.w);
       }
       if (!src) {
-        if (framed != pair) {
-          if constexpr (per_step > 1) {
-            if (units) frame_input_units<Elem>(g, img, zx, sub, grp, reinterpret_cast<std::uint32_t*>(frame));
-          }
-          if (!units) frame_input(g, img, zx, sub, grp, frame);
-        }
+        if (framed != pair) frame_input(g, img, zx, sub, grp, frame, units ? unit : 1);
         framed = pair;
         src = frame;
       }

@@ -18,9 +18,9 @@
 //    hot. Runs of at least kChunk units are built in fixed kChunk-wide steps, the last one
 //    overlapping the previous, so the compiler emits whole vectors and no scalar tail; shorter
 //    runs (stride > 1, narrow outputs) are built one unit at a time.
-// Layers packed in channel units (conv_channel_unit, kernels/cpu/conv.hpp) frame their input with
-// frame_input_units instead: a k-step's `step` channels at one position are already one unit there,
-// so step 2 is the single-k-step gather, on 32-bit words.
+// Layers packed in channel units (conv_channel_unit, kernels/cpu/conv.hpp) frame their input in
+// units (frame_input's `unit`): a k-step's channels at one position are already one unit there, so
+// step 2 is the single-k-step gather, on 32-bit words.
 // Lanes past the last pixel repeat the last pixel: their sums are computed and discarded, and a
 // repeated real value cannot overflow or trap where a zero would have been equally good.
 //
@@ -109,76 +109,28 @@ bool frame_is_input(const ConvGeometry& g, std::int32_t sub) {
   return same && g.win.pads[0] == 0 && g.win.pads[1] == 0 && g.win.pads[2] == 0 && g.win.pads[3] == 0;
 }
 
-// `Elem` is std::int16_t (value − zx: sub = zx), std::uint8_t (value − the byte shift: sub) or
-// float (value; zx and sub are then 0); img is one C×H×W image.
-template <class Elem, class TIn>
-void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub, std::int64_t grp,
-                 Elem* dst) {
+namespace im2col_detail {
+
+// Writes `blocks` framed planes to out: each the rows of a source block converted by
+// convert(source offset, n, dst) — the block's offsets start at block·step — surrounded by padding
+// rows and columns of `pad`. Unpadded, a block's rows are one run.
+template <class U, class Convert>
+void frame_planes(const ConvGeometry& g, std::int64_t blocks, std::int64_t step, U pad, Convert&& convert, U* out) {
   const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
   const std::int64_t wp = g.w + pl + pr;
-  const TIn* src = img + grp * g.c_per_group() * g.h * g.w;
-  const auto convert = [&](const TIn* s, std::int64_t n, Elem* d) {
-    im2col_detail::convert_run(d, n, [&](std::int64_t i) { return im2col_detail::frame_value<Elem>(s[i], sub); });
-  };
-  // The padding: the zero point as a frame element (0 for int16 and float).
-  const Elem pad = im2col_detail::frame_value<Elem>(zx, sub);
-  // Unpadded, the frame is the input's planes back to back: one run instead of short rows.
-  if (pt == 0 && pl == 0 && pb == 0 && pr == 0) return convert(src, g.c_per_group() * g.h * g.w, dst);
-  Elem* out = dst;
-  for (std::int64_t ci = 0; ci < g.c_per_group(); ++ci) {
-    std::fill(out, out + pt * wp, pad);
-    out += pt * wp;
-    for (std::int64_t y = 0; y < g.h; ++y, src += g.w, out += wp) {
-      std::fill(out, out + pl, pad);
-      convert(src, g.w, out + pl);
-      std::fill(out + pl + g.w, out + wp, pad);
-    }
-    std::fill(out, out + pb * wp, pad);
-    out += pb * wp;
-  }
-}
-
-// The frame of a layer packed in channel units (kernels/cpu/conv.hpp, conv_channel_unit): the
-// group's channels in blocks of kStep<Elem>, a block's values at one position stored together as
-// one 32-bit unit (the lowest channel at the lowest address), positions as in frame_input. A k-step
-// of that order — the block's channels at one tap — is then one unit of the frame, so
-// gather_panels copies units (the float path, on 32-bit words) instead of assembling each from
-// kStep<Elem> frame rows, once per tap of every input value; assembling happens here, once.
-template <class Elem, class TIn>
-void frame_input_units(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub, std::int64_t grp,
-                       std::uint32_t* dst) {
-  using namespace im2col_detail;
-  constexpr std::int64_t unit = kStep<Elem>;
-  static_assert(unit == 2 || unit == 4, "channel units are int16 pairs or byte quads");
-  const std::int64_t pt = g.win.pads[0], pl = g.win.pads[1], pb = g.win.pads[2], pr = g.win.pads[3];
-  const std::int64_t wp = g.w + pl + pr, plane = g.h * g.w;
-  const auto v = [sub](TIn x) { return frame_value<Elem>(x, sub); };
-  // The units of positions [0, n) of a row that starts at s in the block's first plane.
-  const auto convert = [&](const TIn* s, std::int64_t n, std::uint32_t* d) {
-    if constexpr (unit == 4)
-      convert_run(d, n, [s, plane, v](std::int64_t i) {
-        return quad_word(v(s[i]), v(s[plane + i]), v(s[2 * plane + i]), v(s[3 * plane + i]));
-      });
-    else
-      convert_run(d, n, [s, plane, v](std::int64_t i) { return pair_word(v(s[i]), v(s[plane + i])); });
-  };
-  const Elem p = frame_value<Elem>(zx, sub);
-  std::uint32_t pad = 0;
-  if constexpr (unit == 4) pad = quad_word(p, p, p, p);
-  else pad = pair_word(p, p);
-  const TIn* src = img + grp * g.c_per_group() * plane;
-  std::uint32_t* out = dst;
-  for (std::int64_t cb = 0; cb < g.c_per_group() / unit; ++cb, src += unit * plane) {
-    if (pt == 0 && pl == 0 && pb == 0 && pr == 0) {  // the block's planes as one run
-      convert(src, plane, out);
-      out += plane;
+  const bool padded = pt != 0 || pl != 0 || pb != 0 || pr != 0;
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    const std::int64_t s0 = b * step;
+    if (!padded) {
+      convert(s0, g.h * g.w, out);
+      out += g.h * g.w;
       continue;
     }
     std::fill(out, out + pt * wp, pad);
     out += pt * wp;
     for (std::int64_t y = 0; y < g.h; ++y, out += wp) {
       std::fill(out, out + pl, pad);
-      convert(src + y * g.w, g.w, out + pl);
+      convert(s0 + y * g.w, g.w, out + pl);
       std::fill(out + pl + g.w, out + wp, pad);
     }
     std::fill(out, out + pb * wp, pad);
@@ -186,8 +138,49 @@ void frame_input_units(const ConvGeometry& g, const TIn* img, std::int32_t zx, s
   }
 }
 
+}  // namespace im2col_detail
+
+// `Elem` is std::int16_t (value − zx: sub = zx), std::uint8_t (value − the byte shift: sub) or
+// float (value; zx and sub are then 0); img is one C×H×W image. With unit = kStep<Elem> > 1 the
+// frame is that of a layer packed in channel units (kernels/cpu/conv.hpp, conv_channel_unit): the
+// group's channels in blocks of `unit`, a block's values at one position stored together as one
+// 32-bit unit (the lowest channel at the lowest address). A k-step of that order — the block's
+// channels at one tap — is then one unit of the frame, so gather_panels copies units (the float
+// path, on 32-bit words) instead of assembling each from `unit` frame rows once per tap of every
+// input value; assembling happens here, once. unit 1: the channels' planes one after another.
+template <class Elem, class TIn>
+void frame_input(const ConvGeometry& g, const TIn* img, std::int32_t zx, std::int32_t sub, std::int64_t grp,
+                 Elem* dst, std::int64_t unit = 1) {
+  using namespace im2col_detail;
+  const std::int64_t plane = g.h * g.w;
+  const TIn* src = img + grp * g.c_per_group() * plane;
+  const auto v = [sub](TIn x) { return frame_value<Elem>(x, sub); };
+  const Elem pad = frame_value<Elem>(zx, sub);  // the zero point as a frame element (0 for int16, float)
+  if constexpr (kStep<Elem> > 1) {
+    if (unit > 1) {
+      constexpr std::int64_t s = kStep<Elem>;
+      const auto word = [src, plane, v](std::int64_t i) {
+        if constexpr (s == 4)
+          return quad_word(v(src[i]), v(src[plane + i]), v(src[2 * plane + i]), v(src[3 * plane + i]));
+        else
+          return pair_word(v(src[i]), v(src[plane + i]));
+      };
+      std::uint32_t pad_word = 0;
+      if constexpr (s == 4) pad_word = quad_word(pad, pad, pad, pad);
+      else pad_word = pair_word(pad, pad);
+      frame_planes(g, g.c_per_group() / s, s * plane, pad_word, [&](std::int64_t s0, std::int64_t n, std::uint32_t* d) {
+        convert_run(d, n, [&word, s0](std::int64_t i) { return word(s0 + i); });
+      }, reinterpret_cast<std::uint32_t*>(dst));
+      return;
+    }
+  }
+  frame_planes(g, g.c_per_group(), plane, pad, [&](std::int64_t s0, std::int64_t n, Elem* d) {
+    convert_run(d, n, [src, v, s0](std::int64_t i) { return v(src[s0 + i]); });
+  }, dst);
+}
+
 // Frame offsets of the k-steps: channel, then kernel row, then kernel column (the weights' order).
-// With channel units (`unit` channels per frame element, frame_input_units) the same walk over
+// With channel units (`unit` channels per frame element, frame_input) the same walk over
 // channel blocks gives the offsets of the unit k-steps.
 inline void tap_offsets(const ConvGeometry& g, std::int64_t* tap, std::int64_t unit = 1) {
   const std::int64_t hp = g.h + g.win.pads[0] + g.win.pads[2], wp = g.w + g.win.pads[1] + g.win.pads[3];
