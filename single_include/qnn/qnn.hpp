@@ -1327,6 +1327,8 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 // PerTensor or PerChannel along axis 0, and the storage types are constrained (8- or 16-bit
 // activations, 8-bit weights).
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -1352,6 +1354,7 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 // per (image, group) as soon as the group's output is complete (ConvOutput below).
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -1841,6 +1844,27 @@ struct MaxPoolArgs {
   void* scratch = nullptr;  // max_pool_scratch_elems(*this) elements of the pooled type
 };
 
+// The max pooling a conv runs on its int32 sums, block by block, in its epilogue (kernels/cpu/
+// conv.hpp, pool_sums_lanes): `rows` block rows, acc_stride apart, each `groups` runs of kh conv
+// output rows of width w; windows kh × kw (kw 1 or 2) at stride (kh, kw) tile them, so run g of row
+// s pools to one output row of ow = ⌊w / kw⌋ values at out + s·out_stride + g·ow. Loads may reach
+// up to 2·64 elements past the last window of the last row (rows narrower than a vector are read
+// as whole vectors): acc must have that much readable memory after it.
+inline constexpr std::int64_t kPoolSumsOverRead = 128;
+
+struct PoolSumsArgs {
+  const std::int32_t* acc = nullptr;
+  std::int64_t acc_stride = 0;
+  std::int64_t rows = 0, groups = 0;
+  std::int64_t kh = 1, kw = 1, w = 0, ow = 0;
+  std::int32_t* out = nullptr;
+  std::int64_t out_stride = 0;
+  // Elements of each output row from `out` on that may be written, in any order before the
+  // kernel returns (those past the block's outputs are rewritten later): lets a narrow row be
+  // stored as a whole vector.
+  std::int64_t out_room = 0;
+};
+
 // Reduced elements per flat column pass of a pairs-tiling pool (below).
 inline constexpr std::int64_t kMaxPoolPairBlock = 4096;
 
@@ -1904,6 +1928,7 @@ struct KernelTable {
   void (*max_pool_i8)(const MaxPoolArgs&) = nullptr;
   void (*max_pool_i16)(const MaxPoolArgs&) = nullptr;
   void (*max_pool_f32)(const MaxPoolArgs&) = nullptr;
+  void (*max_pool_sums_i32)(const PoolSumsArgs&) = nullptr;
   void (*quantize_u8)(const QuantizeArgs&) = nullptr;
   void (*quantize_i8)(const QuantizeArgs&) = nullptr;
   void (*quantize_u16)(const QuantizeArgs&) = nullptr;
@@ -1964,6 +1989,7 @@ struct KernelTable {
 #define QNN_KERNELS_SIMD_GEMM_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -2193,6 +2219,8 @@ HWY_INLINE hn::Vec<D32> requant_vec(D32 d32, DF df, hn::Vec<D32> acc, hn::Vec<D3
   return hn::Sub(hn::BitCast(d32, hn::Add(f, magic)), magic_less_zp);
 }
 
+inline constexpr std::size_t kMaxLanes32 = HWY_MAX_BYTES / sizeof(std::int32_t);
+
 // The rows of a block. kColBias / kColMult: bias / factor indexed by column (FC) rather than one
 // per row (conv, or a per-tensor factor); decided once per block, not per vector.
 //
@@ -2232,15 +2260,19 @@ HWY_INLINE void requant_rows(const RequantArgs& a) {
       hn::StoreU(hn::ConcatEven(d8, hn::BitCast(d8, q23), hn::BitCast(d8, q01)), d8, out + c);
     }
     for (; c + n <= a.cols; c += n) hn::StoreU(hn::DemoteTo(d8q, quant(c)), d8q, out + c);
-    for (; c < a.cols; ++c) {  // tail: the same operations, one lane at a time
-      const std::int64_t ch = a.channel_is_row ? row_ch : a.channel0 + c;
-      const std::int32_t b = a.bias ? a.bias[ch] : 0;
-      float f = static_cast<float>(static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[c]) + static_cast<std::uint32_t>(b))) *
-                a.mult[a.per_channel ? ch : 0];
-      const auto lo = static_cast<float>(a.lo - a.zp);
-      const auto hi = static_cast<float>(a.hi - a.zp);
-      f = f < lo ? lo : (f > hi ? hi : f);
-      out[c] = static_cast<TOut>(hn::GetLane(hn::NearestInt(hn::Set(df, f))) + a.zp);
+    if (c < a.cols) {  // tail: one vector over copies padded with zeros, its first lanes copied out
+      const std::size_t rem = static_cast<std::size_t>(a.cols - c);
+      HWY_ALIGN std::int32_t t_acc[kMaxLanes32] = {};
+      HWY_ALIGN std::int32_t t_bias[kMaxLanes32] = {};
+      HWY_ALIGN float t_mult[kMaxLanes32] = {};
+      HWY_ALIGN TOut t_out[kMaxLanes32];
+      std::copy_n(acc + c, rem, t_acc);
+      if (kColBias) std::copy_n(col_bias + c, rem, t_bias);
+      if (kColMult) std::copy_n(col_mult + c, rem, t_mult);
+      const auto q = requant_vec(d32, df, hn::Load(d32, t_acc), kColBias ? hn::Load(d32, t_bias) : vb,
+                                 kColMult ? hn::Load(df, t_mult) : vm, flo, fhi, magic, magic_less_zp);
+      hn::StoreU(hn::DemoteTo(d8q, q), d8q, t_out);
+      std::copy_n(t_out, rem, out + c);
     }
   }
 }
@@ -2481,6 +2513,57 @@ HWY_INLINE void max_pool_planes(const MaxPoolArgs& a) {
   }
 }
 
+// PoolSumsArgs: the kh window rows are reduced first, vector by vector at the same columns, then for
+// kw = 2 the pairs of the result (one deinterleave per output vector instead of one per window row).
+// A row's last vector is moved back to end at ow (recomputing outputs already written, with the
+// same values) so that nothing is written past the pooled row; a row narrower than a vector (ow = 6
+// on the Fashion-MNIST CNN's conv2) is one vector, its loads reaching past the windows and its lanes
+// past ow stored where out_room allows (later outputs, rewritten afterwards), else copied out.
+template <int KW, int KH>  // KH 0: a.kh
+HWY_INLINE void max_pool_sums_window(const PoolSumsArgs& a) {
+  const hn::ScalableTag<std::int32_t> d;
+  const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t kh = KH > 0 ? KH : a.kh, w = a.w;
+  const auto rows_max = [&](const std::int32_t* src) HWY_ATTR {
+    auto best = hn::LoadU(d, src);
+    for (std::int64_t ky = 1; ky < kh; ++ky) best = hn::Max(best, hn::LoadU(d, src + ky * w));
+    return best;
+  };
+  const auto pooled = [&](const std::int32_t* src, std::int64_t c) HWY_ATTR {
+    if constexpr (KW == 1) {
+      return rows_max(src + c);
+    } else {
+      const auto lo = rows_max(src + 2 * c), hi = rows_max(src + 2 * c + n);
+      return hn::Max(hn::ConcatEven(d, hi, lo), hn::ConcatOdd(d, hi, lo));
+    }
+  };
+  HWY_ALIGN std::int32_t narrow[HWY_MAX_BYTES / sizeof(std::int32_t)];
+  for (std::int64_t s = 0; s < a.rows; ++s)
+    for (std::int64_t grp = 0; grp < a.groups; ++grp) {
+      const std::int32_t* src = a.acc + s * a.acc_stride + grp * kh * w;
+      std::int32_t* dst = a.out + s * a.out_stride + grp * a.ow;
+      if (a.ow < n) {
+        if (grp * a.ow + n <= a.out_room) {
+          hn::StoreU(pooled(src, 0), d, dst);
+        } else {
+          hn::Store(pooled(src, 0), d, narrow);
+          std::copy_n(narrow, a.ow, dst);
+        }
+        continue;
+      }
+      for (std::int64_t c0 = 0; c0 < a.ow; c0 += n) {
+        const std::int64_t c = std::min(c0, a.ow - n);
+        hn::StoreU(pooled(src, c), d, dst + c);
+      }
+    }
+}
+
+inline void max_pool_sums_i32(const PoolSumsArgs& a) {
+  if (a.kw == 1) return max_pool_sums_window<1, 0>(a);
+  if (a.kh == 2) return max_pool_sums_window<2, 2>(a);  // 2×2: the window rows unrolled
+  max_pool_sums_window<2, 0>(a);
+}
+
 inline void max_pool_u8(const MaxPoolArgs& a) { max_pool_planes<std::uint8_t>(a); }
 inline void max_pool_i8(const MaxPoolArgs& a) { max_pool_planes<std::int8_t>(a); }
 inline void max_pool_i16(const MaxPoolArgs& a) { max_pool_planes<std::int16_t>(a); }
@@ -2583,6 +2666,7 @@ inline const KernelTable* target_kernel_table() {
     k.max_pool_i8 = &max_pool_i8;
     k.max_pool_i16 = &max_pool_i16;
     k.max_pool_f32 = &max_pool_f32;
+    k.max_pool_sums_i32 = &max_pool_sums_i32;
     k.quantize_u8 = &quantize_u8;
     k.quantize_i8 = &quantize_i8;
     k.quantize_u16 = &quantize_u16;
@@ -2749,18 +2833,21 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
 
 // C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
 // (all panels by default), block by block, lanes of int16 pairs or bytes (int_block):
-// epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums.
-// `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
+// epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums. Blocks are
+// `block_panels` ≤ kBlockPanels panels wide (an epilogue may need its blocks to start at multiples
+// of some width). `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
 template <class Elem, class Epilogue>
 void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
-              std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
+              std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1,
+              std::int64_t block_panels = kBlockPanels) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
   check_panel_width(nr);
+  check(block_panels >= 1 && block_panels <= kBlockPanels, "gemm_int: blocks of ", block_panels, " panels");
   const std::int64_t stride = kBlockPanels * nr;
   const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
-  for (std::int64_t p0 = panel_begin; p0 < pend; p0 += kBlockPanels) {
-    const std::int64_t np = std::min(kBlockPanels, pend - p0);
+  for (std::int64_t p0 = panel_begin; p0 < pend; p0 += block_panels) {
+    const std::int64_t np = std::min(block_panels, pend - p0);
     for (std::int64_t s0 = 0; s0 < rows; s0 += kBlockRows) {
       const std::int64_t nrows = std::min(kBlockRows, rows - s0);
       int_block(t, lay, lanes, p0, bcast, s0, nrows, np, scratch, stride);
@@ -3575,6 +3662,23 @@ void max_pool_planes(const PoolGeometry& g, const T* x, T* y, std::int64_t plane
   ref::max_pool(one, TensorView<const T>(x, Shape{1, planes, g.h, g.w}), TensorView<T>(y, one.output_shape()));
 }
 
+// The pooling a conv runs on its int32 sums in its epilogue (simd::PoolSumsArgs): the per-target
+// kernel, or the same maxima one output at a time.
+inline void max_pool_sums(const simd::PoolSumsArgs& a) {
+  const simd::KernelTable* t = simd::kernel_table();
+  if (t && t->max_pool_sums_i32) return t->max_pool_sums_i32(a);
+  for (std::int64_t s = 0; s < a.rows; ++s)
+    for (std::int64_t grp = 0; grp < a.groups; ++grp) {
+      const std::int32_t* src = a.acc + s * a.acc_stride + grp * a.kh * a.w;
+      for (std::int64_t c = 0; c < a.ow; ++c) {
+        std::int32_t best = src[c * a.kw];
+        for (std::int64_t ky = 0; ky < a.kh; ++ky)
+          for (std::int64_t kx = 0; kx < a.kw; ++kx) best = std::max(best, src[ky * a.w + c * a.kw + kx]);
+        a.out[s * a.out_stride + grp * a.ow + c] = best;
+      }
+    }
+}
+
 template <class T>
 void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const Exec& ex) {
   const simd::KernelTable* t = simd::kernel_table();
@@ -3733,28 +3837,57 @@ inline std::int64_t conv_chunks(const ConvGeometry& g, const LaneLayout& lay, co
   return std::max<std::int64_t>(1, std::min({lay.panels(), wanted, pair_macs / kMinChunkMacs}));
 }
 
-// Where a conv writes. Plain: straight into y (N×M×OH×OW). With a max pooling fused after it, each
-// (image, group)'s output is staged in the thread's workspace and, once complete, pooled into y
-// (N×M×POH×POW) while it is still in cache: the full-size output never goes to memory (for conv1
-// of the Fashion-MNIST CNN at batch 256, 25.7 MB written and read again in fp32). Pooling only
-// selects values, so the result is the unfused one bit for bit; the item that stages a group must
-// then compute all of it, so pooled convs do not split an image's pixels between threads.
+// Max pooling on the sums. When an integer conv's requantization never decreases (onnx_float with
+// factors ≥ 0: max commutes with it) and the pooling's windows tile the conv's output rows —
+// kernel = stride, kw 1 or 2, no padding or dilation, every window whole: the 2×2/2 pool of most
+// CNNs — the epilogue pools the int32 sums of each block (max_pool_sums) and only the pooled sums
+// are requantized: a quarter of them for 2×2, in long rows once the group is done, with no pooling
+// pass over staged outputs. The result is the unfused one bit for bit. The lanes keep their order;
+// GEMM blocks are cut at whole runs of KH output rows (KH·OW lanes, a multiple of the panel width
+// and at most a block), so every window lies in one block, and rows no window covers are not
+// computed. The byte kernel's sums differ from the reference's by a per-channel constant (its
+// bias, kernels/cpu/u8s8.hpp), which max also commutes with, as long as they do not wrap: the
+// caller checks K·255·128 < 2^31.
+//
+// The lanes of one run of KH output rows when `pool` over g's output can run on the sums, else 0.
+inline std::int64_t pool_sums_lanes(const ConvGeometry& g, const PoolGeometry& pool, std::int64_t nr) {
+  const Window2D& w = pool.win;
+  const std::int64_t run = w.kernel[0] * g.ow;
+  const bool tiles = w.kernel == w.strides && (w.kernel[1] == 1 || w.kernel[1] == 2) &&
+                     w.kernel[0] * w.kernel[1] > 1 && w.dilations == std::array<std::int64_t, 2>{1, 1} &&
+                     w.pads == std::array<std::int64_t, 4>{0, 0, 0, 0} && pool.oh >= 1 && pool.ow >= 1 &&
+                     pool.oh * w.kernel[0] <= g.oh && pool.ow * w.kernel[1] <= g.ow;
+  return tiles && run % nr == 0 && run <= kBlockPanels * nr ? run : 0;
+}
+
+// Where a conv writes. Plain: straight into y (N×M×OH×OW). With a max pooling fused after it, into
+// y's N×M×POH×POW: on the sums (above) when `sums_run` > 0, with the group's pooled sums in the
+// stage; otherwise each (image, group)'s output is staged in the thread's workspace and, once
+// complete, pooled into y while it is still in cache: the full-size output never goes to memory
+// (for conv1 of the Fashion-MNIST CNN at batch 256, 25.7 MB written and read again in fp32).
+// Pooling only selects values, so the result is the unfused one bit for bit; the item that stages
+// a group must then compute all of it, so pooled convs do not split an image's pixels between
+// threads.
 template <class TOut>
 struct ConvOutput {
   TOut* y = nullptr;
   const PoolGeometry* pool = nullptr;  // over the conv's output (n, m, oh, ow); null: not pooled
+  std::int64_t sums_run = 0;           // pool_sums_lanes when pooled on the sums, else 0
 
+  bool staged() const { return pool && sums_run == 0; }
+  std::int64_t pooled_plane() const { return pool->oh * pool->ow; }
   std::size_t stage_bytes(const ConvGeometry& g) const {
     if (!pool) return 0;
+    if (sums_run > 0) return static_cast<std::size_t>(g.m_per_group() * pooled_plane()) * sizeof(std::int32_t);
     return static_cast<std::size_t>(g.m_per_group() * g.oh * g.ow + max_pool_planes_scratch(*pool)) * sizeof(TOut);
   }
   // Output channel `grp`·M/G of image n at pixel 0: in y, or in the stage.
   TOut* group_out(const ConvGeometry& g, std::int64_t n, std::int64_t grp, std::byte* stage) const {
-    if (pool) return reinterpret_cast<TOut*>(stage);
-    return y + (n * g.m + grp * g.m_per_group()) * g.oh * g.ow;
+    if (staged()) return reinterpret_cast<TOut*>(stage);
+    return y + (n * g.m + grp * g.m_per_group()) * (pool ? pooled_plane() : g.oh * g.ow);
   }
   void finish(const ConvGeometry& g, std::int64_t n, std::int64_t grp, std::byte* stage) const {
-    if (!pool) return;
+    if (!staged()) return;
     const std::int64_t staged = g.m_per_group() * g.oh * g.ow;
     const auto* src = reinterpret_cast<const TOut*>(stage);
     TOut* dst = y + (n * g.m + grp * g.m_per_group()) * pool->oh * pool->ow;
@@ -3764,21 +3897,24 @@ struct ConvOutput {
 
 // The driver shared by integer and float convolution: per work item, frame the group's input
 // (frame_input: elements x − sub, padding zx − sub; in units when the weights are packed in channel
-// units, unit > 1), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp,
-// first pixel, gemm scratch, out) with `out` the group's output (ConvOutput::group_out), finished
-// once the item is done.
+// units, unit > 1), gather the chunk's panels, then gemm(lanes, chunk layout, grp, first pixel,
+// gemm scratch, out, stage) with `out` the group's output (ConvOutput::group_out), finished once the
+// item is done.
 template <class Elem, class TIn, class TOut, class Gemm>
 void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, std::int64_t unit,
                    const ConvOutput<TOut>& out, const Exec& ex, Gemm&& gemm) {
   constexpr int per_step = kStep<Elem>;
-  const LaneLayout lay = conv_lane_layout(g, per_step);
+  LaneLayout lay = conv_lane_layout(g, per_step);
+  if (out.sums_run > 0) lay.rows = out.pool->oh * out.sums_run;  // the rows windows cover
   const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
   const bool units = per_step > 1 && unit > 1;
   const bool direct = !units && frame_is_input<Elem, TIn>(g, sub);
   const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
   const std::size_t lane_bytes = aligned(static_cast<std::size_t>(max_panels * lay.panel_elems(per_step)) * sizeof(Elem));
-  const std::size_t gemm_bytes = aligned(gemm_scratch_bytes());
+  // Pooling on the sums reads a little past a block's accumulators (simd::kPoolSumsOverRead).
+  const std::size_t gemm_bytes =
+      aligned(gemm_scratch_bytes() + (out.sums_run > 0 ? simd::kPoolSumsOverRead * sizeof(std::int32_t) : 0));
   const std::size_t frame_bytes = direct ? 0 : aligned(static_cast<std::size_t>(frame_elems(g)) * sizeof(Elem));
   const std::size_t pix_bytes = aligned(static_cast<std::size_t>(max_panels * lay.nr) * 8);
   const std::size_t tap_bytes = aligned(static_cast<std::size_t>(lay.k) * 8);
@@ -3819,7 +3955,7 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
       } else {
         gather_panels(src, tap, lay, pix, p1 - p0, lanes);
       }
-      gemm(lanes, part, grp, p0 * lay.nr, scratch, out.group_out(g, n, grp, stage));
+      gemm(lanes, part, grp, p0 * lay.nr, scratch, out.group_out(g, n, grp, stage), stage);
       out.finish(g, n, grp, stage);
     }
   }, 1);
@@ -3835,14 +3971,43 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
                 const ConvOutput<TOut>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
   const auto gemm = [&](const auto* lanes, const LaneLayout& part, std::int64_t grp, std::int64_t l0,
-                        std::byte* scratch, TOut* ygrp) {
-    TOut* yimg = ygrp + l0;
-    gemm_int(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
+                        std::byte* scratch, TOut* ygrp, std::byte* stage_mem) {
+    auto* acc_scratch = reinterpret_cast<std::int32_t*>(scratch);
+    if (out.sums_run == 0) {
+      TOut* yimg = ygrp + l0;
+      gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
+               [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
+                   std::int64_t stride) {
+                 requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
+                                  yimg + s0 * plane + c0, plane, true);
+               });
+      return;
+    }
+    // Pooled on the sums (the item is the whole group: l0 = 0): blocks of whole runs pool into the
+    // stage, which is requantized into y once complete.
+    const std::int64_t pooled = out.pooled_plane();
+    auto* sums = reinterpret_cast<std::int32_t*>(stage_mem);
+    simd::PoolSumsArgs a;
+    a.kh = out.pool->win.kernel[0];
+    a.kw = out.pool->win.kernel[1];
+    a.w = g.ow;
+    a.ow = out.pool->ow;
+    a.out_stride = pooled;
+    const std::int64_t block_panels = kBlockPanels * part.nr / out.sums_run * out.sums_run / part.nr;
+    gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
              [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
-               requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
-                                yimg + s0 * plane + c0, plane, true);
-             });
+               a.acc = acc;
+               a.acc_stride = stride;
+               a.rows = rows;
+               a.groups = cols / out.sums_run;
+               const std::int64_t q0 = c0 / out.sums_run * a.ow;  // the block's first pooled pixel
+               a.out = sums + s0 * pooled + q0;
+               a.out_room = pooled - q0;  // later blocks of the row rewrite what lands past the block
+               max_pool_sums(a);
+             }, 0, -1, block_panels);
+    requantize_block(sums, pooled, w.m_per_group, pooled, grp * w.m_per_group, bias, stage, onnx_mult, ygrp, pooled,
+                     true);
   };
   if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, byte_shift, w.unit, out, ex, gemm);
   conv2d_panels<std::int16_t>(g, x, zx, zx, w.unit, out, ex, gemm);
@@ -3854,7 +4019,7 @@ void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<f
                   float lo, float hi, const ConvOutput<float>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
   conv2d_panels<float>(g, x, 0, 0, 1, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
-                                             std::int64_t l0, std::byte* scratch, float* ygrp) {
+                                             std::int64_t l0, std::byte* scratch, float* ygrp, std::byte*) {
     F32Output o;
     o.bias = bias.empty() ? nullptr : bias.data() + grp * w.m_per_group;
     o.lo = lo;
@@ -4382,6 +4547,12 @@ class QuantizedConv2D {
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
         for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
     }, arith_);
+    // A fused max pooling may then run on the sums (kernels/cpu/conv.hpp, pool_sums_lanes): max
+    // commutes with a requantization that never decreases, as onnx_float's does with factors ≥ 0,
+    // and with the byte kernel's per-channel offset while its sums cannot wrap.
+    const std::int64_t k = weights_.numel() / weights_.shape()[0];
+    pool_sums_ = !onnx_mult_.empty() && (!byte_shift_ || k * 255 * 128 < (std::int64_t{1} << 31)) &&
+                 std::all_of(onnx_mult_.begin(), onnx_mult_.end(), [](float m) { return std::isfinite(m) && m >= 0; });
     static_assert(!XQ::per_channel, "conv2d: activations must be quantized per tensor");
     static_assert(!YQ::per_channel, "conv2d: outputs must be quantized per tensor");
     static_assert(std::same_as<typename XQ::storage_type, TIn>, "conv2d: input scheme and storage type differ");
@@ -4405,8 +4576,10 @@ class QuantizedConv2D {
         if constexpr (std::same_as<Acc, std::int32_t>) {
           if (fast_x && out.contiguous()) {
             if (byte_shift_) cpu::check_inputs_in(input_range_, x.data(), 1, 0, x.numel(), 1);
+            cpu::ConvOutput<TOut> o{out.data(), p};
+            if (p && pool_sums_) o.sums_run = cpu::pool_sums_lanes(g, *p, cpu::panel_lanes());
             cpu::conv2d_int(g, x.data(), arith.x_zp, byte_shift_.value_or(0), packed_, fast_bias_, arith.out,
-                            onnx_mult_, cpu::ConvOutput<TOut>{out.data(), p}, ex);
+                            onnx_mult_, o, ex);
             return;
           }
         }
@@ -4453,6 +4626,7 @@ class QuantizedConv2D {
   cpu::PackedConvWeights<std::int32_t> packed_;
   std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;  // the onnx_float multipliers, for the vectorized epilogue
+  bool pool_sums_ = false;        // a fused pooling may take the max of the sums (see the constructor)
 };
 
 // fp32 activations and weights, or bf16 ones (T = bf16: weights rounded to bf16 once, products exact

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <numeric>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -164,11 +165,18 @@ struct TestExec {
 };
 
 // A random max pooling over a conv output of shape y (kernel ≤ 3, any stride, dilation, padding and
-// ceil_mode); some of its windows may cover no input pixel.
+// ceil_mode); some of its windows may cover no input pixel. A third are the common 2×2/2 (the pair
+// path when ow·2 = w), a sixth other windows that tile the output (kernel = stride, no padding: the
+// pooling may run on the sums, cpu::pool_sums_lanes).
 PoolGeometry random_pool(std::mt19937& rng, const Shape& y) {
   std::uniform_int_distribution<int> pick(0, 1000);
-  if (pick(rng) % 3 == 0 && y[2] >= 2 && y[3] >= 2)  // the common 2×2/2 (the pair path when ow·2 = w)
+  if (pick(rng) % 3 == 0 && y[2] >= 2 && y[3] >= 2)
     return make_pool_geometry(y, Window2D{{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}}, pick(rng) % 3 == 0);
+  if (pick(rng) % 4 == 0) {
+    static constexpr std::array<std::array<std::int64_t, 2>, 6> kTiles{{{1, 2}, {2, 1}, {2, 4}, {4, 2}, {3, 3}, {1, 8}}};
+    const auto k = kTiles[static_cast<std::size_t>(pick(rng)) % kTiles.size()];
+    if (k[0] <= y[2] && k[1] <= y[3]) return make_pool_geometry(y, Window2D{k, k, {1, 1}, {0, 0, 0, 0}}, pick(rng) % 3 == 0);
+  }
   Window2D win;
   win.kernel = {1 + pick(rng) % std::min<std::int64_t>(3, y[2]), 1 + pick(rng) % std::min<std::int64_t>(3, y[3])};
   win.strides = {1 + pick(rng) % 3, 1 + pick(rng) % 3};
@@ -402,6 +410,72 @@ TEST_CASE_TEMPLATE("fast int8 conv equals the reference bit for bit", TIn, std::
   std::mt19937 rng(1234);
   MESSAGE("SIMD target: ", std::string(simd::active_target()));
   for (int i = 0; i < 160; ++i) conv_case<TIn>(rng, i);
+}
+
+// Convs whose fused max pooling runs on the int32 sums (cpu::pool_sums_lanes: onnx_float factors,
+// windows kh × (1 or 2) tiling the output, kh output rows a multiple of the panel width and at most
+// a GEMM block): several blocks and row blocks, odd rows and columns no window covers, both kernels
+// (full weights: int16; reduced: bytes) and both k orders; every fourth case has a width that does
+// not fit the panels and takes the staged path.
+TEST_CASE_TEMPLATE("a conv with its max pooling on the sums equals the conv then the pool", TIn, std::uint8_t,
+                   std::int8_t) {
+  std::mt19937 rng(4321);
+  std::uniform_int_distribution<int> pick(0, 1000);
+  static constexpr std::array<std::array<std::int64_t, 2>, 7> kTiles{{{2, 2}, {2, 2}, {1, 2}, {2, 1}, {4, 2}, {3, 2}, {4, 1}}};
+  const std::int64_t nr = cpu::panel_lanes();
+  int on_sums = 0;
+  for (int it = 0; it < 28; ++it) {
+    const std::int64_t cpg = std::array<std::int64_t, 4>{1, 3, 4, 8}[static_cast<std::size_t>(pick(rng) % 4)];
+    const std::int64_t groups = pick(rng) % 4 == 0 ? 2 : 1, c = cpg * groups, m = groups * (1 + pick(rng) % 20);
+    const std::int64_t kk = pick(rng) % 3 == 0 ? 1 : 3, pad = kk == 3 ? pick(rng) % 2 : 0;
+    Window2D win{{kk, kk}, {1, 1}, {1, 1}, {pad, pad, pad, pad}};
+    if (pick(rng) % 5 == 0) win.strides = {2, 2};
+    const auto tile = kTiles[static_cast<std::size_t>(pick(rng)) % kTiles.size()];
+    // Output width: a multiple of nr / gcd(kh, nr) up to a block's lanes over kh, or any.
+    const std::int64_t unit = nr / std::gcd(tile[0], nr), widest = cpu::kBlockPanels * nr / tile[0];
+    std::int64_t ow = unit * (1 + pick(rng) % std::max<std::int64_t>(1, widest / unit));
+    if (it % 4 == 3 || ow < tile[1]) ow = tile[1] + pick(rng) % 20;
+    const std::int64_t oh = tile[0] + pick(rng) % 12, n = 1 + pick(rng) % 2;
+    const std::int64_t h = (oh - 1) * win.strides[0] + kk - 2 * pad, w = (ow - 1) * win.strides[1] + kk - 2 * pad;
+    const std::int32_t zx = std::array<std::int32_t, 3>{std::numeric_limits<TIn>::min(), 0, 5}[static_cast<std::size_t>(pick(rng) % 3)];
+    const auto kind = pick(rng) % 2 ? WeightKind::full : WeightKind::reduced;
+    const Tensor x = draw_input<TIn>(rng, Shape{n, c, h, w});
+    const auto drawn = draw_weights(rng, kind, m, cpg * kk * kk);
+    Tensor wt(DType::i8, Shape{m, cpg, kk, kk});
+    std::copy(drawn.begin(), drawn.end(), wt.span<std::int8_t>().begin());
+    std::vector<float> ws;
+    std::vector<std::int32_t> bias;
+    for (std::int64_t i = 0; i < m; ++i) {
+      ws.push_back(pick_scale(rng, RequantPolicy::onnx_float));
+      bias.push_back(std::uniform_int_distribution<int>(-3000, 3000)(rng));
+    }
+    const PerTensor<TIn> xq(pick_scale(rng, RequantPolicy::onnx_float), zx);
+    const PerTensor<std::int8_t> yq(pick_scale(rng, RequantPolicy::onnx_float), pick(rng) % 256 - 128);
+    const PerChannel<std::int8_t> wq(0, ws, std::vector<std::int32_t>(static_cast<std::size_t>(m), 0));
+    ConvOptions o;
+    o.window = win;
+    o.groups = groups;
+    if (pick(rng) % 2) o.activation = ActivationClamp::relu();
+    const QView<const std::int8_t, PerChannel<std::int8_t>> wv{wt.view<std::int8_t>(), wq};
+    const QuantizedConv2D<TIn, std::int8_t, std::int8_t> fast(xq, wv, bias, yq, o);
+    o.reference = true;
+    const QuantizedConv2D<TIn, std::int8_t, std::int8_t> ref(xq, wv, bias, yq, o);
+    const ConvGeometry g = fast.geometry(x.shape());
+    REQUIRE(g.ow == ow);
+    const PoolGeometry pg = make_pool_geometry(g.output_shape(), Window2D{tile, tile, {1, 1}, {0, 0, 0, 0}}, pick(rng) % 2);
+    const bool sums = cpu::pool_sums_lanes(g, pg, nr) > 0;
+    on_sums += sums;
+    Tensor full(DType::i8, g.output_shape()), pooled(DType::i8, pg.output_shape()), expect(DType::i8, pg.output_shape());
+    ref.run(x.view<TIn>(), full.view<std::int8_t>());
+    ref::max_pool(pg, full.view<const std::int8_t>(), expect.view<std::int8_t>());
+    TestExec ex(it % 2 == 0 ? 1 : 2);
+    fast.run(x.view<TIn>(), pooled.view<std::int8_t>(), ex.exec(), &pg);
+    INFO("target ", std::string(simd::active_target()), " x ", x.shape(), " w ", wt.shape(), " groups ", groups,
+         " pad ", pad, " stride ", win.strides[0], " pool ", tile[0], "x", tile[1], " ceil ", pg.ceil_mode,
+         " byte kernel ", fast.byte_kernel(), " threads ", ex.pool.threads(), " on the sums ", sums);
+    CHECK(count_diff<std::int8_t>(pooled, expect) == 0);
+  }
+  CHECK(on_sums >= 14);
 }
 
 TEST_CASE_TEMPLATE("fast int8 GEMM equals the reference bit for bit", TIn, std::uint8_t, std::int8_t) {

@@ -10,6 +10,8 @@
 // activations, 8-bit weights).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -99,6 +101,12 @@ class QuantizedConv2D {
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
         for (const auto& c : a.out.channels) onnx_mult_.push_back(c.multiplier);
     }, arith_);
+    // A fused max pooling may then run on the sums (kernels/cpu/conv.hpp, pool_sums_lanes): max
+    // commutes with a requantization that never decreases, as onnx_float's does with factors ≥ 0,
+    // and with the byte kernel's per-channel offset while its sums cannot wrap.
+    const std::int64_t k = weights_.numel() / weights_.shape()[0];
+    pool_sums_ = !onnx_mult_.empty() && (!byte_shift_ || k * 255 * 128 < (std::int64_t{1} << 31)) &&
+                 std::all_of(onnx_mult_.begin(), onnx_mult_.end(), [](float m) { return std::isfinite(m) && m >= 0; });
     static_assert(!XQ::per_channel, "conv2d: activations must be quantized per tensor");
     static_assert(!YQ::per_channel, "conv2d: outputs must be quantized per tensor");
     static_assert(std::same_as<typename XQ::storage_type, TIn>, "conv2d: input scheme and storage type differ");
@@ -122,8 +130,10 @@ class QuantizedConv2D {
         if constexpr (std::same_as<Acc, std::int32_t>) {
           if (fast_x && out.contiguous()) {
             if (byte_shift_) cpu::check_inputs_in(input_range_, x.data(), 1, 0, x.numel(), 1);
+            cpu::ConvOutput<TOut> o{out.data(), p};
+            if (p && pool_sums_) o.sums_run = cpu::pool_sums_lanes(g, *p, cpu::panel_lanes());
             cpu::conv2d_int(g, x.data(), arith.x_zp, byte_shift_.value_or(0), packed_, fast_bias_, arith.out,
-                            onnx_mult_, cpu::ConvOutput<TOut>{out.data(), p}, ex);
+                            onnx_mult_, o, ex);
             return;
           }
         }
@@ -170,6 +180,7 @@ class QuantizedConv2D {
   cpu::PackedConvWeights<std::int32_t> packed_;
   std::vector<std::int32_t> fast_bias_;  // the bias the packing needs (byte_kernel_bias for bytes)
   std::vector<float> onnx_mult_;  // the onnx_float multipliers, for the vectorized epilogue
+  bool pool_sums_ = false;        // a fused pooling may take the max of the sums (see the constructor)
 };
 
 // fp32 activations and weights, or bf16 ones (T = bf16: weights rounded to bf16 once, products exact

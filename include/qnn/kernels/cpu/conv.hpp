@@ -16,6 +16,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -168,28 +169,57 @@ inline std::int64_t conv_chunks(const ConvGeometry& g, const LaneLayout& lay, co
   return std::max<std::int64_t>(1, std::min({lay.panels(), wanted, pair_macs / kMinChunkMacs}));
 }
 
-// Where a conv writes. Plain: straight into y (N×M×OH×OW). With a max pooling fused after it, each
-// (image, group)'s output is staged in the thread's workspace and, once complete, pooled into y
-// (N×M×POH×POW) while it is still in cache: the full-size output never goes to memory (for conv1
-// of the Fashion-MNIST CNN at batch 256, 25.7 MB written and read again in fp32). Pooling only
-// selects values, so the result is the unfused one bit for bit; the item that stages a group must
-// then compute all of it, so pooled convs do not split an image's pixels between threads.
+// Max pooling on the sums. When an integer conv's requantization never decreases (onnx_float with
+// factors ≥ 0: max commutes with it) and the pooling's windows tile the conv's output rows —
+// kernel = stride, kw 1 or 2, no padding or dilation, every window whole: the 2×2/2 pool of most
+// CNNs — the epilogue pools the int32 sums of each block (max_pool_sums) and only the pooled sums
+// are requantized: a quarter of them for 2×2, in long rows once the group is done, with no pooling
+// pass over staged outputs. The result is the unfused one bit for bit. The lanes keep their order;
+// GEMM blocks are cut at whole runs of KH output rows (KH·OW lanes, a multiple of the panel width
+// and at most a block), so every window lies in one block, and rows no window covers are not
+// computed. The byte kernel's sums differ from the reference's by a per-channel constant (its
+// bias, kernels/cpu/u8s8.hpp), which max also commutes with, as long as they do not wrap: the
+// caller checks K·255·128 < 2^31.
+//
+// The lanes of one run of KH output rows when `pool` over g's output can run on the sums, else 0.
+inline std::int64_t pool_sums_lanes(const ConvGeometry& g, const PoolGeometry& pool, std::int64_t nr) {
+  const Window2D& w = pool.win;
+  const std::int64_t run = w.kernel[0] * g.ow;
+  const bool tiles = w.kernel == w.strides && (w.kernel[1] == 1 || w.kernel[1] == 2) &&
+                     w.kernel[0] * w.kernel[1] > 1 && w.dilations == std::array<std::int64_t, 2>{1, 1} &&
+                     w.pads == std::array<std::int64_t, 4>{0, 0, 0, 0} && pool.oh >= 1 && pool.ow >= 1 &&
+                     pool.oh * w.kernel[0] <= g.oh && pool.ow * w.kernel[1] <= g.ow;
+  return tiles && run % nr == 0 && run <= kBlockPanels * nr ? run : 0;
+}
+
+// Where a conv writes. Plain: straight into y (N×M×OH×OW). With a max pooling fused after it, into
+// y's N×M×POH×POW: on the sums (above) when `sums_run` > 0, with the group's pooled sums in the
+// stage; otherwise each (image, group)'s output is staged in the thread's workspace and, once
+// complete, pooled into y while it is still in cache: the full-size output never goes to memory
+// (for conv1 of the Fashion-MNIST CNN at batch 256, 25.7 MB written and read again in fp32).
+// Pooling only selects values, so the result is the unfused one bit for bit; the item that stages
+// a group must then compute all of it, so pooled convs do not split an image's pixels between
+// threads.
 template <class TOut>
 struct ConvOutput {
   TOut* y = nullptr;
   const PoolGeometry* pool = nullptr;  // over the conv's output (n, m, oh, ow); null: not pooled
+  std::int64_t sums_run = 0;           // pool_sums_lanes when pooled on the sums, else 0
 
+  bool staged() const { return pool && sums_run == 0; }
+  std::int64_t pooled_plane() const { return pool->oh * pool->ow; }
   std::size_t stage_bytes(const ConvGeometry& g) const {
     if (!pool) return 0;
+    if (sums_run > 0) return static_cast<std::size_t>(g.m_per_group() * pooled_plane()) * sizeof(std::int32_t);
     return static_cast<std::size_t>(g.m_per_group() * g.oh * g.ow + max_pool_planes_scratch(*pool)) * sizeof(TOut);
   }
   // Output channel `grp`·M/G of image n at pixel 0: in y, or in the stage.
   TOut* group_out(const ConvGeometry& g, std::int64_t n, std::int64_t grp, std::byte* stage) const {
-    if (pool) return reinterpret_cast<TOut*>(stage);
-    return y + (n * g.m + grp * g.m_per_group()) * g.oh * g.ow;
+    if (staged()) return reinterpret_cast<TOut*>(stage);
+    return y + (n * g.m + grp * g.m_per_group()) * (pool ? pooled_plane() : g.oh * g.ow);
   }
   void finish(const ConvGeometry& g, std::int64_t n, std::int64_t grp, std::byte* stage) const {
-    if (!pool) return;
+    if (!staged()) return;
     const std::int64_t staged = g.m_per_group() * g.oh * g.ow;
     const auto* src = reinterpret_cast<const TOut*>(stage);
     TOut* dst = y + (n * g.m + grp * g.m_per_group()) * pool->oh * pool->ow;
@@ -199,21 +229,24 @@ struct ConvOutput {
 
 // The driver shared by integer and float convolution: per work item, frame the group's input
 // (frame_input: elements x − sub, padding zx − sub; in units when the weights are packed in channel
-// units, unit > 1), gather the chunk's panels, then gemm(lanes, chunk layout, n, grp,
-// first pixel, gemm scratch, out) with `out` the group's output (ConvOutput::group_out), finished
-// once the item is done.
+// units, unit > 1), gather the chunk's panels, then gemm(lanes, chunk layout, grp, first pixel,
+// gemm scratch, out, stage) with `out` the group's output (ConvOutput::group_out), finished once the
+// item is done.
 template <class Elem, class TIn, class TOut, class Gemm>
 void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t sub, std::int64_t unit,
                    const ConvOutput<TOut>& out, const Exec& ex, Gemm&& gemm) {
   constexpr int per_step = kStep<Elem>;
-  const LaneLayout lay = conv_lane_layout(g, per_step);
+  LaneLayout lay = conv_lane_layout(g, per_step);
+  if (out.sums_run > 0) lay.rows = out.pool->oh * out.sums_run;  // the rows windows cover
   const std::int64_t chunks = out.pool ? 1 : conv_chunks(g, lay, ex);
   const std::int64_t max_panels = (lay.panels() + chunks - 1) / chunks;
   const bool units = per_step > 1 && unit > 1;
   const bool direct = !units && frame_is_input<Elem, TIn>(g, sub);
   const auto aligned = [](std::size_t b) { return (b + 63) / 64 * 64; };
   const std::size_t lane_bytes = aligned(static_cast<std::size_t>(max_panels * lay.panel_elems(per_step)) * sizeof(Elem));
-  const std::size_t gemm_bytes = aligned(gemm_scratch_bytes());
+  // Pooling on the sums reads a little past a block's accumulators (simd::kPoolSumsOverRead).
+  const std::size_t gemm_bytes =
+      aligned(gemm_scratch_bytes() + (out.sums_run > 0 ? simd::kPoolSumsOverRead * sizeof(std::int32_t) : 0));
   const std::size_t frame_bytes = direct ? 0 : aligned(static_cast<std::size_t>(frame_elems(g)) * sizeof(Elem));
   const std::size_t pix_bytes = aligned(static_cast<std::size_t>(max_panels * lay.nr) * 8);
   const std::size_t tap_bytes = aligned(static_cast<std::size_t>(lay.k) * 8);
@@ -254,7 +287,7 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
       } else {
         gather_panels(src, tap, lay, pix, p1 - p0, lanes);
       }
-      gemm(lanes, part, grp, p0 * lay.nr, scratch, out.group_out(g, n, grp, stage));
+      gemm(lanes, part, grp, p0 * lay.nr, scratch, out.group_out(g, n, grp, stage), stage);
       out.finish(g, n, grp, stage);
     }
   }, 1);
@@ -270,14 +303,43 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
                 const ConvOutput<TOut>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
   const auto gemm = [&](const auto* lanes, const LaneLayout& part, std::int64_t grp, std::int64_t l0,
-                        std::byte* scratch, TOut* ygrp) {
-    TOut* yimg = ygrp + l0;
-    gemm_int(lanes, part, w.group(grp), w.m_per_group, reinterpret_cast<std::int32_t*>(scratch),
+                        std::byte* scratch, TOut* ygrp, std::byte* stage_mem) {
+    auto* acc_scratch = reinterpret_cast<std::int32_t*>(scratch);
+    if (out.sums_run == 0) {
+      TOut* yimg = ygrp + l0;
+      gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
+               [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
+                   std::int64_t stride) {
+                 requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
+                                  yimg + s0 * plane + c0, plane, true);
+               });
+      return;
+    }
+    // Pooled on the sums (the item is the whole group: l0 = 0): blocks of whole runs pool into the
+    // stage, which is requantized into y once complete.
+    const std::int64_t pooled = out.pooled_plane();
+    auto* sums = reinterpret_cast<std::int32_t*>(stage_mem);
+    simd::PoolSumsArgs a;
+    a.kh = out.pool->win.kernel[0];
+    a.kw = out.pool->win.kernel[1];
+    a.w = g.ow;
+    a.ow = out.pool->ow;
+    a.out_stride = pooled;
+    const std::int64_t block_panels = kBlockPanels * part.nr / out.sums_run * out.sums_run / part.nr;
+    gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
              [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
-               requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
-                                yimg + s0 * plane + c0, plane, true);
-             });
+               a.acc = acc;
+               a.acc_stride = stride;
+               a.rows = rows;
+               a.groups = cols / out.sums_run;
+               const std::int64_t q0 = c0 / out.sums_run * a.ow;  // the block's first pooled pixel
+               a.out = sums + s0 * pooled + q0;
+               a.out_room = pooled - q0;  // later blocks of the row rewrite what lands past the block
+               max_pool_sums(a);
+             }, 0, -1, block_panels);
+    requantize_block(sums, pooled, w.m_per_group, pooled, grp * w.m_per_group, bias, stage, onnx_mult, ygrp, pooled,
+                     true);
   };
   if (w.step == 4) return conv2d_panels<std::uint8_t>(g, x, zx, byte_shift, w.unit, out, ex, gemm);
   conv2d_panels<std::int16_t>(g, x, zx, zx, w.unit, out, ex, gemm);
@@ -289,7 +351,7 @@ void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<f
                   float lo, float hi, const ConvOutput<float>& out, const Exec& ex) {
   const std::int64_t plane = g.oh * g.ow;
   conv2d_panels<float>(g, x, 0, 0, 1, out, ex, [&](const float* lanes, const LaneLayout& part, std::int64_t grp,
-                                             std::int64_t l0, std::byte* scratch, float* ygrp) {
+                                             std::int64_t l0, std::byte* scratch, float* ygrp, std::byte*) {
     F32Output o;
     o.bias = bias.empty() ? nullptr : bias.data() + grp * w.m_per_group;
     o.lo = lo;

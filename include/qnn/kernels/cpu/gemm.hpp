@@ -136,18 +136,21 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
 
 // C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
 // (all panels by default), block by block, lanes of int16 pairs or bytes (int_block):
-// epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums.
-// `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
+// epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums. Blocks are
+// `block_panels` ≤ kBlockPanels panels wide (an epilogue may need its blocks to start at multiples
+// of some width). `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
 template <class Elem, class Epilogue>
 void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
-              std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1) {
+              std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1,
+              std::int64_t block_panels = kBlockPanels) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
   check_panel_width(nr);
+  check(block_panels >= 1 && block_panels <= kBlockPanels, "gemm_int: blocks of ", block_panels, " panels");
   const std::int64_t stride = kBlockPanels * nr;
   const std::int64_t pend = panel_end < 0 ? lay.panels() : panel_end;
-  for (std::int64_t p0 = panel_begin; p0 < pend; p0 += kBlockPanels) {
-    const std::int64_t np = std::min(kBlockPanels, pend - p0);
+  for (std::int64_t p0 = panel_begin; p0 < pend; p0 += block_panels) {
+    const std::int64_t np = std::min(block_panels, pend - p0);
     for (std::int64_t s0 = 0; s0 < rows; s0 += kBlockRows) {
       const std::int64_t nrows = std::min(kBlockRows, rows - s0);
       int_block(t, lay, lanes, p0, bcast, s0, nrows, np, scratch, stride);

@@ -80,6 +80,23 @@ void max_pool_planes(const PoolGeometry& g, const T* x, T* y, std::int64_t plane
   ref::max_pool(one, TensorView<const T>(x, Shape{1, planes, g.h, g.w}), TensorView<T>(y, one.output_shape()));
 }
 
+// The pooling a conv runs on its int32 sums in its epilogue (simd::PoolSumsArgs): the per-target
+// kernel, or the same maxima one output at a time.
+inline void max_pool_sums(const simd::PoolSumsArgs& a) {
+  const simd::KernelTable* t = simd::kernel_table();
+  if (t && t->max_pool_sums_i32) return t->max_pool_sums_i32(a);
+  for (std::int64_t s = 0; s < a.rows; ++s)
+    for (std::int64_t grp = 0; grp < a.groups; ++grp) {
+      const std::int32_t* src = a.acc + s * a.acc_stride + grp * a.kh * a.w;
+      for (std::int64_t c = 0; c < a.ow; ++c) {
+        std::int32_t best = src[c * a.kw];
+        for (std::int64_t ky = 0; ky < a.kh; ++ky)
+          for (std::int64_t kx = 0; kx < a.kw; ++kx) best = std::max(best, src[ky * a.w + c * a.kw + kx]);
+        a.out[s * a.out_stride + grp * a.ow + c] = best;
+      }
+    }
+}
+
 template <class T>
 void max_pool(const PoolGeometry& g, TensorView<const T> x, TensorView<T> y, const Exec& ex) {
   const simd::KernelTable* t = simd::kernel_table();

@@ -27,6 +27,7 @@
 #define QNN_KERNELS_SIMD_GEMM_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -257,6 +258,8 @@ HWY_INLINE hn::Vec<D32> requant_vec(D32 d32, DF df, hn::Vec<D32> acc, hn::Vec<D3
   return hn::Sub(hn::BitCast(d32, hn::Add(f, magic)), magic_less_zp);
 }
 
+inline constexpr std::size_t kMaxLanes32 = HWY_MAX_BYTES / sizeof(std::int32_t);
+
 // The rows of a block. kColBias / kColMult: bias / factor indexed by column (FC) rather than one
 // per row (conv, or a per-tensor factor); decided once per block, not per vector.
 //
@@ -296,15 +299,19 @@ HWY_INLINE void requant_rows(const RequantArgs& a) {
       hn::StoreU(hn::ConcatEven(d8, hn::BitCast(d8, q23), hn::BitCast(d8, q01)), d8, out + c);
     }
     for (; c + n <= a.cols; c += n) hn::StoreU(hn::DemoteTo(d8q, quant(c)), d8q, out + c);
-    for (; c < a.cols; ++c) {  // tail: the same operations, one lane at a time
-      const std::int64_t ch = a.channel_is_row ? row_ch : a.channel0 + c;
-      const std::int32_t b = a.bias ? a.bias[ch] : 0;
-      float f = static_cast<float>(static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[c]) + static_cast<std::uint32_t>(b))) *
-                a.mult[a.per_channel ? ch : 0];
-      const auto lo = static_cast<float>(a.lo - a.zp);
-      const auto hi = static_cast<float>(a.hi - a.zp);
-      f = f < lo ? lo : (f > hi ? hi : f);
-      out[c] = static_cast<TOut>(hn::GetLane(hn::NearestInt(hn::Set(df, f))) + a.zp);
+    if (c < a.cols) {  // tail: one vector over copies padded with zeros, its first lanes copied out
+      const std::size_t rem = static_cast<std::size_t>(a.cols - c);
+      HWY_ALIGN std::int32_t t_acc[kMaxLanes32] = {};
+      HWY_ALIGN std::int32_t t_bias[kMaxLanes32] = {};
+      HWY_ALIGN float t_mult[kMaxLanes32] = {};
+      HWY_ALIGN TOut t_out[kMaxLanes32];
+      std::copy_n(acc + c, rem, t_acc);
+      if (kColBias) std::copy_n(col_bias + c, rem, t_bias);
+      if (kColMult) std::copy_n(col_mult + c, rem, t_mult);
+      const auto q = requant_vec(d32, df, hn::Load(d32, t_acc), kColBias ? hn::Load(d32, t_bias) : vb,
+                                 kColMult ? hn::Load(df, t_mult) : vm, flo, fhi, magic, magic_less_zp);
+      hn::StoreU(hn::DemoteTo(d8q, q), d8q, t_out);
+      std::copy_n(t_out, rem, out + c);
     }
   }
 }

@@ -24,6 +24,7 @@ struct KernelTable {
   void (*max_pool_i8)(const MaxPoolArgs&) = nullptr;
   void (*max_pool_i16)(const MaxPoolArgs&) = nullptr;
   void (*max_pool_f32)(const MaxPoolArgs&) = nullptr;
+  void (*max_pool_sums_i32)(const PoolSumsArgs&) = nullptr;
   void (*quantize_u8)(const QuantizeArgs&) = nullptr;
   void (*quantize_i8)(const QuantizeArgs&) = nullptr;
   void (*quantize_u16)(const QuantizeArgs&) = nullptr;

@@ -213,6 +213,57 @@ HWY_INLINE void max_pool_planes(const MaxPoolArgs& a) {
   }
 }
 
+// PoolSumsArgs: the kh window rows are reduced first, vector by vector at the same columns, then for
+// kw = 2 the pairs of the result (one deinterleave per output vector instead of one per window row).
+// A row's last vector is moved back to end at ow (recomputing outputs already written, with the
+// same values) so that nothing is written past the pooled row; a row narrower than a vector (ow = 6
+// on the Fashion-MNIST CNN's conv2) is one vector, its loads reaching past the windows and its lanes
+// past ow stored where out_room allows (later outputs, rewritten afterwards), else copied out.
+template <int KW, int KH>  // KH 0: a.kh
+HWY_INLINE void max_pool_sums_window(const PoolSumsArgs& a) {
+  const hn::ScalableTag<std::int32_t> d;
+  const std::int64_t n = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t kh = KH > 0 ? KH : a.kh, w = a.w;
+  const auto rows_max = [&](const std::int32_t* src) HWY_ATTR {
+    auto best = hn::LoadU(d, src);
+    for (std::int64_t ky = 1; ky < kh; ++ky) best = hn::Max(best, hn::LoadU(d, src + ky * w));
+    return best;
+  };
+  const auto pooled = [&](const std::int32_t* src, std::int64_t c) HWY_ATTR {
+    if constexpr (KW == 1) {
+      return rows_max(src + c);
+    } else {
+      const auto lo = rows_max(src + 2 * c), hi = rows_max(src + 2 * c + n);
+      return hn::Max(hn::ConcatEven(d, hi, lo), hn::ConcatOdd(d, hi, lo));
+    }
+  };
+  HWY_ALIGN std::int32_t narrow[HWY_MAX_BYTES / sizeof(std::int32_t)];
+  for (std::int64_t s = 0; s < a.rows; ++s)
+    for (std::int64_t grp = 0; grp < a.groups; ++grp) {
+      const std::int32_t* src = a.acc + s * a.acc_stride + grp * kh * w;
+      std::int32_t* dst = a.out + s * a.out_stride + grp * a.ow;
+      if (a.ow < n) {
+        if (grp * a.ow + n <= a.out_room) {
+          hn::StoreU(pooled(src, 0), d, dst);
+        } else {
+          hn::Store(pooled(src, 0), d, narrow);
+          std::copy_n(narrow, a.ow, dst);
+        }
+        continue;
+      }
+      for (std::int64_t c0 = 0; c0 < a.ow; c0 += n) {
+        const std::int64_t c = std::min(c0, a.ow - n);
+        hn::StoreU(pooled(src, c), d, dst + c);
+      }
+    }
+}
+
+inline void max_pool_sums_i32(const PoolSumsArgs& a) {
+  if (a.kw == 1) return max_pool_sums_window<1, 0>(a);
+  if (a.kh == 2) return max_pool_sums_window<2, 2>(a);  // 2×2: the window rows unrolled
+  max_pool_sums_window<2, 0>(a);
+}
+
 inline void max_pool_u8(const MaxPoolArgs& a) { max_pool_planes<std::uint8_t>(a); }
 inline void max_pool_i8(const MaxPoolArgs& a) { max_pool_planes<std::int8_t>(a); }
 inline void max_pool_i16(const MaxPoolArgs& a) { max_pool_planes<std::int16_t>(a); }

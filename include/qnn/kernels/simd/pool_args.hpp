@@ -19,6 +19,27 @@ struct MaxPoolArgs {
   void* scratch = nullptr;  // max_pool_scratch_elems(*this) elements of the pooled type
 };
 
+// The max pooling a conv runs on its int32 sums, block by block, in its epilogue (kernels/cpu/
+// conv.hpp, pool_sums_lanes): `rows` block rows, acc_stride apart, each `groups` runs of kh conv
+// output rows of width w; windows kh × kw (kw 1 or 2) at stride (kh, kw) tile them, so run g of row
+// s pools to one output row of ow = ⌊w / kw⌋ values at out + s·out_stride + g·ow. Loads may reach
+// up to 2·64 elements past the last window of the last row (rows narrower than a vector are read
+// as whole vectors): acc must have that much readable memory after it.
+inline constexpr std::int64_t kPoolSumsOverRead = 128;
+
+struct PoolSumsArgs {
+  const std::int32_t* acc = nullptr;
+  std::int64_t acc_stride = 0;
+  std::int64_t rows = 0, groups = 0;
+  std::int64_t kh = 1, kw = 1, w = 0, ow = 0;
+  std::int32_t* out = nullptr;
+  std::int64_t out_stride = 0;
+  // Elements of each output row from `out` on that may be written, in any order before the
+  // kernel returns (those past the block's outputs are rewritten later): lets a narrow row be
+  // stored as a whole vector.
+  std::int64_t out_room = 0;
+};
+
 // Reduced elements per flat column pass of a pairs-tiling pool (below).
 inline constexpr std::int64_t kMaxPoolPairBlock = 4096;
 

@@ -44,6 +44,7 @@ inline const KernelTable* target_kernel_table() {
     k.max_pool_i8 = &max_pool_i8;
     k.max_pool_i16 = &max_pool_i16;
     k.max_pool_f32 = &max_pool_f32;
+    k.max_pool_sums_i32 = &max_pool_sums_i32;
     k.quantize_u8 = &quantize_u8;
     k.quantize_i8 = &quantize_i8;
     k.quantize_u16 = &quantize_u16;
