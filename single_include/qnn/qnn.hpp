@@ -1351,11 +1351,13 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 // multiply-then-add does, only in another order).
 // Parallel over (image, group, pixel chunk) items; every output is computed by the same code
 // whatever the split. A max pooling fused after the conv (graph/passes/fuse_pool.hpp) is applied
-// per (image, group) as soon as the group's output is complete (ConvOutput below).
+// per (image, group) as soon as the group's output is complete, or on the int32 sums in the
+// epilogue when the requantization never decreases (ConvOutput and pool_sums_lanes below).
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <numeric>
 #include <span>
 #include <vector>
 
@@ -1848,8 +1850,9 @@ struct MaxPoolArgs {
 // conv.hpp, pool_sums_lanes): `rows` block rows, acc_stride apart, each `groups` runs of kh conv
 // output rows of width w; windows kh × kw (kw 1 or 2) at stride (kh, kw) tile them, so run g of row
 // s pools to one output row of ow = ⌊w / kw⌋ values at out + s·out_stride + g·ow. Loads may reach
-// up to 2·64 elements past the last window of the last row (rows narrower than a vector are read
-// as whole vectors): acc must have that much readable memory after it.
+// up to two vectors (2·N int32, 32 on AVX-512) past the last window of the last row (rows narrower
+// than a vector are read as whole vectors): acc must have kPoolSumsOverRead readable elements
+// after it.
 inline constexpr std::int64_t kPoolSumsOverRead = 128;
 
 struct PoolSumsArgs {
@@ -3842,12 +3845,14 @@ inline std::int64_t conv_chunks(const ConvGeometry& g, const LaneLayout& lay, co
 // kernel = stride, kw 1 or 2, no padding or dilation, every window whole: the 2×2/2 pool of most
 // CNNs — the epilogue pools the int32 sums of each block (max_pool_sums) and only the pooled sums
 // are requantized: a quarter of them for 2×2, in long rows once the group is done, with no pooling
-// pass over staged outputs. The result is the unfused one bit for bit. The lanes keep their order;
-// GEMM blocks are cut at whole runs of KH output rows (KH·OW lanes, a multiple of the panel width
-// and at most a block), so every window lies in one block, and rows no window covers are not
-// computed. The byte kernel's sums differ from the reference's by a per-channel constant (its
-// bias, kernels/cpu/u8s8.hpp), which max also commutes with, as long as they do not wrap: the
-// caller checks K·255·128 < 2^31.
+// pass over staged outputs. The result is the unfused one bit for bit (docs/numerics.md §4.7).
+// The lanes keep their order; GEMM blocks are cut at whole runs of KH output rows (KH·OW lanes) —
+// every block a multiple of both the run and the panel width, at most kBlockPanels panels — so
+// every window lies in one block, and rows no window covers are not computed. The bias is added to
+// the pooled sums by the requantization: max commutes with adding a channel's constant, and the
+// reference's bound (which includes the bias) keeps them in int32. The byte kernel's sums differ
+// from the reference's by another per-channel constant (its bias, kernels/cpu/u8s8.hpp), which max
+// commutes with as long as they do not wrap: the caller checks K·255·128 < 2^31.
 //
 // The lanes of one run of KH output rows when `pool` over g's output can run on the sums, else 0.
 inline std::int64_t pool_sums_lanes(const ConvGeometry& g, const PoolGeometry& pool, std::int64_t nr) {
@@ -3857,7 +3862,7 @@ inline std::int64_t pool_sums_lanes(const ConvGeometry& g, const PoolGeometry& p
                      w.kernel[0] * w.kernel[1] > 1 && w.dilations == std::array<std::int64_t, 2>{1, 1} &&
                      w.pads == std::array<std::int64_t, 4>{0, 0, 0, 0} && pool.oh >= 1 && pool.ow >= 1 &&
                      pool.oh * w.kernel[0] <= g.oh && pool.ow * w.kernel[1] <= g.ow;
-  return tiles && run % nr == 0 && run <= kBlockPanels * nr ? run : 0;
+  return tiles && std::lcm(run, nr) <= kBlockPanels * nr ? run : 0;
 }
 
 // Where a conv writes. Plain: straight into y (N×M×OH×OW). With a max pooling fused after it, into
@@ -3993,7 +3998,8 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
     a.w = g.ow;
     a.ow = out.pool->ow;
     a.out_stride = pooled;
-    const std::int64_t block_panels = kBlockPanels * part.nr / out.sums_run * out.sums_run / part.nr;
+    const std::int64_t unit = std::lcm(out.sums_run, part.nr);  // lanes: whole runs, whole panels
+    const std::int64_t block_panels = kBlockPanels * part.nr / unit * unit / part.nr;
     gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
              [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
@@ -14146,7 +14152,8 @@ inline int fold_batchnorm(Graph& g) {
 // in fp32, so both passes ran from memory. The conv node takes attribute qnn_pool = "max" and the
 // MaxPool's attributes under the prefix qnn_pool_, and its output becomes the MaxPool's.
 //
-// Max pooling only selects values, so the fused node computes exactly what the two did. It applies
+// Max pooling only selects values, so the fused node computes exactly what the two did (an integer
+// conv may pool its int32 sums instead, exact by docs/numerics.md §4.7). It applies
 // when the conv's output has no other reader and is not a graph output (calibration and the
 // per-layer report observe conv outputs as graph outputs), the MaxPool's Indices output is unused,
 // and the conv is a fast-path one: float Conv, or QLinearConv on 8-bit activations (int16 ones run

@@ -4,7 +4,8 @@
 // in fp32, so both passes ran from memory. The conv node takes attribute qnn_pool = "max" and the
 // MaxPool's attributes under the prefix qnn_pool_, and its output becomes the MaxPool's.
 //
-// Max pooling only selects values, so the fused node computes exactly what the two did. It applies
+// Max pooling only selects values, so the fused node computes exactly what the two did (an integer
+// conv may pool its int32 sums instead, exact by docs/numerics.md §4.7). It applies
 // when the conv's output has no other reader and is not a graph output (calibration and the
 // per-layer report observe conv outputs as graph outputs), the MaxPool's Indices output is unused,
 // and the conv is a fast-path one: float Conv, or QLinearConv on 8-bit activations (int16 ones run

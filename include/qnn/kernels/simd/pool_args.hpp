@@ -23,8 +23,9 @@ struct MaxPoolArgs {
 // conv.hpp, pool_sums_lanes): `rows` block rows, acc_stride apart, each `groups` runs of kh conv
 // output rows of width w; windows kh × kw (kw 1 or 2) at stride (kh, kw) tile them, so run g of row
 // s pools to one output row of ow = ⌊w / kw⌋ values at out + s·out_stride + g·ow. Loads may reach
-// up to 2·64 elements past the last window of the last row (rows narrower than a vector are read
-// as whole vectors): acc must have that much readable memory after it.
+// up to two vectors (2·N int32, 32 on AVX-512) past the last window of the last row (rows narrower
+// than a vector are read as whole vectors): acc must have kPoolSumsOverRead readable elements
+// after it.
 inline constexpr std::int64_t kPoolSumsOverRead = 128;
 
 struct PoolSumsArgs {
