@@ -19,8 +19,10 @@ backend, which needs XRT's headers and libraries). A header nobody included from
 otherwise be silently missing from the single header; the script refuses such a tree. An include of
 an EXCLUDED header (backends.hpp's, under #ifdef QNN_WITH_XRT) is kept as written, not inlined.
 
-A header first inlined inside a preprocessor conditional and included again elsewhere cannot be
-inlined only once without changing what compiles; the script refuses such a tree.
+A header first inlined inside a preprocessor conditional and included again outside that
+conditional cannot be inlined only once without changing what compiles; the script refuses such a
+tree. Included again inside the same conditional (an operator header that registry.hpp includes only
+when it compiles the registry, including another), it is simply skipped.
 
 The output depends only on the headers' contents (no dates, commits or absolute paths), so CI can
 regenerate it and compare it with the committed file (tests/CMakeLists.txt: single_include_fresh).
@@ -46,13 +48,16 @@ INCLUDE_QNN = re.compile(r'^\s*#\s*include\s*"(qnn/[^"]+)"')
 PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\b")
 COND_OPEN = re.compile(r"^\s*#\s*(if|ifdef|ifndef)\b")
 COND_CLOSE = re.compile(r"^\s*#\s*endif\b")
+COND_ELSE = re.compile(r"^\s*#\s*(else|elif|elifdef|elifndef)\b")  # another branch: another block
 
 
 class Amalgamator:
     def __init__(self, include_dir: pathlib.Path):
         self.include_dir = include_dir
         self.done: set[str] = set()
-        self.conditional: dict[str, str] = {}  # header first inlined under #if -> where
+        # header first inlined under #if -> (the conditional blocks open there, where)
+        self.conditional: dict[str, tuple[frozenset[int], str]] = {}
+        self.blocks = 0  # conditional blocks seen so far; each gets its own number
         self.out: list[str] = []
 
     def read(self, name: str) -> list[str]:
@@ -61,19 +66,23 @@ class Amalgamator:
             raise SystemExit(f"amalgamate.py: {name} is included but {path} does not exist")
         return path.read_text(encoding="utf-8").splitlines()
 
-    def inline(self, name: str, depth: int, stack: list[str]) -> None:
+    def inline(self, name: str, open_blocks: tuple[int, ...], stack: list[str]) -> None:
         self.done.add(name)
-        if depth > 0:
-            self.conditional[name] = " <- ".join(reversed(stack))
+        if open_blocks:
+            self.conditional[name] = (frozenset(open_blocks), " <- ".join(reversed(stack)))
         self.out.append(f"// ---- begin {name} " + "-" * max(0, 88 - len(name)))
-        local_depth = 0
+        local: list[int] = []
         for lineno, line in enumerate(self.read(name), 1):
             if PRAGMA_ONCE.match(line):
                 continue
             if COND_OPEN.match(line):
-                local_depth += 1
+                self.blocks += 1
+                local.append(self.blocks)
             elif COND_CLOSE.match(line):
-                local_depth -= 1
+                local.pop()
+            elif COND_ELSE.match(line):
+                self.blocks += 1
+                local[-1] = self.blocks
             m = INCLUDE_QNN.match(line)
             if m and EXCLUDED.match(m.group(1)):
                 self.out.append(line)  # an SDK-backed header stays an include (under its #ifdef)
@@ -81,16 +90,16 @@ class Amalgamator:
             if m:
                 inc = m.group(1)
                 where = f"{name}:{lineno}"
-                if inc in self.conditional:
+                if inc in self.conditional and not self.conditional[inc][0] <= set(open_blocks + tuple(local)):
                     raise SystemExit(
                         f"amalgamate.py: {inc} is included at {where}, but was first inlined inside "
-                        f"a preprocessor conditional ({self.conditional[inc]}); move that include "
+                        f"a preprocessor conditional ({self.conditional[inc][1]}); move that include "
                         "out of the conditional or include it unconditionally first")
                 if inc in self.done:
                     continue
                 if inc in stack:
                     raise SystemExit(f"amalgamate.py: include cycle: {' -> '.join(stack + [inc])}")
-                self.inline(inc, depth + local_depth, stack + [inc])
+                self.inline(inc, open_blocks + tuple(local), stack + [inc])
                 continue
             self.out.append(line)
         self.out.append(f"// ---- end {name} " + "-" * max(0, 90 - len(name)))
@@ -103,7 +112,7 @@ def uncovered(include_dir: pathlib.Path, inlined: set[str]) -> list[str]:
 
 def amalgamate(root: pathlib.Path) -> str:
     a = Amalgamator(root / "include")
-    a.inline(ENTRY, 0, [ENTRY])
+    a.inline(ENTRY, (), [ENTRY])
     missing = uncovered(root / "include", a.done)
     if missing:
         raise SystemExit(f"amalgamate.py: not reachable from include/{ENTRY}, so missing from the single "

@@ -35,6 +35,14 @@
 
 #include "qnn/graph/describe.hpp"
 #include "qnn/graph/graph.hpp"
+// Shared by the operator headers, which runtime/ops/registry.hpp includes only where the registry
+// is compiled, and by headers included unconditionally (the NPU backend, fine-tuning): included
+// here first so that the single header inlines them outside that conditional (tools/amalgamate.py).
+#include "qnn/graph/passes/fuse_activation.hpp"
+#include "qnn/graph/passes/fuse_into_producer.hpp"
+#include "qnn/graph/passes/input_range.hpp"
+#include "qnn/runtime/ops/quant_params_io.hpp"
+#include "qnn/runtime/ops/window_attrs.hpp"
 #include "qnn/onnx/export.hpp"
 #include "qnn/onnx/import.hpp"
 #include "qnn/runtime/evaluate.hpp"

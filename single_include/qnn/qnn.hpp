@@ -6039,6 +6039,1087 @@ inline std::string format_dims(const Value& v) {
 
 }  // namespace qnn
 // ---- end qnn/graph/describe.hpp --------------------------------------------------------------------
+// Shared by the operator headers, which runtime/ops/registry.hpp includes only where the registry
+// is compiled, and by headers included unconditionally (the NPU backend, fine-tuning): included
+// here first so that the single header inlines them outside that conditional (tools/amalgamate.py).
+// ---- begin qnn/graph/passes/fuse_activation.hpp ----------------------------------------------------
+// Relu / Clip fused into the Conv, Gemm or MatMul before it: the producer clamps its own output
+// (attributes qnn_activation = "relu" | "clip", qnn_clip_min, qnn_clip_max, in real units), which
+// saves a pass over the tensor and, for quantized producers, is exactly the unfused result
+// (docs/numerics.md §4.6). Applies when the producer's output has no other reader and Clip's bounds
+// are constants. read_fused_activation is the one reader of those attributes (the kernels', and
+// graph/passes/input_range.hpp's).
+
+#include <limits>
+#include <string>
+
+// ---- begin qnn/graph/passes/fuse_into_producer.hpp -------------------------------------------------
+// The walk the fusion passes share: a node that reads the only output of the node before it, when
+// nothing else reads that value and it is not a graph output, can be taken over by that producer,
+// which then writes the node's output. Each pass says which pairs it takes and what attributes the
+// producer gets (fold_batchnorm.hpp, fuse_activation.hpp, fuse_pool.hpp).
+
+#include <cstddef>
+#include <vector>
+
+namespace qnn::passes {
+
+// absorb(producer, node) decides whether `producer` takes `node` over; when it returns true it has
+// already set the producer's attributes, and the producer's output becomes the node's first output.
+// Returns how many nodes were taken over.
+template <class Absorb>
+int fuse_into_producer(Graph& g, Absorb&& absorb) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  int fused = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.inputs.empty() || n.outputs.empty()) continue;
+    const int p = g.producer(n.inputs[0]);
+    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
+    Node& prod = g.nodes[static_cast<std::size_t>(p)];
+    if (prod.outputs.size() != 1) continue;
+    if (g.consumers(n.inputs[0]).size() != 1 || g.is_graph_output(n.inputs[0])) continue;
+    if (!absorb(prod, n)) continue;
+    prod.outputs[0] = n.outputs[0];
+    dead[i] = true;
+    ++fused;
+  }
+  g.erase_nodes(dead);
+  return fused;
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/fuse_into_producer.hpp ---------------------------------------------------
+
+namespace qnn::passes {
+
+// `qnn_activation`: "relu" | "clip" (bounds `qnn_clip_min`, `qnn_clip_max` in real units, default ∓∞).
+inline ActivationClamp read_fused_activation(const Attributes& a) {
+  const std::string act = a.get_string("qnn_activation", "");
+  const float inf = std::numeric_limits<float>::infinity();
+  const float lo = a.get_float("qnn_clip_min", -inf);
+  const float hi = a.get_float("qnn_clip_max", inf);
+  if (act.empty()) {
+    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set without qnn_activation = clip");
+    return {};
+  }
+  if (act == "relu") {
+    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set with qnn_activation = relu");
+    return ActivationClamp::relu();
+  }
+  if (act == "clip") {
+    check(!(lo > hi), "qnn_activation clip has qnn_clip_min ", lo, " > qnn_clip_max ", hi);
+    return ActivationClamp::clip(lo, hi);
+  }
+  fail("attribute qnn_activation '", act, "' is not one of relu, clip");
+}
+
+inline bool fusable_producer(const Node& n) {
+  if (n.attrs.all().count("qnn_activation")) return false;
+  if (n.domain.empty()) return n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
+  if (n.domain == "com.microsoft") return n.op_type == "QGemm";
+  return false;
+}
+
+// The Clip bounds of `n` if they are known at preparation (attributes before opset 11, constant
+// inputs after); false if a bound is not constant.
+inline bool clip_bounds(const Graph& g, const Node& n, float& lo, float& hi) {
+  lo = -std::numeric_limits<float>::infinity();
+  hi = std::numeric_limits<float>::infinity();
+  if (g.opset() < 11) {
+    lo = n.attrs.get_float("min", lo);
+    hi = n.attrs.get_float("max", hi);
+    return true;
+  }
+  for (std::size_t i = 1; i <= 2; ++i) {
+    if (!n.has_input(i)) continue;
+    const Tensor* t = g.constant(n.inputs[i]);
+    if (!t || t->dtype() != DType::f32 || t->numel() != 1) return false;
+    (i == 1 ? lo : hi) = t->span<float>()[0];
+  }
+  return true;
+}
+
+inline int fuse_activations(Graph& g) {
+  return fuse_into_producer(g, [&](Node& prod, const Node& act) {
+    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip")) return false;
+    if (!fusable_producer(prod)) return false;
+    const auto dt = g.value(act.inputs[0]).dtype;
+    if (dt && *dt != DType::f32) return false;
+    float lo = 0, hi = 0;
+    if (act.op_type == "Clip") {
+      if (!clip_bounds(g, act, lo, hi)) return false;
+      prod.attrs.set("qnn_activation", std::string("clip"));
+      prod.attrs.set("qnn_clip_min", lo);
+      prod.attrs.set("qnn_clip_max", hi);
+    } else {
+      prod.attrs.set("qnn_activation", std::string("relu"));
+    }
+    return true;
+  });
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/fuse_activation.hpp ------------------------------------------------------
+// ---- begin qnn/graph/passes/input_range.hpp --------------------------------------------------------
+// Known input ranges of the quantized conv and GEMM nodes: attribute qnn_input_range = [lo, hi],
+// the integers a QLinearConv's x or a QGemm's A can take when the node producing it clamps them
+// below its type's range — a QLinearConv or QGemm with a fused ReLU or Clip (qnn_activation),
+// reached through nodes that only move or select values (selects_input_values: MaxPool, Reshape,
+// Flatten, Squeeze, Unsqueeze, Transpose, Slice, Gather, Identity). The kernels take the range as ConvOptions/GemmOptions::
+// input_range and with it run the byte kernel on more layers (kernels/cpu/u8s8.hpp): symmetric int8
+// activations after a ReLU lie in [0, 127] (int8, A8W8) or [128, 255] (uint8 with zero point 128,
+// XINT8), where every int8 weight is exact, which makes every layer that follows a ReLU in such a
+// model a byte layer.
+//
+// The range is the producer's output clamp (numerics/requantize.hpp, output_range), so it holds by
+// construction; the kernels still check it on every run that relies on it. Sessions run the pass on
+// the CPU backend's kernels only, after QDQ lowering and activation fusion (runtime/optimize.hpp).
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+// ---- begin qnn/graph/passes/lower_qdq.hpp ----------------------------------------------------------
+// QDQ lowering: DequantizeLinear → op → QuantizeLinear node units become integer operators, as
+// ONNX Runtime's QDQ transformers do.
+//
+//   Conv         → QLinearConv          (bias: DQ(int32) with scale ≈ s_x·s_w, or a float constant
+//                                        quantized to int32 at s_x·s_w[c], round half to even)
+//   Gemm         → com.microsoft.QGemm  (alpha = beta = 1)
+//   MatMul       → QLinearMatMul
+//   Add, Mul     → com.microsoft.QLinearAdd / QLinearMul
+//   Concat       → com.microsoft.QLinearConcat
+//   AveragePool, GlobalAveragePool → com.microsoft.QLinear(Global)AveragePool
+//   Sigmoid, LeakyRelu → com.microsoft.QLinearSigmoid / QLinearLeakyRelu
+//   Relu, Clip, HardSigmoid, HardSwish, Tanh → qnn.QLinearUnary; a Relu/Clip whose input comes
+//                  straight from a lowered conv/GEMM with the same output quantization is fused
+//                  into it instead (its output range, docs/numerics.md §4.6)
+//   MaxPool and data movement (Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Slice, Gather,
+//   Identity) with equal input and output quantization → the same op on the quantized data.
+// A unit is lowered only when its op's output is read by exactly one QuantizeLinear and by nothing
+// else. Everything that does not match runs as written: DequantizeLinear, the float op,
+// QuantizeLinear. DQ nodes left without readers are removed afterwards (dead code).
+
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace qnn::passes {
+
+// A quantized edge: the integer tensor and its (constant) scale and zero point.
+struct QEdge {
+  std::string q, scale, zp;
+  int axis = 1;  // DequantizeLinear's axis attribute (used only when the scale is 1-D)
+};
+
+namespace detail {
+
+inline bool is_op(const Node& n, const char* op) {
+  return (n.domain.empty() || n.domain == "com.microsoft") && n.op_type == op;
+}
+
+// The zero point input of a Q/DQ node, or a constant uint8 0 (the ONNX default) added on demand.
+inline std::string zero_point_of(Graph& g, const Node& n) {
+  if (n.has_input(2)) return n.inputs[2];
+  return g.add_constant(n.name + "_zero_point", Tensor::scalar<std::uint8_t>(0));
+}
+
+inline bool constant_scale_zp(const Graph& g, const QEdge& e) {
+  const Tensor* s = g.constant(e.scale);
+  const Tensor* z = g.constant(e.zp);
+  return s && z && s->dtype() == DType::f32 && s->numel() == z->numel();
+}
+
+// The DQ feeding `value`, as an edge; nullopt if `value` is not produced by a DequantizeLinear with
+// constant parameters.
+inline std::optional<QEdge> dq_edge(Graph& g, const std::string& value) {
+  const int p = g.producer(value);
+  if (p < 0) return std::nullopt;
+  const Node& dq = g.nodes[static_cast<std::size_t>(p)];
+  if (!is_op(dq, "DequantizeLinear") || dq.attrs.has("block_size")) return std::nullopt;
+  QEdge e{dq.inputs[0], dq.inputs[1], zero_point_of(g, dq), static_cast<int>(dq.attrs.get_int("axis", 1))};
+  if (!constant_scale_zp(g, e)) return std::nullopt;
+  return e;
+}
+
+// The single QuantizeLinear reading `value` (and nothing else reading it), as an edge plus its node.
+inline std::optional<std::pair<int, QEdge>> q_consumer(Graph& g, const std::string& value) {
+  if (g.is_graph_output(value)) return std::nullopt;
+  const auto users = g.consumers(value);
+  if (users.size() != 1) return std::nullopt;
+  const Node& q = g.nodes[static_cast<std::size_t>(users[0])];
+  if (!is_op(q, "QuantizeLinear") || q.inputs[0] != value || q.attrs.has("block_size")) return std::nullopt;
+  QEdge e{q.outputs[0], q.inputs[1], zero_point_of(g, q), static_cast<int>(q.attrs.get_int("axis", 1))};
+  if (!constant_scale_zp(g, e) || g.constant(e.scale)->numel() != 1) return std::nullopt;
+  return std::make_pair(users[0], e);
+}
+
+inline bool same_tensor(const Tensor* a, const Tensor* b) {
+  return a && b && a->dtype() == b->dtype() && a->shape() == b->shape() &&
+         std::memcmp(a->raw(), b->raw(), a->bytes()) == 0;
+}
+inline bool same_quant(const Graph& g, const QEdge& a, const QEdge& b) {
+  return same_tensor(g.constant(a.scale), g.constant(b.scale)) && same_tensor(g.constant(a.zp), g.constant(b.zp));
+}
+inline bool per_tensor(const Graph& g, const QEdge& e) { return g.constant(e.scale)->numel() == 1; }
+
+inline Node make_node(const Node& from, std::string op, std::string domain, std::vector<std::string> inputs,
+                      std::string output) {
+  Node n;
+  n.name = from.name;
+  n.op_type = std::move(op);
+  n.domain = std::move(domain);
+  n.inputs = std::move(inputs);
+  n.outputs = {std::move(output)};
+  return n;
+}
+
+inline void copy_attrs(const Node& from, Node& to, std::initializer_list<const char*> names) {
+  for (const char* a : names) {
+    auto it = from.attrs.all().find(a);
+    if (it != from.attrs.all().end()) to.attrs.set(a, it->second);
+  }
+}
+
+// Bias of a conv/GEMM unit as an int32 constant at scale s_x·s_w[c]; "" if it cannot be.
+inline std::string int32_bias(Graph& g, const Node& op, std::size_t idx, const QEdge& x, const QEdge& w,
+                              std::int64_t channels) {
+  if (!op.has_input(idx)) return "";
+  const float sx = g.constant(x.scale)->span<float>()[0];
+  const auto sw = g.constant(w.scale)->span<float>();
+  auto sw_at = [&](std::int64_t c) { return sw[sw.size() == 1 ? 0 : static_cast<std::size_t>(c)]; };
+  if (auto dq = dq_edge(g, op.inputs[idx])) {
+    const Tensor* b = g.constant(dq->q);
+    const Tensor* bs = g.constant(dq->scale);
+    if (!b || b->dtype() != DType::i32 || b->numel() != channels) return "";
+    const auto zp = g.constant(dq->zp);
+    for (std::int64_t i = 0; i < zp->numel(); ++i)
+      if (zp->dtype() != DType::i32 || zp->span<std::int32_t>()[static_cast<std::size_t>(i)] != 0) return "";
+    const auto s = bs->span<float>();
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const double want = double{sx} * double{sw_at(c)};
+      const double have = s[s.size() == 1 ? 0 : static_cast<std::size_t>(c)];
+      if (std::fabs(have - want) > 1e-2 * want) return "";  // ONNX Runtime's tolerance
+    }
+    return dq->q;
+  }
+  const Tensor* b = g.constant(op.inputs[idx]);
+  if (!b || b->dtype() != DType::f32 || b->numel() != channels) return "";
+  Tensor q(DType::i32, Shape{channels});
+  auto out = q.span<std::int32_t>();
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const double v = double{b->span<float>()[static_cast<std::size_t>(c)]} / (double{sx} * double{sw_at(c)});
+    out[static_cast<std::size_t>(c)] = saturate<std::int32_t>(static_cast<std::int64_t>(
+        round_half_even(std::clamp(v, -4.0e9, 4.0e9))));
+  }
+  return g.add_constant(op.name + "_bias_int32", std::move(q));
+}
+
+}  // namespace detail
+
+// True for an ONNX op whose output 0 holds only values of its input 0 — MaxPool (Indices unused)
+// and data movement: why it may run on quantized data as it is, here, and why its output keeps its
+// input's range (graph/passes/input_range.hpp).
+inline bool selects_input_values(const Node& n) {
+  if (!n.domain.empty() || n.inputs.empty() || n.outputs.empty()) return false;
+  const std::string& t = n.op_type;
+  if (t == "MaxPool") return n.outputs.size() == 1 || (n.outputs.size() == 2 && n.outputs[1].empty());
+  return t == "Reshape" || t == "Flatten" || t == "Transpose" || t == "Squeeze" || t == "Unsqueeze" || t == "Slice" ||
+         t == "Gather" || t == "Identity";
+}
+
+// Returns the number of units lowered.
+inline int lower_qdq(Graph& g) {
+  using namespace detail;
+  int lowered = 0;
+  // The lowered ops live in these domains; the model need not have imported them.
+  if (!g.opsets.count("com.microsoft")) g.opsets["com.microsoft"] = 1;
+  if (!g.opsets.count("qnn")) g.opsets["qnn"] = 1;
+  // Each iteration lowers one unit and restarts: lowering changes producers and consumers.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t i = 0; i < g.nodes.size() && !changed; ++i) {
+      const Node op = g.nodes[i];  // a copy: g.nodes is edited below
+      if (!(op.domain.empty()) || op.outputs.size() != 1 || op.inputs.empty()) continue;
+      auto qout = q_consumer(g, op.outputs[0]);
+      // DQ → Conv/Gemm/MatMul → Relu/Clip → Q (symmetric activations keep the clamp between the
+      // op and its Q): the activation is fused into the integer op.
+      int fused_act = -1;
+      float act_lo = 0, act_hi = 0;
+      if (!qout && (op.op_type == "Conv" || op.op_type == "Gemm" || op.op_type == "MatMul") &&
+          !g.is_graph_output(op.outputs[0])) {
+        const auto users = g.consumers(op.outputs[0]);
+        if (users.size() == 1) {
+          const Node& act = g.nodes[static_cast<std::size_t>(users[0])];
+          const bool relu = act.domain.empty() && act.op_type == "Relu";
+          const bool clip = act.domain.empty() && act.op_type == "Clip" && clip_bounds(g, act, act_lo, act_hi);
+          if (relu || clip) {
+            qout = q_consumer(g, act.outputs[0]);
+            fused_act = users[0];
+          }
+        }
+      }
+      if (!qout) continue;
+      const QEdge& y = qout->second;
+      std::optional<Node> repl;
+      const std::string& t = op.op_type;
+
+      if (t == "Conv" || t == "Gemm" || t == "MatMul") {
+        const auto x = dq_edge(g, op.inputs[0]);
+        const auto w = op.inputs.size() > 1 ? dq_edge(g, op.inputs[1]) : std::nullopt;
+        if (!x || !w || !per_tensor(g, *x) || !g.is_constant(w->q)) continue;
+        const Tensor& wt = *g.constant(w->q);
+        const std::int64_t wscales = g.constant(w->scale)->numel();
+        if (t == "Conv") {
+          if (wt.shape().rank() < 3 || (wscales != 1 && (w->axis != 0 || wscales != wt.shape()[0]))) continue;
+          const std::string b = int32_bias(g, op, 2, *x, *w, wt.shape()[0]);
+          if (op.has_input(2) && b.empty()) continue;
+          repl = make_node(op, "QLinearConv", "",
+                           {x->q, x->scale, x->zp, w->q, w->scale, w->zp, y.scale, y.zp}, y.q);
+          if (!b.empty()) repl->inputs.push_back(b);
+          copy_attrs(op, *repl, {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+        } else if (t == "Gemm") {
+          if (op.attrs.get_float("alpha", 1.0f) != 1.0f || op.attrs.get_float("beta", 1.0f) != 1.0f) continue;
+          if (wt.shape().rank() != 2) continue;
+          const bool tb = op.attrs.get_int("transB", 0) != 0;
+          const std::int64_t n = wt.shape()[tb ? 0 : 1];
+          if (wscales != 1 && (w->axis != (tb ? 0 : 1) || wscales != n)) continue;
+          const std::string b = int32_bias(g, op, 2, *x, *w, n);
+          if (op.has_input(2) && b.empty()) continue;
+          repl = make_node(op, "QGemm", "com.microsoft",
+                           {x->q, x->scale, x->zp, w->q, w->scale, w->zp, b, y.scale, y.zp}, y.q);
+          copy_attrs(op, *repl, {"transA", "transB"});
+        } else {
+          if (wt.shape().rank() != 2 || (wscales != 1 && (w->axis != 1 || wscales != wt.shape()[1]))) continue;
+          repl = make_node(op, "QLinearMatMul", "", {x->q, x->scale, x->zp, w->q, w->scale, w->zp, y.scale, y.zp}, y.q);
+        }
+        copy_attrs(op, *repl, {"qnn_requant"});
+        if (fused_act >= 0) {
+          const Node& act = g.nodes[static_cast<std::size_t>(fused_act)];
+          repl->attrs.set("qnn_activation", std::string(act.op_type == "Relu" ? "relu" : "clip"));
+          if (act.op_type == "Clip") {
+            repl->attrs.set("qnn_clip_min", act_lo);
+            repl->attrs.set("qnn_clip_max", act_hi);
+          }
+        }
+      } else if (t == "Add" || t == "Mul") {
+        const auto a = dq_edge(g, op.inputs[0]);
+        const auto b = op.inputs.size() > 1 ? dq_edge(g, op.inputs[1]) : std::nullopt;
+        if (!a || !b || !per_tensor(g, *a) || !per_tensor(g, *b)) continue;
+        repl = make_node(op, t == "Add" ? "QLinearAdd" : "QLinearMul", "com.microsoft",
+                         {a->q, a->scale, a->zp, b->q, b->scale, b->zp, y.scale, y.zp}, y.q);
+      } else if (t == "Concat") {
+        std::vector<std::string> ins{y.scale, y.zp};
+        bool ok = true;
+        for (const auto& in : op.inputs) {
+          const auto e = dq_edge(g, in);
+          ok = ok && e && per_tensor(g, *e);
+          if (ok) ins.insert(ins.end(), {e->q, e->scale, e->zp});
+        }
+        if (!ok) continue;
+        repl = make_node(op, "QLinearConcat", "com.microsoft", ins, y.q);
+        copy_attrs(op, *repl, {"axis"});
+      } else if (t == "AveragePool" || t == "GlobalAveragePool" || t == "Sigmoid" || t == "LeakyRelu" ||
+                 t == "Relu" || t == "Clip" || t == "HardSigmoid" || t == "HardSwish" || t == "Tanh") {
+        const auto x = dq_edge(g, op.inputs[0]);
+        if (!x || !per_tensor(g, *x)) continue;
+        const std::vector<std::string> ins{x->q, x->scale, x->zp, y.scale, y.zp};
+        if (t == "AveragePool") {
+          if (op.attrs.all().count("dilations")) continue;
+          repl = make_node(op, "QLinearAveragePool", "com.microsoft", ins, y.q);
+          copy_attrs(op, *repl, {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
+        } else if (t == "GlobalAveragePool") {
+          repl = make_node(op, "QLinearGlobalAveragePool", "com.microsoft", ins, y.q);
+        } else if (t == "Sigmoid") {
+          repl = make_node(op, "QLinearSigmoid", "com.microsoft", ins, y.q);
+        } else if (t == "LeakyRelu") {
+          repl = make_node(op, "QLinearLeakyRelu", "com.microsoft", ins, y.q);
+          copy_attrs(op, *repl, {"alpha"});
+        } else {
+          float lo = 0, hi = 0;
+          if (t == "Clip") {
+            lo = -std::numeric_limits<float>::infinity();
+            hi = std::numeric_limits<float>::infinity();
+            if (g.opset() < 11) {
+              lo = op.attrs.get_float("min", lo);
+              hi = op.attrs.get_float("max", hi);
+            } else {
+              bool ok = true;
+              for (std::size_t k = 1; k <= 2; ++k) {
+                if (!op.has_input(k)) continue;
+                const Tensor* c = g.constant(op.inputs[k]);
+                ok = ok && c && c->dtype() == DType::f32 && c->numel() == 1;
+                if (ok) (k == 1 ? lo : hi) = c->span<float>()[0];
+              }
+              if (!ok) continue;
+            }
+          }
+          // Relu/Clip straight after a lowered conv/GEMM with the same output quantization: fuse.
+          const int p = g.producer(x->q);
+          if ((t == "Relu" || t == "Clip") && p >= 0 && same_quant(g, *x, y) && g.consumers(x->q).size() == 1 &&
+              g.consumers(op.inputs[0]).size() == 1 && !g.is_graph_output(x->q)) {
+            Node& prod = g.nodes[static_cast<std::size_t>(p)];
+            const bool conv_like = (prod.domain.empty() && (prod.op_type == "QLinearConv" || prod.op_type == "QLinearMatMul")) ||
+                                   (prod.domain == "com.microsoft" && prod.op_type == "QGemm");
+            if (conv_like && !prod.attrs.all().count("qnn_activation")) {
+              prod.attrs.set("qnn_activation", std::string(t == "Relu" ? "relu" : "clip"));
+              if (t == "Clip") {
+                prod.attrs.set("qnn_clip_min", lo);
+                prod.attrs.set("qnn_clip_max", hi);
+              }
+              prod.outputs[0] = y.q;
+              std::vector<bool> dead(g.nodes.size(), false);
+              dead[i] = true;
+              dead[static_cast<std::size_t>(qout->first)] = true;
+              // The DQ between them and the old conv output lose their readers: dead code.
+              g.erase_nodes(dead);
+              ++lowered;
+              changed = true;
+              continue;
+            }
+          }
+          repl = make_node(op, "QLinearUnary", "qnn", ins, y.q);
+          const char* kind = t == "Relu" ? "relu" : t == "Clip" ? "clip" : t == "HardSigmoid" ? "hard_sigmoid"
+                           : t == "HardSwish" ? "hard_swish" : "tanh";
+          repl->attrs.set("activation", std::string(kind));
+          if (t == "Clip") {
+            repl->attrs.set("clip_min", lo);
+            repl->attrs.set("clip_max", hi);
+          }
+          if (t == "HardSigmoid") {
+            repl->attrs.set("alpha", op.attrs.get_float("alpha", 0.2f));
+            repl->attrs.set("beta", op.attrs.get_float("beta", 0.5f));
+          }
+        }
+      } else if (selects_input_values(op)) {
+        const auto x = dq_edge(g, op.inputs[0]);
+        if (!x || !per_tensor(g, *x) || !same_quant(g, *x, y)) continue;
+        Node n = op;
+        n.inputs[0] = x->q;
+        n.outputs[0] = y.q;
+        repl = std::move(n);
+      }
+      if (!repl) continue;
+      g.nodes[i] = std::move(*repl);
+      std::vector<bool> dead(g.nodes.size(), false);
+      dead[static_cast<std::size_t>(qout->first)] = true;
+      if (fused_act >= 0) dead[static_cast<std::size_t>(fused_act)] = true;
+      g.erase_nodes(dead);
+      ++lowered;
+      changed = true;
+    }
+  }
+  return lowered;
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/lower_qdq.hpp ------------------------------------------------------------
+
+namespace qnn::passes {
+
+namespace input_range_detail {
+
+// Index of the y_scale input of a quantized node whose output range a fused activation narrows.
+inline std::optional<std::size_t> clamped_output_scale(const Node& n) {
+  if (!n.attrs.all().count("qnn_activation")) return std::nullopt;
+  if (n.domain.empty() && n.op_type == "QLinearConv") return 6;
+  if (n.domain == "com.microsoft" && n.op_type == "QGemm") return 7;
+  return std::nullopt;
+}
+
+}  // namespace input_range_detail
+
+// The integers `value` takes when a producer narrows them below its type's range.
+inline std::optional<IntRange> produced_range(const Graph& g, std::string value) {
+  for (;;) {
+    const int p = g.producer(value);
+    if (p < 0) return std::nullopt;
+    const Node& n = g.nodes[static_cast<std::size_t>(p)];
+    if (n.outputs.empty() || n.outputs[0] != value) return std::nullopt;
+    if (selects_input_values(n)) {
+      value = n.inputs[0];
+      continue;
+    }
+    const auto ys = input_range_detail::clamped_output_scale(n);
+    if (!ys || !n.has_input(*ys) || !n.has_input(*ys + 1)) return std::nullopt;
+    const Tensor* scale = g.constant(n.inputs[*ys]);
+    const Tensor* zp = g.constant(n.inputs[*ys + 1]);
+    if (!scale || !zp || scale->dtype() != DType::f32 || scale->numel() != 1 || zp->numel() != 1)
+      return std::nullopt;
+    return with_context(n.where(), [&] {
+      const ActivationClamp act = read_fused_activation(n.attrs);
+      return visit_dtype(zp->dtype(), [&](auto v) -> std::optional<IntRange> {
+        using T = decltype(v);
+        if constexpr (QuantStorage<T>) {
+          const IntRange r = output_range<T>(act, scale->span<float>()[0], zp->span<T>()[0]);
+          if (r != storage_range<T>()) return r;
+        }
+        return std::nullopt;
+      });
+    });
+  }
+}
+
+// `qnn_input_range` of a node: [lo, hi], or nothing when absent. The kernel checks lo and hi against
+// its input type (kernels/cpu/u8s8.hpp, prepared_input_range).
+inline std::optional<IntRange> read_input_range(const Attributes& a) {
+  if (!a.has("qnn_input_range")) return std::nullopt;
+  const std::vector<std::int64_t> v = a.get_ints("qnn_input_range");
+  const auto int32 = [](std::int64_t x) {
+    return x >= std::numeric_limits<std::int32_t>::min() && x <= std::numeric_limits<std::int32_t>::max();
+  };
+  check(v.size() == 2 && int32(v[0]) && int32(v[1]), "attribute qnn_input_range must be two int32 values [lo, hi]");
+  return IntRange{static_cast<std::int32_t>(v[0]), static_cast<std::int32_t>(v[1])};
+}
+
+// Sets qnn_input_range on every QLinearConv, and every QGemm with a quantized output (a float one
+// has no byte kernel), whose input a producer narrows; returns how many.
+inline int annotate_input_ranges(Graph& g) {
+  int count = 0;
+  for (Node& n : g.nodes) {
+    const bool conv = n.domain.empty() && n.op_type == "QLinearConv";
+    const bool gemm = n.domain == "com.microsoft" && n.op_type == "QGemm" && n.has_input(7);
+    if ((!conv && !gemm) || !n.has_input(0)) continue;
+    if (const auto r = produced_range(g, n.inputs[0])) {
+      n.attrs.set("qnn_input_range", std::vector<std::int64_t>{r->lo, r->hi});
+      ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace qnn::passes
+// ---- end qnn/graph/passes/input_range.hpp ----------------------------------------------------------
+// ---- begin qnn/runtime/ops/quant_params_io.hpp -----------------------------------------------------
+// Shared plumbing of the quantized operators: reading scales and zero points from a node's constant
+// inputs, the per-layer requantization policy and fused activation the graph passes attach
+// (attributes `qnn_requant`, `qnn_activation`, `qnn_clip_min`, `qnn_clip_max`), and dtype dispatch.
+//
+// Every check here runs when the session is prepared, so a model whose quantization qnn cannot
+// honour is refused with a message naming the input and the reason, never run with a guess.
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+// ---- begin qnn/runtime/kernel.hpp ------------------------------------------------------------------
+// The contract between the session and an operator's implementation.
+//
+// An OpKernel is made once per node when a session is prepared (NodeInfo gives it the node's
+// attributes, constant inputs and known dtypes; it validates them and precomputes whatever it can:
+// packed weights, requantization factors, lookup tables). run() is then called once per inference
+// with a KernelContext that hands out input tensors and output buffers. Output shapes are decided in
+// run() from the actual inputs, so one prepared kernel serves every batch size; the session's memory
+// plan reuses output buffers across runs, so steady-state runs allocate nothing.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace qnn {
+
+// A run-time tensor: dtype, shape and memory owned elsewhere (a session buffer, a constant, or the
+// caller's input — which kernels only ever read).
+struct TensorRef {
+  DType dtype = DType::f32;
+  Shape shape;
+  std::byte* data = nullptr;
+
+  std::int64_t numel() const { return shape.numel(); }
+  std::size_t bytes() const { return static_cast<std::size_t>(numel()) * size_of(dtype); }
+
+  template <class T>
+  TensorView<const T> view() const {
+    check(dtype_of_v<T> == dtype, "tensor holds ", dtype, ", read as ", name_of(dtype_of_v<T>));
+    return TensorView<const T>(reinterpret_cast<const T*>(data), shape);
+  }
+  template <class T>
+  TensorView<T> mut() const {
+    check(dtype_of_v<T> == dtype, "tensor holds ", dtype, ", written as ", name_of(dtype_of_v<T>));
+    return TensorView<T>(reinterpret_cast<T*>(data), shape);
+  }
+  template <class T>
+  std::span<const T> span() const { return view<T>().span(); }
+
+  static TensorRef of(const Tensor& t) {
+    return {t.dtype(), t.shape(), const_cast<std::byte*>(t.raw())};
+  }
+};
+
+class KernelContext {
+ public:
+  virtual ~KernelContext() = default;
+  virtual std::size_t num_inputs() const = 0;
+  // nullptr for an omitted optional input.
+  virtual const TensorRef* input(std::size_t i) const = 0;
+  // The buffer for output i, sized for `shape`; its previous contents are unspecified.
+  virtual TensorRef& output(std::size_t i, DType dtype, const Shape& shape) = 0;
+  // Worker threads the kernel may use (1 = run on the calling thread only).
+  virtual int threads() const { return 1; }
+  // Threads and per-thread scratch memory for the fast kernels; single-threaded by default.
+  virtual cpu::Exec exec() { return local_.exec(); }
+
+  const TensorRef& in(std::size_t i) const {
+    const TensorRef* r = i < num_inputs() ? input(i) : nullptr;
+    check(r != nullptr, "required input ", i, " is missing");
+    return *r;
+  }
+  bool has(std::size_t i) const { return i < num_inputs() && input(i) != nullptr; }
+
+ private:
+  cpu::LocalExec local_;
+};
+
+class OpKernel {
+ public:
+  virtual ~OpKernel() = default;
+  virtual void run(KernelContext& ctx) const = 0;
+  // Multiply-accumulates of one run on these inputs (0 for ops without any), for reports.
+  virtual std::int64_t macs(const KernelContext&) const { return 0; }
+};
+
+enum class Precision : std::uint8_t { as_written, bf16 };
+
+struct SessionOptions {
+  int threads = 1;
+  bool optimize = true;                                // graph passes (folding, fusion, QDQ lowering)
+  RequantPolicy requant = RequantPolicy::onnx_float;   // policy of lowered integer kernels
+  Precision precision = Precision::as_written;         // bf16: float Conv/Gemm/MatMul run in bf16
+  bool probe = true;                                   // a batch-1 dry run when the session is made
+  bool reference_kernels = false;                      // scalar reference kernels only (the cpu-ref
+                                                       // backend sets it; backends/cpu/cpu.hpp)
+};
+
+class KernelRegistry;
+
+// What a kernel factory (or a backend deciding whether it takes a node) may look at: the node, the
+// values it touches, the session options, and the registry of CPU kernels the session was given.
+class NodeInfo {
+ public:
+  NodeInfo(const Node& node, const Graph& graph, const SessionOptions& options,
+           const KernelRegistry* registry = nullptr)
+      : node_(node), graph_(graph), options_(options), registry_(registry) {}
+
+  const Node& node() const { return node_; }
+  const Graph& graph() const { return graph_; }
+  const Attributes& attrs() const { return node_.attrs; }
+  const SessionOptions& options() const { return options_; }
+  // The session's CPU kernel registry; nullptr outside a session (then the built-in one applies).
+  const KernelRegistry* registry() const { return registry_; }
+  std::int64_t opset() const { return graph_.opset(node_.domain == "ai.onnx" ? "" : node_.domain); }
+  std::size_t num_inputs() const { return node_.inputs.size(); }
+  std::size_t num_outputs() const { return node_.outputs.size(); }
+  bool has_input(std::size_t i) const { return node_.has_input(i); }
+
+  const Tensor* constant_input(std::size_t i) const {
+    return has_input(i) ? graph_.constant(node_.inputs[i]) : nullptr;
+  }
+  const Tensor& require_constant(std::size_t i, const char* what) const {
+    const Tensor* t = constant_input(i);
+    check(t != nullptr, "input ", i, " (", what, ") must be a constant initializer");
+    return *t;
+  }
+  std::optional<DType> input_dtype(std::size_t i) const {
+    if (!has_input(i)) return std::nullopt;
+    auto it = graph_.values.find(node_.inputs[i]);
+    return it == graph_.values.end() ? std::nullopt : it->second.dtype;
+  }
+  std::optional<std::vector<std::int64_t>> input_dims(std::size_t i) const {
+    if (!has_input(i)) return std::nullopt;
+    auto it = graph_.values.find(node_.inputs[i]);
+    return it == graph_.values.end() ? std::nullopt : it->second.dims;
+  }
+  std::optional<DType> output_dtype(std::size_t i) const {
+    if (i >= node_.outputs.size() || node_.outputs[i].empty()) return std::nullopt;
+    auto it = graph_.values.find(node_.outputs[i]);
+    return it == graph_.values.end() ? std::nullopt : it->second.dtype;
+  }
+  std::optional<std::vector<std::int64_t>> output_dims(std::size_t i) const {
+    if (i >= node_.outputs.size() || node_.outputs[i].empty()) return std::nullopt;
+    auto it = graph_.values.find(node_.outputs[i]);
+    return it == graph_.values.end() ? std::nullopt : it->second.dims;
+  }
+
+ private:
+  const Node& node_;
+  const Graph& graph_;
+  const SessionOptions& options_;
+  const KernelRegistry* registry_;
+};
+
+using KernelFactory = std::function<std::unique_ptr<OpKernel>(const NodeInfo&)>;
+
+// Operators by (domain, op type). Each entry states the lowest opset whose semantics it
+// implements; the factory sees the model's opset and handles the versions in between.
+class KernelRegistry {
+ public:
+  // The newest ONNX opset whose operator changes qnn tracks. A model importing a newer opset is
+  // refused: an operator may have changed meaning in a version qnn does not know.
+  static constexpr std::int64_t kMaxOnnxOpset = 21;
+
+  void add(const std::string& domain, const std::string& op, std::int64_t since, KernelFactory f) {
+    entries_[{domain, op}] = Entry{since, std::move(f)};
+  }
+  bool supports(const std::string& domain, const std::string& op) const {
+    return entries_.count({norm(domain), op}) != 0;
+  }
+  std::unique_ptr<OpKernel> make(const NodeInfo& info) const {
+    const Node& n = info.node();
+    auto it = entries_.find({norm(n.domain), n.op_type});
+    check(it != entries_.end(), n.where(), ": operator ", n.domain.empty() ? "" : n.domain + ".",
+          n.op_type, " is not supported by qnn");
+    check(info.opset() >= it->second.since, n.where(), ": opset ", info.opset(),
+          " is older than the oldest version qnn implements (", it->second.since, ")");
+    auto k = with_context(n.where(), [&] { return it->second.make(info); });
+    const auto unused = n.attrs.unused();
+    check(unused.empty(), n.where(), ": attribute '", unused.empty() ? "" : unused.front(),
+          "' is not supported");
+    return k;
+  }
+
+ private:
+  static std::string norm(const std::string& d) { return d == "ai.onnx" ? "" : d; }
+  struct Entry {
+    std::int64_t since = 1;
+    KernelFactory make;
+  };
+  std::map<std::pair<std::string, std::string>, Entry> entries_;
+};
+
+}  // namespace qnn
+// ---- end qnn/runtime/kernel.hpp --------------------------------------------------------------------
+
+namespace qnn::ops::quant {
+
+// ---- attributes set by qnn's graph passes -------------------------------------------------------
+
+// `qnn_requant`: "onnx-float" | "tflite-double-round" | "tflite-single-round" | "npu-pow2"; default
+// the session's policy.
+inline RequantPolicy read_policy(const NodeInfo& info) {
+  const std::string s = info.attrs().get_string("qnn_requant", std::string(name_of(info.options().requant)));
+  for (RequantPolicy p : {RequantPolicy::onnx_float, RequantPolicy::tflite_double_round,
+                          RequantPolicy::tflite_single_round, RequantPolicy::npu_pow2})
+    if (s == name_of(p)) return p;
+  fail("attribute qnn_requant '", s,
+       "' is not one of onnx-float, tflite-double-round, tflite-single-round, npu-pow2");
+}
+
+// ---- scales and zero points ----------------------------------------------------------------------
+
+// One tensor's quantization as read from a (scale, zero point) input pair: one entry per tensor, or
+// one per channel. `dtype` is the storage type the zero point declares.
+struct ScaleZp {
+  DType dtype = DType::u8;
+  std::vector<float> scales;
+  std::vector<std::int32_t> zero_points;
+
+  std::size_t size() const { return scales.size(); }
+  float scale() const { return scales.front(); }
+  std::int32_t zero_point() const { return zero_points.front(); }
+};
+
+// The values of an integer tensor as int32 (zero points of any quantized storage type, or int32).
+inline std::vector<std::int32_t> int_values(const TensorRef& t) {
+  return visit_dtype(t.dtype, [&](auto v) -> std::vector<std::int32_t> {
+    using T = decltype(v);
+    if constexpr (QuantStorage<T> || std::same_as<T, std::int32_t>) {
+      const auto s = t.span<T>();
+      return std::vector<std::int32_t>(s.begin(), s.end());
+    } else {
+      fail("a zero point must be int8, uint8, int16 or uint16, got ", t.dtype);
+    }
+  });
+}
+
+// Reads (scale, zero point) from run-time tensors. The zero point is optional (nullptr): it is
+// then 0 of `default_dtype`. Scale and zero point hold the same number of values (or the zero point
+// one value, broadcast). `what` names the pair in messages ("x_scale/x_zero_point").
+inline ScaleZp scale_zp_from(const TensorRef& scale, const TensorRef* zp, DType default_dtype, const char* what) {
+  ScaleZp q;
+  check(scale.dtype == DType::f32, what, ": scale must be float32, got ", scale.dtype);
+  check(scale.shape.rank() <= 1, what, ": scale of shape ", scale.shape,
+        " is blocked quantization, which qnn does not support");
+  check(scale.numel() >= 1, what, ": scale is empty");
+  const auto s = scale.span<float>();
+  q.scales.assign(s.begin(), s.end());
+  if (zp) {
+    check(is_quantized_storage(zp->dtype), what, ": zero point must be int8, uint8, int16 or uint16, got ",
+          zp->dtype, " (float8 and int4 are not supported)");
+    check(zp->shape == scale.shape || (zp->numel() == 1 && scale.numel() == 1), what, ": zero point of shape ",
+          zp->shape, " does not match the scale's shape ", scale.shape);
+    q.dtype = zp->dtype;
+    q.zero_points = int_values(*zp);
+  } else {
+    q.dtype = default_dtype;
+    q.zero_points.assign(q.scales.size(), 0);
+  }
+  for (float v : q.scales)
+    check(v > 0.0f && std::isfinite(v), what, ": scale ", v, " must be positive and finite");
+  return q;
+}
+
+// The data type of input `data` when it cannot be taken from a zero point: the value's declared
+// dtype, or an error.
+inline DType declared_dtype(const NodeInfo& info, std::size_t data, const char* what) {
+  const auto d = info.input_dtype(data);
+  check(d.has_value(), what, ": the element type is not known when the session is prepared (give the ",
+        "zero point as an initializer, or a value_info for the input)");
+  return *d;
+}
+
+// (scale, zero point) from constant inputs, which quantized compute nodes require. The zero point
+// input may be omitted; its type then defaults to the declared type of input `data`.
+inline ScaleZp constant_scale_zp(const NodeInfo& info, std::size_t scale_idx, std::size_t zp_idx,
+                                 std::size_t data, const char* what) {
+  const Tensor* s = info.constant_input(scale_idx);
+  check(s != nullptr, what, ": the scale (input ", scale_idx, ") must be a constant initializer; qnn prepares ",
+        "requantization once and does not accept run-time scales for this operator");
+  const Tensor* z = info.has_input(zp_idx) ? info.constant_input(zp_idx) : nullptr;
+  check(!info.has_input(zp_idx) || z != nullptr, what, ": the zero point (input ", zp_idx,
+        ") must be a constant initializer");
+  const TensorRef sr = TensorRef::of(*s);
+  const TensorRef zr = z ? TensorRef::of(*z) : TensorRef{};
+  const DType def = z ? z->dtype() : declared_dtype(info, data, what);
+  return scale_zp_from(sr, z ? &zr : nullptr, def, what);
+}
+
+// A per-tensor pair: exactly one value (scalar or 1-element tensor).
+inline ScaleZp constant_per_tensor(const NodeInfo& info, std::size_t scale_idx, std::size_t zp_idx,
+                                   std::size_t data, const char* what) {
+  ScaleZp q = constant_scale_zp(info, scale_idx, zp_idx, data, what);
+  check(q.size() == 1, what, ": ", q.size(),
+        " values; this tensor must be quantized per tensor (one scale and zero point)");
+  return q;
+}
+
+// Per-channel parameters of a weight: one entry per output channel, or one for all (broadcast).
+// Returns the scales and zero points expanded to `channels` entries.
+inline ScaleZp expand_channels(ScaleZp q, std::int64_t channels, const char* what) {
+  const auto n = static_cast<std::size_t>(channels);
+  check(q.scales.size() == 1 || q.scales.size() == n, what, ": ", q.scales.size(), " scales for ", channels,
+        " output channels");
+  check(q.zero_points.size() == 1 || q.zero_points.size() == n, what, ": ", q.zero_points.size(),
+        " zero points for ", channels, " output channels");
+  if (q.scales.size() == 1) q.scales.assign(n, q.scales[0]);
+  if (q.zero_points.size() == 1) q.zero_points.assign(n, q.zero_points[0]);
+  return q;
+}
+
+// The constant quantization of a matmul whose output has the type of A (QLinearMatMul, QGemm with
+// a quantized output): A per tensor (inputs 1, 2), B per tensor or per column (inputs 4, 5; with
+// `columns` > 0 expanded to that many entries), Y per tensor (inputs y_scale, y_scale + 1). `a_name`
+// and `y_name` spell A and Y as the operator does ("a"/"y", "A"/"Y") in the message of a Y whose
+// type is not A's.
+struct MatmulQuant {
+  ScaleZp a, b, y;
+};
+inline MatmulQuant constant_matmul_quant(const NodeInfo& info, std::size_t y_scale, std::int64_t columns,
+                                         const char* a_name, const char* y_name) {
+  MatmulQuant q;
+  q.a = constant_per_tensor(info, 1, 2, 0, "a_scale/a_zero_point");
+  q.b = constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point");
+  if (columns > 0) q.b = expand_channels(std::move(q.b), columns, "b_scale/b_zero_point");
+  q.y = constant_per_tensor(info, y_scale, y_scale + 1, 0, "y_scale/y_zero_point");
+  check(q.y.dtype == q.a.dtype, y_name, " (", q.y.dtype, ") must have the type of ", a_name, " (", q.a.dtype, ")");
+  return q;
+}
+
+template <QuantStorage T>
+PerTensor<T> per_tensor(const ScaleZp& q, const char* what) {
+  return with_context(what, [&] {
+    check(q.dtype == dtype_of_v<T>, "expected ", name_of(dtype_of_v<T>), " quantization, got ", q.dtype);
+    return PerTensor<T>(q.scale(), q.zero_point());
+  });
+}
+
+// Calls f(T{}) for the quantized storage types qnn computes with; anything else is an error.
+template <class F>
+decltype(auto) visit_quant_dtype(DType t, const char* what, F&& f) {
+  switch (t) {
+    case DType::u8: return f(std::uint8_t{});
+    case DType::i8: return f(std::int8_t{});
+    case DType::u16: return f(std::uint16_t{});
+    case DType::i16: return f(std::int16_t{});
+    default: fail(what, ": element type ", t, " is not a quantized type (int8, uint8, int16, uint16)");
+  }
+}
+template <class F>
+decltype(auto) visit_int8_dtype(DType t, const char* what, F&& f) {
+  switch (t) {
+    case DType::u8: return f(std::uint8_t{});
+    case DType::i8: return f(std::int8_t{});
+    default: fail(what, ": element type ", t, " is not supported here (int8 or uint8)");
+  }
+}
+
+// A run-time input must have the dtype the kernel was prepared for.
+inline void check_dtype(const TensorRef& t, DType want, const char* what) {
+  check(t.dtype == want, what, " is ", t.dtype, ", the node was prepared for ", want);
+}
+
+}  // namespace qnn::ops::quant
+// ---- end qnn/runtime/ops/quant_params_io.hpp -------------------------------------------------------
+// ---- begin qnn/runtime/ops/window_attrs.hpp --------------------------------------------------------
+// ONNX convolution/pooling attributes (kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+// read once per node and resolved against each run's input shape.
+//
+// qnn's kernels are 2-D. A 1-D op (input N×C×L) runs as 2-D with H = 1: its attributes get a
+// leading unit entry and its tensors a unit axis, which changes no value. 3-D and higher ops are
+// refused with a clear error.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qnn::ops {
+
+enum class AutoPad : std::uint8_t { notset, valid, same_upper, same_lower };
+
+struct WindowAttrs {
+  int spatial = 2;  // 1 or 2 spatial axes in the model
+  std::array<std::int64_t, 2> kernel{0, 0};  // 0: take it from the weights
+  std::array<std::int64_t, 2> strides{1, 1};
+  std::array<std::int64_t, 2> dilations{1, 1};
+  std::array<std::int64_t, 4> pads{0, 0, 0, 0};  // top, left, bottom, right
+  AutoPad auto_pad = AutoPad::notset;
+  bool ceil_mode = false;
+
+  // Reads the attributes. `spatial` is the number of spatial axes (input rank − 2) if known at
+  // prepare time, else 0 to infer it from the attribute lengths.
+  static WindowAttrs read(const Attributes& a, int spatial, bool pooling) {
+    WindowAttrs w;
+    const auto ks = a.get_ints("kernel_shape");
+    if (spatial == 0) spatial = ks.empty() ? 2 : static_cast<int>(ks.size());
+    check(spatial == 1 || spatial == 2, "only 1-D and 2-D windows are supported, this one has ", spatial,
+          " spatial axes");
+    w.spatial = spatial;
+    const int off = 2 - spatial;  // 1-D: attribute entry 0 is the width
+    auto fill2 = [&](const std::vector<std::int64_t>& v, std::array<std::int64_t, 2>& out, const char* what) {
+      if (v.empty()) return;
+      check(static_cast<int>(v.size()) == spatial, what, " has ", v.size(), " entries for ", spatial,
+            " spatial axes");
+      for (int i = 0; i < spatial; ++i) out[static_cast<std::size_t>(i + off)] = v[static_cast<std::size_t>(i)];
+    };
+    if (pooling) check(!ks.empty(), "kernel_shape is required");
+    if (!ks.empty()) {
+      w.kernel = {1, 1};
+      fill2(ks, w.kernel, "kernel_shape");
+    }
+    fill2(a.get_ints("strides"), w.strides, "strides");
+    fill2(a.get_ints("dilations"), w.dilations, "dilations");
+    const auto pads = a.get_ints("pads");
+    if (!pads.empty()) {
+      check(static_cast<int>(pads.size()) == 2 * spatial, "pads has ", pads.size(), " entries for ", spatial,
+            " spatial axes");
+      for (int i = 0; i < spatial; ++i) {
+        w.pads[static_cast<std::size_t>(i + off)] = pads[static_cast<std::size_t>(i)];
+        w.pads[static_cast<std::size_t>(i + off + 2)] = pads[static_cast<std::size_t>(i + spatial)];
+      }
+    }
+    const std::string ap = a.get_string("auto_pad", "NOTSET");
+    if (ap == "NOTSET") w.auto_pad = AutoPad::notset;
+    else if (ap == "VALID") w.auto_pad = AutoPad::valid;
+    else if (ap == "SAME_UPPER") w.auto_pad = AutoPad::same_upper;
+    else if (ap == "SAME_LOWER") w.auto_pad = AutoPad::same_lower;
+    else fail("auto_pad '", ap, "' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER");
+    check(w.auto_pad == AutoPad::notset || pads.empty(), "pads and auto_pad ", ap, " are both set");
+    if (pooling) w.ceil_mode = a.get_int("ceil_mode", 0) != 0;
+    return w;
+  }
+
+  // The 2-D window for an input of spatial size h×w; `kernel_hw` fills a kernel left at 0.
+  Window2D resolve(std::int64_t h, std::int64_t wd, std::array<std::int64_t, 2> kernel_hw = {0, 0}) const {
+    Window2D win;
+    win.kernel = kernel[0] ? kernel : kernel_hw;
+    win.strides = strides;
+    win.dilations = dilations;
+    win.pads = pads;
+    if (auto_pad == AutoPad::valid) {
+      win.pads = {0, 0, 0, 0};
+    } else if (auto_pad == AutoPad::same_upper || auto_pad == AutoPad::same_lower) {
+      // Output = ceil(in / stride); the total padding is split with the odd pixel at the end
+      // (SAME_UPPER) or the beginning (SAME_LOWER).
+      const std::array<std::int64_t, 2> in{h, wd};
+      for (int i = 0; i < 2; ++i) {
+        const auto u = static_cast<std::size_t>(i);
+        const std::int64_t out = (in[u] + strides[u] - 1) / strides[u];
+        const std::int64_t eff = dilations[u] * (win.kernel[u] - 1) + 1;
+        const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * strides[u] + eff - in[u]);
+        const std::int64_t small = total / 2;
+        const std::int64_t big = total - small;
+        win.pads[u] = auto_pad == AutoPad::same_upper ? small : big;
+        win.pads[u + 2] = auto_pad == AutoPad::same_upper ? big : small;
+      }
+    }
+    return win;
+  }
+};
+
+// A max pooling the fusion pass put on a Conv or QLinearConv node (graph/passes/fuse_pool.hpp):
+// attribute qnn_pool = "max" and the MaxPool's own attributes under the prefix qnn_pool_. Reading
+// it marks them all as used; anything MaxPool itself would refuse is refused here.
+struct FusedMaxPool {
+  WindowAttrs attrs;
+
+  static std::optional<FusedMaxPool> read(const Attributes& a) {
+    if (!a.has("qnn_pool")) return std::nullopt;
+    const std::string kind = a.get_string("qnn_pool");
+    check(kind == "max", "qnn_pool '", kind, "' is not max");
+    static const std::string prefix = "qnn_pool_";
+    Attributes pool;
+    for (const auto& [name, v] : a.all())
+      if (name.starts_with(prefix)) {
+        (void)a.has(name);
+        pool.set(name.substr(prefix.size()), v);
+      }
+    FusedMaxPool f;
+    f.attrs = WindowAttrs::read(pool, 0, true);
+    check(pool.get_int("storage_order", 0) == 0, "qnn_pool_storage_order = 1 is not supported");
+    const auto unused = pool.unused();
+    check(unused.empty(), "attribute 'qnn_pool_", unused.empty() ? "" : unused.front(), "' is not supported");
+    return f;
+  }
+
+  // The pooling over a conv output of 4-D shape y4 whose op has `spatial` axes.
+  PoolGeometry over(const Shape& y4, int spatial) const {
+    check(spatial == attrs.spatial, "the fused pooling is ", attrs.spatial, "-D but the conv is ", spatial, "-D");
+    return make_pool_geometry(y4, attrs.resolve(y4[2], y4[3]), attrs.ceil_mode);
+  }
+};
+
+// The N×C×H×W shape a 1-D (N×C×L) or 2-D tensor is computed as.
+inline Shape as_4d(const Shape& s, int spatial) {
+  if (spatial == 2) {
+    check(s.rank() == 4, "expected a 4-D (N,C,H,W) tensor, got ", s);
+    return s;
+  }
+  check(s.rank() == 3, "expected a 3-D (N,C,L) tensor, got ", s);
+  return Shape{s[0], s[1], 1, s[2]};
+}
+// And back: drops the unit H axis of a 1-D op's output.
+inline Shape from_4d(const Shape& s, int spatial) {
+  return spatial == 2 ? s : Shape{s[0], s[1], s[3]};
+}
+
+}  // namespace qnn::ops
+// ---- end qnn/runtime/ops/window_attrs.hpp ----------------------------------------------------------
 // ---- begin qnn/onnx/export.hpp ---------------------------------------------------------------------
 // qnn Graph -> ONNX ModelProto: the writer behind `qnn quantize -o model.onnx`.
 //
@@ -8078,199 +9159,6 @@ inline void save_graph(const std::filesystem::path& path, const Graph& g) {
 #include <set>
 #include <string>
 
-// ---- begin qnn/runtime/kernel.hpp ------------------------------------------------------------------
-// The contract between the session and an operator's implementation.
-//
-// An OpKernel is made once per node when a session is prepared (NodeInfo gives it the node's
-// attributes, constant inputs and known dtypes; it validates them and precomputes whatever it can:
-// packed weights, requantization factors, lookup tables). run() is then called once per inference
-// with a KernelContext that hands out input tensors and output buffers. Output shapes are decided in
-// run() from the actual inputs, so one prepared kernel serves every batch size; the session's memory
-// plan reuses output buffers across runs, so steady-state runs allocate nothing.
-
-#include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <map>
-#include <memory>
-#include <optional>
-#include <string>
-#include <utility>
-#include <vector>
-
-namespace qnn {
-
-// A run-time tensor: dtype, shape and memory owned elsewhere (a session buffer, a constant, or the
-// caller's input — which kernels only ever read).
-struct TensorRef {
-  DType dtype = DType::f32;
-  Shape shape;
-  std::byte* data = nullptr;
-
-  std::int64_t numel() const { return shape.numel(); }
-  std::size_t bytes() const { return static_cast<std::size_t>(numel()) * size_of(dtype); }
-
-  template <class T>
-  TensorView<const T> view() const {
-    check(dtype_of_v<T> == dtype, "tensor holds ", dtype, ", read as ", name_of(dtype_of_v<T>));
-    return TensorView<const T>(reinterpret_cast<const T*>(data), shape);
-  }
-  template <class T>
-  TensorView<T> mut() const {
-    check(dtype_of_v<T> == dtype, "tensor holds ", dtype, ", written as ", name_of(dtype_of_v<T>));
-    return TensorView<T>(reinterpret_cast<T*>(data), shape);
-  }
-  template <class T>
-  std::span<const T> span() const { return view<T>().span(); }
-
-  static TensorRef of(const Tensor& t) {
-    return {t.dtype(), t.shape(), const_cast<std::byte*>(t.raw())};
-  }
-};
-
-class KernelContext {
- public:
-  virtual ~KernelContext() = default;
-  virtual std::size_t num_inputs() const = 0;
-  // nullptr for an omitted optional input.
-  virtual const TensorRef* input(std::size_t i) const = 0;
-  // The buffer for output i, sized for `shape`; its previous contents are unspecified.
-  virtual TensorRef& output(std::size_t i, DType dtype, const Shape& shape) = 0;
-  // Worker threads the kernel may use (1 = run on the calling thread only).
-  virtual int threads() const { return 1; }
-  // Threads and per-thread scratch memory for the fast kernels; single-threaded by default.
-  virtual cpu::Exec exec() { return local_.exec(); }
-
-  const TensorRef& in(std::size_t i) const {
-    const TensorRef* r = i < num_inputs() ? input(i) : nullptr;
-    check(r != nullptr, "required input ", i, " is missing");
-    return *r;
-  }
-  bool has(std::size_t i) const { return i < num_inputs() && input(i) != nullptr; }
-
- private:
-  cpu::LocalExec local_;
-};
-
-class OpKernel {
- public:
-  virtual ~OpKernel() = default;
-  virtual void run(KernelContext& ctx) const = 0;
-  // Multiply-accumulates of one run on these inputs (0 for ops without any), for reports.
-  virtual std::int64_t macs(const KernelContext&) const { return 0; }
-};
-
-enum class Precision : std::uint8_t { as_written, bf16 };
-
-struct SessionOptions {
-  int threads = 1;
-  bool optimize = true;                                // graph passes (folding, fusion, QDQ lowering)
-  RequantPolicy requant = RequantPolicy::onnx_float;   // policy of lowered integer kernels
-  Precision precision = Precision::as_written;         // bf16: float Conv/Gemm/MatMul run in bf16
-  bool probe = true;                                   // a batch-1 dry run when the session is made
-  bool reference_kernels = false;                      // scalar reference kernels only (the cpu-ref
-                                                       // backend sets it; backends/cpu/cpu.hpp)
-};
-
-class KernelRegistry;
-
-// What a kernel factory (or a backend deciding whether it takes a node) may look at: the node, the
-// values it touches, the session options, and the registry of CPU kernels the session was given.
-class NodeInfo {
- public:
-  NodeInfo(const Node& node, const Graph& graph, const SessionOptions& options,
-           const KernelRegistry* registry = nullptr)
-      : node_(node), graph_(graph), options_(options), registry_(registry) {}
-
-  const Node& node() const { return node_; }
-  const Graph& graph() const { return graph_; }
-  const Attributes& attrs() const { return node_.attrs; }
-  const SessionOptions& options() const { return options_; }
-  // The session's CPU kernel registry; nullptr outside a session (then the built-in one applies).
-  const KernelRegistry* registry() const { return registry_; }
-  std::int64_t opset() const { return graph_.opset(node_.domain == "ai.onnx" ? "" : node_.domain); }
-  std::size_t num_inputs() const { return node_.inputs.size(); }
-  std::size_t num_outputs() const { return node_.outputs.size(); }
-  bool has_input(std::size_t i) const { return node_.has_input(i); }
-
-  const Tensor* constant_input(std::size_t i) const {
-    return has_input(i) ? graph_.constant(node_.inputs[i]) : nullptr;
-  }
-  const Tensor& require_constant(std::size_t i, const char* what) const {
-    const Tensor* t = constant_input(i);
-    check(t != nullptr, "input ", i, " (", what, ") must be a constant initializer");
-    return *t;
-  }
-  std::optional<DType> input_dtype(std::size_t i) const {
-    if (!has_input(i)) return std::nullopt;
-    auto it = graph_.values.find(node_.inputs[i]);
-    return it == graph_.values.end() ? std::nullopt : it->second.dtype;
-  }
-  std::optional<std::vector<std::int64_t>> input_dims(std::size_t i) const {
-    if (!has_input(i)) return std::nullopt;
-    auto it = graph_.values.find(node_.inputs[i]);
-    return it == graph_.values.end() ? std::nullopt : it->second.dims;
-  }
-  std::optional<DType> output_dtype(std::size_t i) const {
-    if (i >= node_.outputs.size() || node_.outputs[i].empty()) return std::nullopt;
-    auto it = graph_.values.find(node_.outputs[i]);
-    return it == graph_.values.end() ? std::nullopt : it->second.dtype;
-  }
-  std::optional<std::vector<std::int64_t>> output_dims(std::size_t i) const {
-    if (i >= node_.outputs.size() || node_.outputs[i].empty()) return std::nullopt;
-    auto it = graph_.values.find(node_.outputs[i]);
-    return it == graph_.values.end() ? std::nullopt : it->second.dims;
-  }
-
- private:
-  const Node& node_;
-  const Graph& graph_;
-  const SessionOptions& options_;
-  const KernelRegistry* registry_;
-};
-
-using KernelFactory = std::function<std::unique_ptr<OpKernel>(const NodeInfo&)>;
-
-// Operators by (domain, op type). Each entry states the lowest opset whose semantics it
-// implements; the factory sees the model's opset and handles the versions in between.
-class KernelRegistry {
- public:
-  // The newest ONNX opset whose operator changes qnn tracks. A model importing a newer opset is
-  // refused: an operator may have changed meaning in a version qnn does not know.
-  static constexpr std::int64_t kMaxOnnxOpset = 21;
-
-  void add(const std::string& domain, const std::string& op, std::int64_t since, KernelFactory f) {
-    entries_[{domain, op}] = Entry{since, std::move(f)};
-  }
-  bool supports(const std::string& domain, const std::string& op) const {
-    return entries_.count({norm(domain), op}) != 0;
-  }
-  std::unique_ptr<OpKernel> make(const NodeInfo& info) const {
-    const Node& n = info.node();
-    auto it = entries_.find({norm(n.domain), n.op_type});
-    check(it != entries_.end(), n.where(), ": operator ", n.domain.empty() ? "" : n.domain + ".",
-          n.op_type, " is not supported by qnn");
-    check(info.opset() >= it->second.since, n.where(), ": opset ", info.opset(),
-          " is older than the oldest version qnn implements (", it->second.since, ")");
-    auto k = with_context(n.where(), [&] { return it->second.make(info); });
-    const auto unused = n.attrs.unused();
-    check(unused.empty(), n.where(), ": attribute '", unused.empty() ? "" : unused.front(),
-          "' is not supported");
-    return k;
-  }
-
- private:
-  static std::string norm(const std::string& d) { return d == "ai.onnx" ? "" : d; }
-  struct Entry {
-    std::int64_t since = 1;
-    KernelFactory make;
-  };
-  std::map<std::pair<std::string, std::string>, Entry> entries_;
-};
-
-}  // namespace qnn
-// ---- end qnn/runtime/kernel.hpp --------------------------------------------------------------------
-
 namespace qnn::onnx {
 
 inline Tensor to_tensor(const TensorProto& t) {
@@ -9417,9 +10305,18 @@ struct fallback_of<B, Default> {
 //   #define QNN_REGISTRY_IMPLEMENTATION
 //   #include <qnn/qnn.hpp>
 //
-// Elsewhere builtin_registry() is then only declared, and the kernels are compiled in that one file
-// (the other files still see the kernel classes; what they do not construct is not compiled).
+// Elsewhere builtin_registry() is then only declared and the operator headers are not included:
+// their factories (make_qlinear_conv, ...) are ordinary functions, so merely parsing them compiles
+// every kernel they build. A file that uses an operator class directly includes its header itself.
 // Without QNN_COMPILED_REGISTRY (the default) nothing changes: header-only, nothing to link.
+
+#if defined(QNN_COMPILED_REGISTRY) && !defined(QNN_REGISTRY_IMPLEMENTATION)
+
+namespace qnn {
+const KernelRegistry& builtin_registry();
+}  // namespace qnn
+
+#else
 
 // ---- begin qnn/runtime/ops/float_ops.hpp -----------------------------------------------------------
 // The unquantized operators: convolution, pooling and batch norm (float_nn.hpp), Gemm and MatMul
@@ -9894,125 +10791,6 @@ class SoftmaxKernel final : public OpKernel {
 #include <variant>
 #include <vector>
 
-// ---- begin qnn/graph/passes/fuse_activation.hpp ----------------------------------------------------
-// Relu / Clip fused into the Conv, Gemm or MatMul before it: the producer clamps its own output
-// (attributes qnn_activation = "relu" | "clip", qnn_clip_min, qnn_clip_max, in real units), which
-// saves a pass over the tensor and, for quantized producers, is exactly the unfused result
-// (docs/numerics.md §4.6). Applies when the producer's output has no other reader and Clip's bounds
-// are constants. read_fused_activation is the one reader of those attributes (the kernels', and
-// graph/passes/input_range.hpp's).
-
-#include <limits>
-#include <string>
-
-// ---- begin qnn/graph/passes/fuse_into_producer.hpp -------------------------------------------------
-// The walk the fusion passes share: a node that reads the only output of the node before it, when
-// nothing else reads that value and it is not a graph output, can be taken over by that producer,
-// which then writes the node's output. Each pass says which pairs it takes and what attributes the
-// producer gets (fold_batchnorm.hpp, fuse_activation.hpp, fuse_pool.hpp).
-
-#include <cstddef>
-#include <vector>
-
-namespace qnn::passes {
-
-// absorb(producer, node) decides whether `producer` takes `node` over; when it returns true it has
-// already set the producer's attributes, and the producer's output becomes the node's first output.
-// Returns how many nodes were taken over.
-template <class Absorb>
-int fuse_into_producer(Graph& g, Absorb&& absorb) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  int fused = 0;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& n = g.nodes[i];
-    if (n.inputs.empty() || n.outputs.empty()) continue;
-    const int p = g.producer(n.inputs[0]);
-    if (p < 0 || dead[static_cast<std::size_t>(p)]) continue;
-    Node& prod = g.nodes[static_cast<std::size_t>(p)];
-    if (prod.outputs.size() != 1) continue;
-    if (g.consumers(n.inputs[0]).size() != 1 || g.is_graph_output(n.inputs[0])) continue;
-    if (!absorb(prod, n)) continue;
-    prod.outputs[0] = n.outputs[0];
-    dead[i] = true;
-    ++fused;
-  }
-  g.erase_nodes(dead);
-  return fused;
-}
-
-}  // namespace qnn::passes
-// ---- end qnn/graph/passes/fuse_into_producer.hpp ---------------------------------------------------
-
-namespace qnn::passes {
-
-// `qnn_activation`: "relu" | "clip" (bounds `qnn_clip_min`, `qnn_clip_max` in real units, default ∓∞).
-inline ActivationClamp read_fused_activation(const Attributes& a) {
-  const std::string act = a.get_string("qnn_activation", "");
-  const float inf = std::numeric_limits<float>::infinity();
-  const float lo = a.get_float("qnn_clip_min", -inf);
-  const float hi = a.get_float("qnn_clip_max", inf);
-  if (act.empty()) {
-    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set without qnn_activation = clip");
-    return {};
-  }
-  if (act == "relu") {
-    check(lo == -inf && hi == inf, "qnn_clip_min/qnn_clip_max are set with qnn_activation = relu");
-    return ActivationClamp::relu();
-  }
-  if (act == "clip") {
-    check(!(lo > hi), "qnn_activation clip has qnn_clip_min ", lo, " > qnn_clip_max ", hi);
-    return ActivationClamp::clip(lo, hi);
-  }
-  fail("attribute qnn_activation '", act, "' is not one of relu, clip");
-}
-
-inline bool fusable_producer(const Node& n) {
-  if (n.attrs.all().count("qnn_activation")) return false;
-  if (n.domain.empty()) return n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
-  if (n.domain == "com.microsoft") return n.op_type == "QGemm";
-  return false;
-}
-
-// The Clip bounds of `n` if they are known at preparation (attributes before opset 11, constant
-// inputs after); false if a bound is not constant.
-inline bool clip_bounds(const Graph& g, const Node& n, float& lo, float& hi) {
-  lo = -std::numeric_limits<float>::infinity();
-  hi = std::numeric_limits<float>::infinity();
-  if (g.opset() < 11) {
-    lo = n.attrs.get_float("min", lo);
-    hi = n.attrs.get_float("max", hi);
-    return true;
-  }
-  for (std::size_t i = 1; i <= 2; ++i) {
-    if (!n.has_input(i)) continue;
-    const Tensor* t = g.constant(n.inputs[i]);
-    if (!t || t->dtype() != DType::f32 || t->numel() != 1) return false;
-    (i == 1 ? lo : hi) = t->span<float>()[0];
-  }
-  return true;
-}
-
-inline int fuse_activations(Graph& g) {
-  return fuse_into_producer(g, [&](Node& prod, const Node& act) {
-    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip")) return false;
-    if (!fusable_producer(prod)) return false;
-    const auto dt = g.value(act.inputs[0]).dtype;
-    if (dt && *dt != DType::f32) return false;
-    float lo = 0, hi = 0;
-    if (act.op_type == "Clip") {
-      if (!clip_bounds(g, act, lo, hi)) return false;
-      prod.attrs.set("qnn_activation", std::string("clip"));
-      prod.attrs.set("qnn_clip_min", lo);
-      prod.attrs.set("qnn_clip_max", hi);
-    } else {
-      prod.attrs.set("qnn_activation", std::string("relu"));
-    }
-    return true;
-  });
-}
-
-}  // namespace qnn::passes
-// ---- end qnn/graph/passes/fuse_activation.hpp ------------------------------------------------------
 // ---- begin qnn/kernels/ref/gemm_onnx.hpp -----------------------------------------------------------
 // ONNX Gemm in full, as the reference for every way qnn runs it:
 //
@@ -10291,152 +11069,6 @@ inline void batch_norm(TensorView<const float> x, const BatchNormParams& p, Tens
 
 }  // namespace qnn::ref
 // ---- end qnn/kernels/ref/batch_norm.hpp ------------------------------------------------------------
-// ---- begin qnn/runtime/ops/window_attrs.hpp --------------------------------------------------------
-// ONNX convolution/pooling attributes (kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
-// read once per node and resolved against each run's input shape.
-//
-// qnn's kernels are 2-D. A 1-D op (input N×C×L) runs as 2-D with H = 1: its attributes get a
-// leading unit entry and its tensors a unit axis, which changes no value. 3-D and higher ops are
-// refused with a clear error.
-
-#include <array>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <vector>
-
-namespace qnn::ops {
-
-enum class AutoPad : std::uint8_t { notset, valid, same_upper, same_lower };
-
-struct WindowAttrs {
-  int spatial = 2;  // 1 or 2 spatial axes in the model
-  std::array<std::int64_t, 2> kernel{0, 0};  // 0: take it from the weights
-  std::array<std::int64_t, 2> strides{1, 1};
-  std::array<std::int64_t, 2> dilations{1, 1};
-  std::array<std::int64_t, 4> pads{0, 0, 0, 0};  // top, left, bottom, right
-  AutoPad auto_pad = AutoPad::notset;
-  bool ceil_mode = false;
-
-  // Reads the attributes. `spatial` is the number of spatial axes (input rank − 2) if known at
-  // prepare time, else 0 to infer it from the attribute lengths.
-  static WindowAttrs read(const Attributes& a, int spatial, bool pooling) {
-    WindowAttrs w;
-    const auto ks = a.get_ints("kernel_shape");
-    if (spatial == 0) spatial = ks.empty() ? 2 : static_cast<int>(ks.size());
-    check(spatial == 1 || spatial == 2, "only 1-D and 2-D windows are supported, this one has ", spatial,
-          " spatial axes");
-    w.spatial = spatial;
-    const int off = 2 - spatial;  // 1-D: attribute entry 0 is the width
-    auto fill2 = [&](const std::vector<std::int64_t>& v, std::array<std::int64_t, 2>& out, const char* what) {
-      if (v.empty()) return;
-      check(static_cast<int>(v.size()) == spatial, what, " has ", v.size(), " entries for ", spatial,
-            " spatial axes");
-      for (int i = 0; i < spatial; ++i) out[static_cast<std::size_t>(i + off)] = v[static_cast<std::size_t>(i)];
-    };
-    if (pooling) check(!ks.empty(), "kernel_shape is required");
-    if (!ks.empty()) {
-      w.kernel = {1, 1};
-      fill2(ks, w.kernel, "kernel_shape");
-    }
-    fill2(a.get_ints("strides"), w.strides, "strides");
-    fill2(a.get_ints("dilations"), w.dilations, "dilations");
-    const auto pads = a.get_ints("pads");
-    if (!pads.empty()) {
-      check(static_cast<int>(pads.size()) == 2 * spatial, "pads has ", pads.size(), " entries for ", spatial,
-            " spatial axes");
-      for (int i = 0; i < spatial; ++i) {
-        w.pads[static_cast<std::size_t>(i + off)] = pads[static_cast<std::size_t>(i)];
-        w.pads[static_cast<std::size_t>(i + off + 2)] = pads[static_cast<std::size_t>(i + spatial)];
-      }
-    }
-    const std::string ap = a.get_string("auto_pad", "NOTSET");
-    if (ap == "NOTSET") w.auto_pad = AutoPad::notset;
-    else if (ap == "VALID") w.auto_pad = AutoPad::valid;
-    else if (ap == "SAME_UPPER") w.auto_pad = AutoPad::same_upper;
-    else if (ap == "SAME_LOWER") w.auto_pad = AutoPad::same_lower;
-    else fail("auto_pad '", ap, "' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER");
-    check(w.auto_pad == AutoPad::notset || pads.empty(), "pads and auto_pad ", ap, " are both set");
-    if (pooling) w.ceil_mode = a.get_int("ceil_mode", 0) != 0;
-    return w;
-  }
-
-  // The 2-D window for an input of spatial size h×w; `kernel_hw` fills a kernel left at 0.
-  Window2D resolve(std::int64_t h, std::int64_t wd, std::array<std::int64_t, 2> kernel_hw = {0, 0}) const {
-    Window2D win;
-    win.kernel = kernel[0] ? kernel : kernel_hw;
-    win.strides = strides;
-    win.dilations = dilations;
-    win.pads = pads;
-    if (auto_pad == AutoPad::valid) {
-      win.pads = {0, 0, 0, 0};
-    } else if (auto_pad == AutoPad::same_upper || auto_pad == AutoPad::same_lower) {
-      // Output = ceil(in / stride); the total padding is split with the odd pixel at the end
-      // (SAME_UPPER) or the beginning (SAME_LOWER).
-      const std::array<std::int64_t, 2> in{h, wd};
-      for (int i = 0; i < 2; ++i) {
-        const auto u = static_cast<std::size_t>(i);
-        const std::int64_t out = (in[u] + strides[u] - 1) / strides[u];
-        const std::int64_t eff = dilations[u] * (win.kernel[u] - 1) + 1;
-        const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * strides[u] + eff - in[u]);
-        const std::int64_t small = total / 2;
-        const std::int64_t big = total - small;
-        win.pads[u] = auto_pad == AutoPad::same_upper ? small : big;
-        win.pads[u + 2] = auto_pad == AutoPad::same_upper ? big : small;
-      }
-    }
-    return win;
-  }
-};
-
-// A max pooling the fusion pass put on a Conv or QLinearConv node (graph/passes/fuse_pool.hpp):
-// attribute qnn_pool = "max" and the MaxPool's own attributes under the prefix qnn_pool_. Reading
-// it marks them all as used; anything MaxPool itself would refuse is refused here.
-struct FusedMaxPool {
-  WindowAttrs attrs;
-
-  static std::optional<FusedMaxPool> read(const Attributes& a) {
-    if (!a.has("qnn_pool")) return std::nullopt;
-    const std::string kind = a.get_string("qnn_pool");
-    check(kind == "max", "qnn_pool '", kind, "' is not max");
-    static const std::string prefix = "qnn_pool_";
-    Attributes pool;
-    for (const auto& [name, v] : a.all())
-      if (name.starts_with(prefix)) {
-        (void)a.has(name);
-        pool.set(name.substr(prefix.size()), v);
-      }
-    FusedMaxPool f;
-    f.attrs = WindowAttrs::read(pool, 0, true);
-    check(pool.get_int("storage_order", 0) == 0, "qnn_pool_storage_order = 1 is not supported");
-    const auto unused = pool.unused();
-    check(unused.empty(), "attribute 'qnn_pool_", unused.empty() ? "" : unused.front(), "' is not supported");
-    return f;
-  }
-
-  // The pooling over a conv output of 4-D shape y4 whose op has `spatial` axes.
-  PoolGeometry over(const Shape& y4, int spatial) const {
-    check(spatial == attrs.spatial, "the fused pooling is ", attrs.spatial, "-D but the conv is ", spatial, "-D");
-    return make_pool_geometry(y4, attrs.resolve(y4[2], y4[3]), attrs.ceil_mode);
-  }
-};
-
-// The N×C×H×W shape a 1-D (N×C×L) or 2-D tensor is computed as.
-inline Shape as_4d(const Shape& s, int spatial) {
-  if (spatial == 2) {
-    check(s.rank() == 4, "expected a 4-D (N,C,H,W) tensor, got ", s);
-    return s;
-  }
-  check(s.rank() == 3, "expected a 3-D (N,C,L) tensor, got ", s);
-  return Shape{s[0], s[1], 1, s[2]};
-}
-// And back: drops the unit H axis of a 1-D op's output.
-inline Shape from_4d(const Shape& s, int spatial) {
-  return spatial == 2 ? s : Shape{s[0], s[1], s[3]};
-}
-
-}  // namespace qnn::ops
-// ---- end qnn/runtime/ops/window_attrs.hpp ----------------------------------------------------------
 
 namespace qnn::ops {
 
@@ -10855,191 +11487,6 @@ void quantize_linear(TensorView<const float> x, TensorView<typename Q::storage_t
 
 }  // namespace qnn::cpu
 // ---- end qnn/kernels/cpu/quantize.hpp --------------------------------------------------------------
-// ---- begin qnn/runtime/ops/quant_params_io.hpp -----------------------------------------------------
-// Shared plumbing of the quantized operators: reading scales and zero points from a node's constant
-// inputs, the per-layer requantization policy and fused activation the graph passes attach
-// (attributes `qnn_requant`, `qnn_activation`, `qnn_clip_min`, `qnn_clip_max`), and dtype dispatch.
-//
-// Every check here runs when the session is prepared, so a model whose quantization qnn cannot
-// honour is refused with a message naming the input and the reason, never run with a guess.
-
-#include <cstdint>
-#include <limits>
-#include <optional>
-#include <string>
-#include <utility>
-#include <vector>
-
-namespace qnn::ops::quant {
-
-// ---- attributes set by qnn's graph passes -------------------------------------------------------
-
-// `qnn_requant`: "onnx-float" | "tflite-double-round" | "tflite-single-round" | "npu-pow2"; default
-// the session's policy.
-inline RequantPolicy read_policy(const NodeInfo& info) {
-  const std::string s = info.attrs().get_string("qnn_requant", std::string(name_of(info.options().requant)));
-  for (RequantPolicy p : {RequantPolicy::onnx_float, RequantPolicy::tflite_double_round,
-                          RequantPolicy::tflite_single_round, RequantPolicy::npu_pow2})
-    if (s == name_of(p)) return p;
-  fail("attribute qnn_requant '", s,
-       "' is not one of onnx-float, tflite-double-round, tflite-single-round, npu-pow2");
-}
-
-// ---- scales and zero points ----------------------------------------------------------------------
-
-// One tensor's quantization as read from a (scale, zero point) input pair: one entry per tensor, or
-// one per channel. `dtype` is the storage type the zero point declares.
-struct ScaleZp {
-  DType dtype = DType::u8;
-  std::vector<float> scales;
-  std::vector<std::int32_t> zero_points;
-
-  std::size_t size() const { return scales.size(); }
-  float scale() const { return scales.front(); }
-  std::int32_t zero_point() const { return zero_points.front(); }
-};
-
-// The values of an integer tensor as int32 (zero points of any quantized storage type, or int32).
-inline std::vector<std::int32_t> int_values(const TensorRef& t) {
-  return visit_dtype(t.dtype, [&](auto v) -> std::vector<std::int32_t> {
-    using T = decltype(v);
-    if constexpr (QuantStorage<T> || std::same_as<T, std::int32_t>) {
-      const auto s = t.span<T>();
-      return std::vector<std::int32_t>(s.begin(), s.end());
-    } else {
-      fail("a zero point must be int8, uint8, int16 or uint16, got ", t.dtype);
-    }
-  });
-}
-
-// Reads (scale, zero point) from run-time tensors. The zero point is optional (nullptr): it is
-// then 0 of `default_dtype`. Scale and zero point hold the same number of values (or the zero point
-// one value, broadcast). `what` names the pair in messages ("x_scale/x_zero_point").
-inline ScaleZp scale_zp_from(const TensorRef& scale, const TensorRef* zp, DType default_dtype, const char* what) {
-  ScaleZp q;
-  check(scale.dtype == DType::f32, what, ": scale must be float32, got ", scale.dtype);
-  check(scale.shape.rank() <= 1, what, ": scale of shape ", scale.shape,
-        " is blocked quantization, which qnn does not support");
-  check(scale.numel() >= 1, what, ": scale is empty");
-  const auto s = scale.span<float>();
-  q.scales.assign(s.begin(), s.end());
-  if (zp) {
-    check(is_quantized_storage(zp->dtype), what, ": zero point must be int8, uint8, int16 or uint16, got ",
-          zp->dtype, " (float8 and int4 are not supported)");
-    check(zp->shape == scale.shape || (zp->numel() == 1 && scale.numel() == 1), what, ": zero point of shape ",
-          zp->shape, " does not match the scale's shape ", scale.shape);
-    q.dtype = zp->dtype;
-    q.zero_points = int_values(*zp);
-  } else {
-    q.dtype = default_dtype;
-    q.zero_points.assign(q.scales.size(), 0);
-  }
-  for (float v : q.scales)
-    check(v > 0.0f && std::isfinite(v), what, ": scale ", v, " must be positive and finite");
-  return q;
-}
-
-// The data type of input `data` when it cannot be taken from a zero point: the value's declared
-// dtype, or an error.
-inline DType declared_dtype(const NodeInfo& info, std::size_t data, const char* what) {
-  const auto d = info.input_dtype(data);
-  check(d.has_value(), what, ": the element type is not known when the session is prepared (give the ",
-        "zero point as an initializer, or a value_info for the input)");
-  return *d;
-}
-
-// (scale, zero point) from constant inputs, which quantized compute nodes require. The zero point
-// input may be omitted; its type then defaults to the declared type of input `data`.
-inline ScaleZp constant_scale_zp(const NodeInfo& info, std::size_t scale_idx, std::size_t zp_idx,
-                                 std::size_t data, const char* what) {
-  const Tensor* s = info.constant_input(scale_idx);
-  check(s != nullptr, what, ": the scale (input ", scale_idx, ") must be a constant initializer; qnn prepares ",
-        "requantization once and does not accept run-time scales for this operator");
-  const Tensor* z = info.has_input(zp_idx) ? info.constant_input(zp_idx) : nullptr;
-  check(!info.has_input(zp_idx) || z != nullptr, what, ": the zero point (input ", zp_idx,
-        ") must be a constant initializer");
-  const TensorRef sr = TensorRef::of(*s);
-  const TensorRef zr = z ? TensorRef::of(*z) : TensorRef{};
-  const DType def = z ? z->dtype() : declared_dtype(info, data, what);
-  return scale_zp_from(sr, z ? &zr : nullptr, def, what);
-}
-
-// A per-tensor pair: exactly one value (scalar or 1-element tensor).
-inline ScaleZp constant_per_tensor(const NodeInfo& info, std::size_t scale_idx, std::size_t zp_idx,
-                                   std::size_t data, const char* what) {
-  ScaleZp q = constant_scale_zp(info, scale_idx, zp_idx, data, what);
-  check(q.size() == 1, what, ": ", q.size(),
-        " values; this tensor must be quantized per tensor (one scale and zero point)");
-  return q;
-}
-
-// Per-channel parameters of a weight: one entry per output channel, or one for all (broadcast).
-// Returns the scales and zero points expanded to `channels` entries.
-inline ScaleZp expand_channels(ScaleZp q, std::int64_t channels, const char* what) {
-  const auto n = static_cast<std::size_t>(channels);
-  check(q.scales.size() == 1 || q.scales.size() == n, what, ": ", q.scales.size(), " scales for ", channels,
-        " output channels");
-  check(q.zero_points.size() == 1 || q.zero_points.size() == n, what, ": ", q.zero_points.size(),
-        " zero points for ", channels, " output channels");
-  if (q.scales.size() == 1) q.scales.assign(n, q.scales[0]);
-  if (q.zero_points.size() == 1) q.zero_points.assign(n, q.zero_points[0]);
-  return q;
-}
-
-// The constant quantization of a matmul whose output has the type of A (QLinearMatMul, QGemm with
-// a quantized output): A per tensor (inputs 1, 2), B per tensor or per column (inputs 4, 5; with
-// `columns` > 0 expanded to that many entries), Y per tensor (inputs y_scale, y_scale + 1). `a_name`
-// and `y_name` spell A and Y as the operator does ("a"/"y", "A"/"Y") in the message of a Y whose
-// type is not A's.
-struct MatmulQuant {
-  ScaleZp a, b, y;
-};
-inline MatmulQuant constant_matmul_quant(const NodeInfo& info, std::size_t y_scale, std::int64_t columns,
-                                         const char* a_name, const char* y_name) {
-  MatmulQuant q;
-  q.a = constant_per_tensor(info, 1, 2, 0, "a_scale/a_zero_point");
-  q.b = constant_scale_zp(info, 4, 5, 3, "b_scale/b_zero_point");
-  if (columns > 0) q.b = expand_channels(std::move(q.b), columns, "b_scale/b_zero_point");
-  q.y = constant_per_tensor(info, y_scale, y_scale + 1, 0, "y_scale/y_zero_point");
-  check(q.y.dtype == q.a.dtype, y_name, " (", q.y.dtype, ") must have the type of ", a_name, " (", q.a.dtype, ")");
-  return q;
-}
-
-template <QuantStorage T>
-PerTensor<T> per_tensor(const ScaleZp& q, const char* what) {
-  return with_context(what, [&] {
-    check(q.dtype == dtype_of_v<T>, "expected ", name_of(dtype_of_v<T>), " quantization, got ", q.dtype);
-    return PerTensor<T>(q.scale(), q.zero_point());
-  });
-}
-
-// Calls f(T{}) for the quantized storage types qnn computes with; anything else is an error.
-template <class F>
-decltype(auto) visit_quant_dtype(DType t, const char* what, F&& f) {
-  switch (t) {
-    case DType::u8: return f(std::uint8_t{});
-    case DType::i8: return f(std::int8_t{});
-    case DType::u16: return f(std::uint16_t{});
-    case DType::i16: return f(std::int16_t{});
-    default: fail(what, ": element type ", t, " is not a quantized type (int8, uint8, int16, uint16)");
-  }
-}
-template <class F>
-decltype(auto) visit_int8_dtype(DType t, const char* what, F&& f) {
-  switch (t) {
-    case DType::u8: return f(std::uint8_t{});
-    case DType::i8: return f(std::int8_t{});
-    default: fail(what, ": element type ", t, " is not supported here (int8 or uint8)");
-  }
-}
-
-// A run-time input must have the dtype the kernel was prepared for.
-inline void check_dtype(const TensorRef& t, DType want, const char* what) {
-  check(t.dtype == want, what, " is ", t.dtype, ", the node was prepared for ", want);
-}
-
-}  // namespace qnn::ops::quant
-// ---- end qnn/runtime/ops/quant_params_io.hpp -------------------------------------------------------
 
 namespace qnn::ops {
 
@@ -11303,442 +11750,6 @@ inline void register_qdq_ops(KernelRegistry& r) {
 #include <string>
 #include <variant>
 #include <vector>
-
-// ---- begin qnn/graph/passes/input_range.hpp --------------------------------------------------------
-// Known input ranges of the quantized conv and GEMM nodes: attribute qnn_input_range = [lo, hi],
-// the integers a QLinearConv's x or a QGemm's A can take when the node producing it clamps them
-// below its type's range — a QLinearConv or QGemm with a fused ReLU or Clip (qnn_activation),
-// reached through nodes that only move or select values (selects_input_values: MaxPool, Reshape,
-// Flatten, Squeeze, Unsqueeze, Transpose, Slice, Gather, Identity). The kernels take the range as ConvOptions/GemmOptions::
-// input_range and with it run the byte kernel on more layers (kernels/cpu/u8s8.hpp): symmetric int8
-// activations after a ReLU lie in [0, 127] (int8, A8W8) or [128, 255] (uint8 with zero point 128,
-// XINT8), where every int8 weight is exact, which makes every layer that follows a ReLU in such a
-// model a byte layer.
-//
-// The range is the producer's output clamp (numerics/requantize.hpp, output_range), so it holds by
-// construction; the kernels still check it on every run that relies on it. Sessions run the pass on
-// the CPU backend's kernels only, after QDQ lowering and activation fusion (runtime/optimize.hpp).
-
-#include <cstdint>
-#include <limits>
-#include <optional>
-#include <string>
-#include <vector>
-
-// ---- begin qnn/graph/passes/lower_qdq.hpp ----------------------------------------------------------
-// QDQ lowering: DequantizeLinear → op → QuantizeLinear node units become integer operators, as
-// ONNX Runtime's QDQ transformers do.
-//
-//   Conv         → QLinearConv          (bias: DQ(int32) with scale ≈ s_x·s_w, or a float constant
-//                                        quantized to int32 at s_x·s_w[c], round half to even)
-//   Gemm         → com.microsoft.QGemm  (alpha = beta = 1)
-//   MatMul       → QLinearMatMul
-//   Add, Mul     → com.microsoft.QLinearAdd / QLinearMul
-//   Concat       → com.microsoft.QLinearConcat
-//   AveragePool, GlobalAveragePool → com.microsoft.QLinear(Global)AveragePool
-//   Sigmoid, LeakyRelu → com.microsoft.QLinearSigmoid / QLinearLeakyRelu
-//   Relu, Clip, HardSigmoid, HardSwish, Tanh → qnn.QLinearUnary; a Relu/Clip whose input comes
-//                  straight from a lowered conv/GEMM with the same output quantization is fused
-//                  into it instead (its output range, docs/numerics.md §4.6)
-//   MaxPool and data movement (Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Slice, Gather,
-//   Identity) with equal input and output quantization → the same op on the quantized data.
-// A unit is lowered only when its op's output is read by exactly one QuantizeLinear and by nothing
-// else. Everything that does not match runs as written: DequantizeLinear, the float op,
-// QuantizeLinear. DQ nodes left without readers are removed afterwards (dead code).
-
-#include <cmath>
-#include <cstring>
-#include <optional>
-#include <set>
-#include <string>
-#include <vector>
-
-namespace qnn::passes {
-
-// A quantized edge: the integer tensor and its (constant) scale and zero point.
-struct QEdge {
-  std::string q, scale, zp;
-  int axis = 1;  // DequantizeLinear's axis attribute (used only when the scale is 1-D)
-};
-
-namespace detail {
-
-inline bool is_op(const Node& n, const char* op) {
-  return (n.domain.empty() || n.domain == "com.microsoft") && n.op_type == op;
-}
-
-// The zero point input of a Q/DQ node, or a constant uint8 0 (the ONNX default) added on demand.
-inline std::string zero_point_of(Graph& g, const Node& n) {
-  if (n.has_input(2)) return n.inputs[2];
-  return g.add_constant(n.name + "_zero_point", Tensor::scalar<std::uint8_t>(0));
-}
-
-inline bool constant_scale_zp(const Graph& g, const QEdge& e) {
-  const Tensor* s = g.constant(e.scale);
-  const Tensor* z = g.constant(e.zp);
-  return s && z && s->dtype() == DType::f32 && s->numel() == z->numel();
-}
-
-// The DQ feeding `value`, as an edge; nullopt if `value` is not produced by a DequantizeLinear with
-// constant parameters.
-inline std::optional<QEdge> dq_edge(Graph& g, const std::string& value) {
-  const int p = g.producer(value);
-  if (p < 0) return std::nullopt;
-  const Node& dq = g.nodes[static_cast<std::size_t>(p)];
-  if (!is_op(dq, "DequantizeLinear") || dq.attrs.has("block_size")) return std::nullopt;
-  QEdge e{dq.inputs[0], dq.inputs[1], zero_point_of(g, dq), static_cast<int>(dq.attrs.get_int("axis", 1))};
-  if (!constant_scale_zp(g, e)) return std::nullopt;
-  return e;
-}
-
-// The single QuantizeLinear reading `value` (and nothing else reading it), as an edge plus its node.
-inline std::optional<std::pair<int, QEdge>> q_consumer(Graph& g, const std::string& value) {
-  if (g.is_graph_output(value)) return std::nullopt;
-  const auto users = g.consumers(value);
-  if (users.size() != 1) return std::nullopt;
-  const Node& q = g.nodes[static_cast<std::size_t>(users[0])];
-  if (!is_op(q, "QuantizeLinear") || q.inputs[0] != value || q.attrs.has("block_size")) return std::nullopt;
-  QEdge e{q.outputs[0], q.inputs[1], zero_point_of(g, q), static_cast<int>(q.attrs.get_int("axis", 1))};
-  if (!constant_scale_zp(g, e) || g.constant(e.scale)->numel() != 1) return std::nullopt;
-  return std::make_pair(users[0], e);
-}
-
-inline bool same_tensor(const Tensor* a, const Tensor* b) {
-  return a && b && a->dtype() == b->dtype() && a->shape() == b->shape() &&
-         std::memcmp(a->raw(), b->raw(), a->bytes()) == 0;
-}
-inline bool same_quant(const Graph& g, const QEdge& a, const QEdge& b) {
-  return same_tensor(g.constant(a.scale), g.constant(b.scale)) && same_tensor(g.constant(a.zp), g.constant(b.zp));
-}
-inline bool per_tensor(const Graph& g, const QEdge& e) { return g.constant(e.scale)->numel() == 1; }
-
-inline Node make_node(const Node& from, std::string op, std::string domain, std::vector<std::string> inputs,
-                      std::string output) {
-  Node n;
-  n.name = from.name;
-  n.op_type = std::move(op);
-  n.domain = std::move(domain);
-  n.inputs = std::move(inputs);
-  n.outputs = {std::move(output)};
-  return n;
-}
-
-inline void copy_attrs(const Node& from, Node& to, std::initializer_list<const char*> names) {
-  for (const char* a : names) {
-    auto it = from.attrs.all().find(a);
-    if (it != from.attrs.all().end()) to.attrs.set(a, it->second);
-  }
-}
-
-// Bias of a conv/GEMM unit as an int32 constant at scale s_x·s_w[c]; "" if it cannot be.
-inline std::string int32_bias(Graph& g, const Node& op, std::size_t idx, const QEdge& x, const QEdge& w,
-                              std::int64_t channels) {
-  if (!op.has_input(idx)) return "";
-  const float sx = g.constant(x.scale)->span<float>()[0];
-  const auto sw = g.constant(w.scale)->span<float>();
-  auto sw_at = [&](std::int64_t c) { return sw[sw.size() == 1 ? 0 : static_cast<std::size_t>(c)]; };
-  if (auto dq = dq_edge(g, op.inputs[idx])) {
-    const Tensor* b = g.constant(dq->q);
-    const Tensor* bs = g.constant(dq->scale);
-    if (!b || b->dtype() != DType::i32 || b->numel() != channels) return "";
-    const auto zp = g.constant(dq->zp);
-    for (std::int64_t i = 0; i < zp->numel(); ++i)
-      if (zp->dtype() != DType::i32 || zp->span<std::int32_t>()[static_cast<std::size_t>(i)] != 0) return "";
-    const auto s = bs->span<float>();
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const double want = double{sx} * double{sw_at(c)};
-      const double have = s[s.size() == 1 ? 0 : static_cast<std::size_t>(c)];
-      if (std::fabs(have - want) > 1e-2 * want) return "";  // ONNX Runtime's tolerance
-    }
-    return dq->q;
-  }
-  const Tensor* b = g.constant(op.inputs[idx]);
-  if (!b || b->dtype() != DType::f32 || b->numel() != channels) return "";
-  Tensor q(DType::i32, Shape{channels});
-  auto out = q.span<std::int32_t>();
-  for (std::int64_t c = 0; c < channels; ++c) {
-    const double v = double{b->span<float>()[static_cast<std::size_t>(c)]} / (double{sx} * double{sw_at(c)});
-    out[static_cast<std::size_t>(c)] = saturate<std::int32_t>(static_cast<std::int64_t>(
-        round_half_even(std::clamp(v, -4.0e9, 4.0e9))));
-  }
-  return g.add_constant(op.name + "_bias_int32", std::move(q));
-}
-
-}  // namespace detail
-
-// True for an ONNX op whose output 0 holds only values of its input 0 — MaxPool (Indices unused)
-// and data movement: why it may run on quantized data as it is, here, and why its output keeps its
-// input's range (graph/passes/input_range.hpp).
-inline bool selects_input_values(const Node& n) {
-  if (!n.domain.empty() || n.inputs.empty() || n.outputs.empty()) return false;
-  const std::string& t = n.op_type;
-  if (t == "MaxPool") return n.outputs.size() == 1 || (n.outputs.size() == 2 && n.outputs[1].empty());
-  return t == "Reshape" || t == "Flatten" || t == "Transpose" || t == "Squeeze" || t == "Unsqueeze" || t == "Slice" ||
-         t == "Gather" || t == "Identity";
-}
-
-// Returns the number of units lowered.
-inline int lower_qdq(Graph& g) {
-  using namespace detail;
-  int lowered = 0;
-  // The lowered ops live in these domains; the model need not have imported them.
-  if (!g.opsets.count("com.microsoft")) g.opsets["com.microsoft"] = 1;
-  if (!g.opsets.count("qnn")) g.opsets["qnn"] = 1;
-  // Each iteration lowers one unit and restarts: lowering changes producers and consumers.
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (std::size_t i = 0; i < g.nodes.size() && !changed; ++i) {
-      const Node op = g.nodes[i];  // a copy: g.nodes is edited below
-      if (!(op.domain.empty()) || op.outputs.size() != 1 || op.inputs.empty()) continue;
-      auto qout = q_consumer(g, op.outputs[0]);
-      // DQ → Conv/Gemm/MatMul → Relu/Clip → Q (symmetric activations keep the clamp between the
-      // op and its Q): the activation is fused into the integer op.
-      int fused_act = -1;
-      float act_lo = 0, act_hi = 0;
-      if (!qout && (op.op_type == "Conv" || op.op_type == "Gemm" || op.op_type == "MatMul") &&
-          !g.is_graph_output(op.outputs[0])) {
-        const auto users = g.consumers(op.outputs[0]);
-        if (users.size() == 1) {
-          const Node& act = g.nodes[static_cast<std::size_t>(users[0])];
-          const bool relu = act.domain.empty() && act.op_type == "Relu";
-          const bool clip = act.domain.empty() && act.op_type == "Clip" && clip_bounds(g, act, act_lo, act_hi);
-          if (relu || clip) {
-            qout = q_consumer(g, act.outputs[0]);
-            fused_act = users[0];
-          }
-        }
-      }
-      if (!qout) continue;
-      const QEdge& y = qout->second;
-      std::optional<Node> repl;
-      const std::string& t = op.op_type;
-
-      if (t == "Conv" || t == "Gemm" || t == "MatMul") {
-        const auto x = dq_edge(g, op.inputs[0]);
-        const auto w = op.inputs.size() > 1 ? dq_edge(g, op.inputs[1]) : std::nullopt;
-        if (!x || !w || !per_tensor(g, *x) || !g.is_constant(w->q)) continue;
-        const Tensor& wt = *g.constant(w->q);
-        const std::int64_t wscales = g.constant(w->scale)->numel();
-        if (t == "Conv") {
-          if (wt.shape().rank() < 3 || (wscales != 1 && (w->axis != 0 || wscales != wt.shape()[0]))) continue;
-          const std::string b = int32_bias(g, op, 2, *x, *w, wt.shape()[0]);
-          if (op.has_input(2) && b.empty()) continue;
-          repl = make_node(op, "QLinearConv", "",
-                           {x->q, x->scale, x->zp, w->q, w->scale, w->zp, y.scale, y.zp}, y.q);
-          if (!b.empty()) repl->inputs.push_back(b);
-          copy_attrs(op, *repl, {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
-        } else if (t == "Gemm") {
-          if (op.attrs.get_float("alpha", 1.0f) != 1.0f || op.attrs.get_float("beta", 1.0f) != 1.0f) continue;
-          if (wt.shape().rank() != 2) continue;
-          const bool tb = op.attrs.get_int("transB", 0) != 0;
-          const std::int64_t n = wt.shape()[tb ? 0 : 1];
-          if (wscales != 1 && (w->axis != (tb ? 0 : 1) || wscales != n)) continue;
-          const std::string b = int32_bias(g, op, 2, *x, *w, n);
-          if (op.has_input(2) && b.empty()) continue;
-          repl = make_node(op, "QGemm", "com.microsoft",
-                           {x->q, x->scale, x->zp, w->q, w->scale, w->zp, b, y.scale, y.zp}, y.q);
-          copy_attrs(op, *repl, {"transA", "transB"});
-        } else {
-          if (wt.shape().rank() != 2 || (wscales != 1 && (w->axis != 1 || wscales != wt.shape()[1]))) continue;
-          repl = make_node(op, "QLinearMatMul", "", {x->q, x->scale, x->zp, w->q, w->scale, w->zp, y.scale, y.zp}, y.q);
-        }
-        copy_attrs(op, *repl, {"qnn_requant"});
-        if (fused_act >= 0) {
-          const Node& act = g.nodes[static_cast<std::size_t>(fused_act)];
-          repl->attrs.set("qnn_activation", std::string(act.op_type == "Relu" ? "relu" : "clip"));
-          if (act.op_type == "Clip") {
-            repl->attrs.set("qnn_clip_min", act_lo);
-            repl->attrs.set("qnn_clip_max", act_hi);
-          }
-        }
-      } else if (t == "Add" || t == "Mul") {
-        const auto a = dq_edge(g, op.inputs[0]);
-        const auto b = op.inputs.size() > 1 ? dq_edge(g, op.inputs[1]) : std::nullopt;
-        if (!a || !b || !per_tensor(g, *a) || !per_tensor(g, *b)) continue;
-        repl = make_node(op, t == "Add" ? "QLinearAdd" : "QLinearMul", "com.microsoft",
-                         {a->q, a->scale, a->zp, b->q, b->scale, b->zp, y.scale, y.zp}, y.q);
-      } else if (t == "Concat") {
-        std::vector<std::string> ins{y.scale, y.zp};
-        bool ok = true;
-        for (const auto& in : op.inputs) {
-          const auto e = dq_edge(g, in);
-          ok = ok && e && per_tensor(g, *e);
-          if (ok) ins.insert(ins.end(), {e->q, e->scale, e->zp});
-        }
-        if (!ok) continue;
-        repl = make_node(op, "QLinearConcat", "com.microsoft", ins, y.q);
-        copy_attrs(op, *repl, {"axis"});
-      } else if (t == "AveragePool" || t == "GlobalAveragePool" || t == "Sigmoid" || t == "LeakyRelu" ||
-                 t == "Relu" || t == "Clip" || t == "HardSigmoid" || t == "HardSwish" || t == "Tanh") {
-        const auto x = dq_edge(g, op.inputs[0]);
-        if (!x || !per_tensor(g, *x)) continue;
-        const std::vector<std::string> ins{x->q, x->scale, x->zp, y.scale, y.zp};
-        if (t == "AveragePool") {
-          if (op.attrs.all().count("dilations")) continue;
-          repl = make_node(op, "QLinearAveragePool", "com.microsoft", ins, y.q);
-          copy_attrs(op, *repl, {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
-        } else if (t == "GlobalAveragePool") {
-          repl = make_node(op, "QLinearGlobalAveragePool", "com.microsoft", ins, y.q);
-        } else if (t == "Sigmoid") {
-          repl = make_node(op, "QLinearSigmoid", "com.microsoft", ins, y.q);
-        } else if (t == "LeakyRelu") {
-          repl = make_node(op, "QLinearLeakyRelu", "com.microsoft", ins, y.q);
-          copy_attrs(op, *repl, {"alpha"});
-        } else {
-          float lo = 0, hi = 0;
-          if (t == "Clip") {
-            lo = -std::numeric_limits<float>::infinity();
-            hi = std::numeric_limits<float>::infinity();
-            if (g.opset() < 11) {
-              lo = op.attrs.get_float("min", lo);
-              hi = op.attrs.get_float("max", hi);
-            } else {
-              bool ok = true;
-              for (std::size_t k = 1; k <= 2; ++k) {
-                if (!op.has_input(k)) continue;
-                const Tensor* c = g.constant(op.inputs[k]);
-                ok = ok && c && c->dtype() == DType::f32 && c->numel() == 1;
-                if (ok) (k == 1 ? lo : hi) = c->span<float>()[0];
-              }
-              if (!ok) continue;
-            }
-          }
-          // Relu/Clip straight after a lowered conv/GEMM with the same output quantization: fuse.
-          const int p = g.producer(x->q);
-          if ((t == "Relu" || t == "Clip") && p >= 0 && same_quant(g, *x, y) && g.consumers(x->q).size() == 1 &&
-              g.consumers(op.inputs[0]).size() == 1 && !g.is_graph_output(x->q)) {
-            Node& prod = g.nodes[static_cast<std::size_t>(p)];
-            const bool conv_like = (prod.domain.empty() && (prod.op_type == "QLinearConv" || prod.op_type == "QLinearMatMul")) ||
-                                   (prod.domain == "com.microsoft" && prod.op_type == "QGemm");
-            if (conv_like && !prod.attrs.all().count("qnn_activation")) {
-              prod.attrs.set("qnn_activation", std::string(t == "Relu" ? "relu" : "clip"));
-              if (t == "Clip") {
-                prod.attrs.set("qnn_clip_min", lo);
-                prod.attrs.set("qnn_clip_max", hi);
-              }
-              prod.outputs[0] = y.q;
-              std::vector<bool> dead(g.nodes.size(), false);
-              dead[i] = true;
-              dead[static_cast<std::size_t>(qout->first)] = true;
-              // The DQ between them and the old conv output lose their readers: dead code.
-              g.erase_nodes(dead);
-              ++lowered;
-              changed = true;
-              continue;
-            }
-          }
-          repl = make_node(op, "QLinearUnary", "qnn", ins, y.q);
-          const char* kind = t == "Relu" ? "relu" : t == "Clip" ? "clip" : t == "HardSigmoid" ? "hard_sigmoid"
-                           : t == "HardSwish" ? "hard_swish" : "tanh";
-          repl->attrs.set("activation", std::string(kind));
-          if (t == "Clip") {
-            repl->attrs.set("clip_min", lo);
-            repl->attrs.set("clip_max", hi);
-          }
-          if (t == "HardSigmoid") {
-            repl->attrs.set("alpha", op.attrs.get_float("alpha", 0.2f));
-            repl->attrs.set("beta", op.attrs.get_float("beta", 0.5f));
-          }
-        }
-      } else if (selects_input_values(op)) {
-        const auto x = dq_edge(g, op.inputs[0]);
-        if (!x || !per_tensor(g, *x) || !same_quant(g, *x, y)) continue;
-        Node n = op;
-        n.inputs[0] = x->q;
-        n.outputs[0] = y.q;
-        repl = std::move(n);
-      }
-      if (!repl) continue;
-      g.nodes[i] = std::move(*repl);
-      std::vector<bool> dead(g.nodes.size(), false);
-      dead[static_cast<std::size_t>(qout->first)] = true;
-      if (fused_act >= 0) dead[static_cast<std::size_t>(fused_act)] = true;
-      g.erase_nodes(dead);
-      ++lowered;
-      changed = true;
-    }
-  }
-  return lowered;
-}
-
-}  // namespace qnn::passes
-// ---- end qnn/graph/passes/lower_qdq.hpp ------------------------------------------------------------
-
-namespace qnn::passes {
-
-namespace input_range_detail {
-
-// Index of the y_scale input of a quantized node whose output range a fused activation narrows.
-inline std::optional<std::size_t> clamped_output_scale(const Node& n) {
-  if (!n.attrs.all().count("qnn_activation")) return std::nullopt;
-  if (n.domain.empty() && n.op_type == "QLinearConv") return 6;
-  if (n.domain == "com.microsoft" && n.op_type == "QGemm") return 7;
-  return std::nullopt;
-}
-
-}  // namespace input_range_detail
-
-// The integers `value` takes when a producer narrows them below its type's range.
-inline std::optional<IntRange> produced_range(const Graph& g, std::string value) {
-  for (;;) {
-    const int p = g.producer(value);
-    if (p < 0) return std::nullopt;
-    const Node& n = g.nodes[static_cast<std::size_t>(p)];
-    if (n.outputs.empty() || n.outputs[0] != value) return std::nullopt;
-    if (selects_input_values(n)) {
-      value = n.inputs[0];
-      continue;
-    }
-    const auto ys = input_range_detail::clamped_output_scale(n);
-    if (!ys || !n.has_input(*ys) || !n.has_input(*ys + 1)) return std::nullopt;
-    const Tensor* scale = g.constant(n.inputs[*ys]);
-    const Tensor* zp = g.constant(n.inputs[*ys + 1]);
-    if (!scale || !zp || scale->dtype() != DType::f32 || scale->numel() != 1 || zp->numel() != 1)
-      return std::nullopt;
-    return with_context(n.where(), [&] {
-      const ActivationClamp act = read_fused_activation(n.attrs);
-      return visit_dtype(zp->dtype(), [&](auto v) -> std::optional<IntRange> {
-        using T = decltype(v);
-        if constexpr (QuantStorage<T>) {
-          const IntRange r = output_range<T>(act, scale->span<float>()[0], zp->span<T>()[0]);
-          if (r != storage_range<T>()) return r;
-        }
-        return std::nullopt;
-      });
-    });
-  }
-}
-
-// `qnn_input_range` of a node: [lo, hi], or nothing when absent. The kernel checks lo and hi against
-// its input type (kernels/cpu/u8s8.hpp, prepared_input_range).
-inline std::optional<IntRange> read_input_range(const Attributes& a) {
-  if (!a.has("qnn_input_range")) return std::nullopt;
-  const std::vector<std::int64_t> v = a.get_ints("qnn_input_range");
-  const auto int32 = [](std::int64_t x) {
-    return x >= std::numeric_limits<std::int32_t>::min() && x <= std::numeric_limits<std::int32_t>::max();
-  };
-  check(v.size() == 2 && int32(v[0]) && int32(v[1]), "attribute qnn_input_range must be two int32 values [lo, hi]");
-  return IntRange{static_cast<std::int32_t>(v[0]), static_cast<std::int32_t>(v[1])};
-}
-
-// Sets qnn_input_range on every QLinearConv, and every QGemm with a quantized output (a float one
-// has no byte kernel), whose input a producer narrows; returns how many.
-inline int annotate_input_ranges(Graph& g) {
-  int count = 0;
-  for (Node& n : g.nodes) {
-    const bool conv = n.domain.empty() && n.op_type == "QLinearConv";
-    const bool gemm = n.domain == "com.microsoft" && n.op_type == "QGemm" && n.has_input(7);
-    if ((!conv && !gemm) || !n.has_input(0)) continue;
-    if (const auto r = produced_range(g, n.inputs[0])) {
-      n.attrs.set("qnn_input_range", std::vector<std::int64_t>{r->lo, r->hi});
-      ++count;
-    }
-  }
-  return count;
-}
-
-}  // namespace qnn::passes
-// ---- end qnn/graph/passes/input_range.hpp ----------------------------------------------------------
 
 namespace qnn::ops {
 
@@ -13578,14 +13589,6 @@ inline void register_tensor_ops(KernelRegistry& r) {
 
 }  // namespace qnn::ops
 // ---- end qnn/runtime/ops/tensor_ops.hpp ------------------------------------------------------------
-
-#if defined(QNN_COMPILED_REGISTRY) && !defined(QNN_REGISTRY_IMPLEMENTATION)
-
-namespace qnn {
-const KernelRegistry& builtin_registry();
-}  // namespace qnn
-
-#else
 
 namespace qnn {
 

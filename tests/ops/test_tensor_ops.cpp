@@ -12,6 +12,7 @@
 #include "qnn/kernels/ref/cast.hpp"
 #include "qnn/kernels/ref/pad.hpp"
 #include "qnn/kernels/ref/slice.hpp"
+#include "qnn/onnx/data_type.hpp"
 #include "qnn/runtime/ops/shape_ops.hpp"
 #include "qnn/runtime/session.hpp"
 

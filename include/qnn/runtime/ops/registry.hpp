@@ -8,15 +8,13 @@
 //   #define QNN_REGISTRY_IMPLEMENTATION
 //   #include <qnn/qnn.hpp>
 //
-// Elsewhere builtin_registry() is then only declared, and the kernels are compiled in that one file
-// (the other files still see the kernel classes; what they do not construct is not compiled).
+// Elsewhere builtin_registry() is then only declared and the operator headers are not included:
+// their factories (make_qlinear_conv, ...) are ordinary functions, so merely parsing them compiles
+// every kernel they build. A file that uses an operator class directly includes its header itself.
 // Without QNN_COMPILED_REGISTRY (the default) nothing changes: header-only, nothing to link.
 #pragma once
 
 #include "qnn/runtime/kernel.hpp"
-#include "qnn/runtime/ops/float_ops.hpp"
-#include "qnn/runtime/ops/quantized_ops.hpp"
-#include "qnn/runtime/ops/tensor_ops.hpp"
 
 #if defined(QNN_COMPILED_REGISTRY) && !defined(QNN_REGISTRY_IMPLEMENTATION)
 
@@ -25,6 +23,10 @@ const KernelRegistry& builtin_registry();
 }  // namespace qnn
 
 #else
+
+#include "qnn/runtime/ops/float_ops.hpp"
+#include "qnn/runtime/ops/quantized_ops.hpp"
+#include "qnn/runtime/ops/tensor_ops.hpp"
 
 namespace qnn {
 
