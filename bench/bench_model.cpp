@@ -13,8 +13,9 @@
 // one, and bench/peers.py reports its peers the same way. "GMAC" is the model's multiply-accumulates
 // (qnn::profile's count of one image, 4.34 M for the Fashion-MNIST CNN) times images/s, and
 // "pct_peak" that rate as a percentage of this core's measured peak (bench/peak.hpp) for the
-// arithmetic: for INT8 the u8s8 (or, compiled for it, VNNI) peak, so its 1-thread rows are the
-// share of the INT8 roofline (peak ÷ MACs per image) the model reaches; for FP32 and BF16 the FMA.
+// arithmetic: for INT8 the faster u8s8 sequence (or, compiled for it, VNNI), so its 1-thread rows
+// are the share of the INT8 roofline (peak ÷ MACs per image) the model reaches; for FP32 and BF16
+// the FMA.
 //
 // Also writes, for bench/peers.py, the INT8 QDQ model qnn ran (--qdq_out) and prints the FP32 model
 // path, so ONNX Runtime runs exactly the same two models. --reduce_range quantizes the weights to

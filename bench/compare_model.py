@@ -15,7 +15,11 @@ when other jobs share the machine.
          [--json out.json]
 
 --config and --reduce-range pass --config / --reduce_range to both builds: the INT8 model (and the
-one ONNX Runtime runs) then has that configuration, or 7-bit weights.
+one ONNX Runtime runs) then has that configuration, or 7-bit weights. --ort-config gives ONNX
+Runtime the model of another configuration instead (written by the new build): its fastest INT8
+model is U8S8 (`--config a8w8 --ort-config u8s8` compares qnn's A8W8 with it). --with-torch runs
+PyTorch's int8 model too (bench/peers.py: eager PTQ on its onednn engine, the same network, int8
+cases only) and adds its columns: with both, one run holds qnn and the two peers' fastest models.
 """
 import argparse
 import json
@@ -55,12 +59,20 @@ def main() -> int:
     ap.add_argument("--repetitions", type=int, default=7)
     ap.add_argument("--reduce-range", action="store_true", help="INT8 weights on [-64, 64] in both builds")
     ap.add_argument("--config", default="u8s8", help="the INT8 model's configuration (bench_model --config)")
+    ap.add_argument("--ort-config", help="the configuration of the INT8 model ONNX Runtime runs (default: --config)")
+    ap.add_argument("--with-torch", action="store_true", help="also run PyTorch's int8 model (bench/peers.py)")
     ap.add_argument("--json", help="write the raw figures here")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="qnn_compare_")
     qdq = os.path.join(work, f"fashion_mnist_{args.config}.qdq.onnx")
-    extra = [f"--config={args.config}"] + (["--reduce_range"] if args.reduce_range else [])
+    reduce = ["--reduce_range"] if args.reduce_range else []
+    extra = [f"--config={args.config}"] + reduce
+    ort_qdq = qdq
+    if args.ort_config and args.ort_config != args.config:
+        ort_qdq = os.path.join(work, f"fashion_mnist_{args.ort_config}.qdq.onnx")
+        subprocess.run([args.new, f"--qdq_out={ort_qdq}", f"--config={args.ort_config}", *reduce,
+                        "--benchmark_filter=^$"], check=True, capture_output=True)
     old, new = {}, {}
     for r in range(args.rounds):
         for binary, into in ((args.old, old), (args.new, new)):
@@ -68,19 +80,28 @@ def main() -> int:
                 into.setdefault(name, []).append(rate)
         print(f"compare_model: round {r + 1} of {args.rounds} done", file=sys.stderr)
     peers_json = os.path.join(work, "peers.json")
-    subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), "--only", "onnxruntime", "--qdq", qdq,
+    only = [] if args.with_torch else ["--only", "onnxruntime"]
+    subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), *only, "--qdq", ort_qdq,
                     "--json", peers_json, "--min-time", str(args.min_time), "--repetitions", str(args.repetitions)],
                    check=True, stdout=subprocess.DEVNULL)
     with open(peers_json) as f:
         peers = json.load(f)
-    ort = {row["name"]: (row["images_per_s"], row["batch"] / (row["cpu_min_ms"] / 1e3))
-           for row in peers["results"] if row["impl"] == "onnxruntime"}
+    if args.with_torch and peers.get("errors"):
+        print(f"compare_model: a peer failed: {peers['errors']}", file=sys.stderr)
+
+    def rates(impl):
+        return {row["name"]: (row["images_per_s"], row["batch"] / (row["cpu_min_ms"] / 1e3))
+                for row in peers["results"] if row["impl"] == impl}
+
+    ort, torch = rates("onnxruntime"), rates("torch-onednn")
 
     def fmt(v, spec):
         return "-" if v is None else format(v, spec)
 
-    print("| case | old images/s | new images/s | new/old | new/old (CPU) | ORT images/s | new/ORT | new/ORT (CPU) |")
-    print("|---|---|---|---|---|---|---|---|")
+    torch_head = " torch images/s | new/torch | new/torch (CPU) |" if args.with_torch else ""
+    print("| case | old images/s | new images/s | new/old | new/old (CPU) | ORT images/s | new/ORT | new/ORT (CPU) |"
+          + torch_head)
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|---|" if args.with_torch else ""))
     for name in old:
         if name not in new:
             continue
@@ -90,13 +111,15 @@ def main() -> int:
         ratio = statistics.median(b[0] / a[0] for a, b in zip(old[name], new[name]))
         ratio_cpu = statistics.median(b[1] / a[1] for a, b in zip(old[name], new[name]))
         one_thread = name.endswith("/t1")
-        peer = ort.get(name)
-        print(f"| {name} | {o:.0f} | {n:.0f} | {ratio:.2f} | {fmt(ratio_cpu if one_thread else None, '.2f')} | "
-              f"{fmt(peer and peer[0], '.0f')} | {fmt(peer and n / peer[0], '.2f')} | "
-              f"{fmt(peer and one_thread and n_cpu / peer[1] or None, '.2f')} |")
+        def peer_cells(peer):
+            return (f" {fmt(peer and peer[0], '.0f')} | {fmt(peer and n / peer[0], '.2f')} | "
+                    f"{fmt(peer and one_thread and n_cpu / peer[1] or None, '.2f')} |")
+
+        print(f"| {name} | {o:.0f} | {n:.0f} | {ratio:.2f} | {fmt(ratio_cpu if one_thread else None, '.2f')} |"
+              + peer_cells(ort.get(name)) + (peer_cells(torch.get(name)) if args.with_torch else ""))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"old": old, "new": new, "onnxruntime": ort}, f, indent=1)
+            json.dump({"old": old, "new": new, "onnxruntime": ort, "torch": torch}, f, indent=1)
     return 0
 
 

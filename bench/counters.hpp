@@ -2,8 +2,9 @@
 //   GMAC      multiply-accumulates per second, in billions (a rate: Google Benchmark divides by
 //             the benchmark thread's CPU time, so other processes on a shared machine do not count)
 //   pct_peak  the same rate as a percentage of this core's measured peak (peak.hpp) for the
-//             arithmetic: int8 rows against the best int8 instruction sequence the core has (u8s8
-//             on AVX2, vpdpbusd with VNNI), fp32 and bf16 rows against the fp32 FMA. One
+//             arithmetic: int8 rows against the best int8 instruction sequence the core has (the
+//             faster u8s8 sequence on AVX2 — u8s8x2 — vpdpbusd with VNNI), fp32 and bf16 rows
+//             against the fp32 FMA. One
 //             denominator per arithmetic, whichever library and instructions a row uses.
 #pragma once
 

@@ -180,7 +180,7 @@ def main() -> int:
         out["peaks"] = {r[0]: float(r[2]) for r in rows}
     if kern:
         rows, merged = kernel_rows(kern, dnn)
-        print("Kernels, one core (median of repetitions; GMAC/s per CPU second; %peak: int8 of the u8s8/VNNI peak,\n"
+        print("Kernels, one core (median of repetitions; GMAC/s per CPU second; %peak: int8 of the best u8s8/VNNI peak,\n"
               "fp32/bf16 of the fp32 FMA peak; %madd16: of the int16-pair peak qnn's int8 kernel is built on;\n"
               "qnn/oneDNN > 1: qnn faster):\n")
         print(table(["case", "qnn GMAC/s", "qnn %peak", "qnn %madd16", "oneDNN GMAC/s", "oneDNN %peak",

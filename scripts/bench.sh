@@ -8,8 +8,11 @@
 # Results: build-bench/results/*.json and report.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/deps.sh"
-# The peers: oneDNN for the kernels; PyTorch (Debian's, seen by the venv) for the model.
-qnn_apt "${QNN_BUILD_PACKAGES[@]}" "${QNN_PYTHON_PACKAGES[@]}" libdnnl-dev python3-torch
+# The peers: oneDNN for the kernels; PyTorch (Debian's, seen by the venv) for the model. Debian's
+# oneDNN is built with its OpenCL GPU runtime, so its CMake package calls find_package(OpenCL
+# REQUIRED): the OpenCL headers and library link are only a Recommends of libdnnl-dev, which
+# qnn_apt does not install.
+qnn_apt "${QNN_BUILD_PACKAGES[@]}" "${QNN_PYTHON_PACKAGES[@]}" libdnnl-dev ocl-icd-opencl-dev python3-torch
 qnn_venv
 
 build="$QNN_ROOT/build-bench"

@@ -1359,6 +1359,7 @@ OutputStage<P> make_rescale_stage(float s_in, float s_out, std::int32_t zp_out,
 #include <cstdint>
 #include <numeric>
 #include <span>
+#include <utility>
 #include <vector>
 
 // ---- begin qnn/kernels/cpu/exec.hpp ----------------------------------------------------------------
@@ -1608,10 +1609,41 @@ struct LocalExec {
 // Float operands are packed the same way with single k steps: a panel holds NR floats per k.
 // K is padded to a whole step with zeros, panels past the last row with zeros.
 
+#include <algorithm>
 #include <cstdint>
+#include <span>
 #include <type_traits>
+#include <vector>
 
 namespace qnn::cpu {
+
+// A byte layer may sum two k-quads in int16 before widening them (kernels/cpu/u8s8.hpp, paired
+// quads). Its packed bytes then hold w' − fix for the few weights past that rule's bound, and the
+// GEMM adds fix·u, u being the same packed input byte, to the sums of the fix's row (gemm_int).
+// row: an output channel (a conv's broadcast row, an FC's lane row); k: in the packed k order.
+struct ByteFix {
+  std::int64_t row = 0, k = 0;
+  std::int32_t w = 0;
+};
+
+struct BytePairing {
+  bool paired = false;
+  std::vector<ByteFix> fixes;  // by row, ascending
+};
+
+// The fixes of rows [row0, row0 + rows), which a GEMM call numbers from 0 (a conv group's rows).
+struct ByteFixes {
+  bool paired = false;
+  std::span<const ByteFix> fixes;
+  std::int64_t row0 = 0;
+};
+
+inline ByteFixes byte_fixes(const BytePairing& p, std::int64_t row0, std::int64_t rows) {
+  const auto below = [](const ByteFix& f, std::int64_t r) { return f.row < r; };
+  const auto b = std::lower_bound(p.fixes.begin(), p.fixes.end(), row0, below);
+  const auto e = std::lower_bound(b, p.fixes.end(), row0 + rows, below);
+  return {p.paired, std::span<const ByteFix>(b, e), row0};
+}
 
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
 
@@ -1787,6 +1819,7 @@ struct GemmU8S8Args {
   std::int32_t* out = nullptr;
   std::int64_t out_stride = 0;
   bool lanes_unsigned = true;
+  bool paired = false;  // two k-quads summed in int16 per widening (kernels/cpu/u8s8.hpp admits it)
 };
 
 // out[s·out_stride + l] = min(max(fma-chain, lo), hi), where each sum starts from the bias and adds
@@ -2020,6 +2053,7 @@ template <>
 struct IntStep<GemmI16Args> {
   using Lane = std::int16_t;
   static constexpr int kPerStep = 2;
+  static constexpr bool kPaired = false;
   template <class D32, class VL>
   static HWY_INLINE hn::Vec<D32> mul_add(D32 d32, VL l, hn::Vec<D32> b, hn::Vec<D32> acc, hn::Vec<D32>& acc1) {
     const hn::Repartition<std::int16_t, D32> d16;
@@ -2043,23 +2077,35 @@ HWY_INLINE hn::Vec<D16> maddubs(D16 /*d16*/, V8 u, V8 s) {
 
 // Bytes: a k-step is a quad; maddubs then a madd against ones add it into each int32 lane (ORT's
 // and oneDNN's AVX2 u8s8 sequence), bit for bit the int16 kernel's sum when no pair saturates.
-// kLanesUnsigned: which operand holds the unsigned bytes, fixed per block.
-template <bool kLanesUnsigned>
+// kLanesUnsigned: which operand holds the unsigned bytes, fixed per block. kPaired: two quads'
+// maddubs results are added in int16 before one madd widens them (GemmU8S8Args::paired).
+template <bool kLanesUnsigned, bool kPaired>
 struct U8S8Block : GemmU8S8Args {
   explicit U8S8Block(const GemmU8S8Args& a) : GemmU8S8Args(a) {}
 };
 
-template <bool kLanesUnsigned>
-struct IntStep<U8S8Block<kLanesUnsigned>> {
+template <bool kLanesUnsigned, bool kPairedQuads>
+struct IntStep<U8S8Block<kLanesUnsigned, kPairedQuads>> {
   using Lane = std::uint8_t;
   static constexpr int kPerStep = 4;
+  static constexpr bool kPaired = kPairedQuads;
+  template <class D16, class VL, class V32>
+  static HWY_INLINE hn::Vec<D16> pairs(D16 d16, VL l, V32 b) {
+    const auto bb = hn::BitCast(hn::Repartition<std::uint8_t, D16>(), b);
+    return kLanesUnsigned ? maddubs(d16, l, bb) : maddubs(d16, bb, l);
+  }
   template <class D32, class VL>
   static HWY_INLINE hn::Vec<D32> mul_add(D32 d32, VL l, hn::Vec<D32> b, hn::Vec<D32> acc, hn::Vec<D32>& acc1) {
     const hn::Repartition<std::int16_t, D32> d16;
-    const hn::Repartition<std::uint8_t, D32> d8;
-    const auto bb = hn::BitCast(d8, b);
-    const auto pairs = kLanesUnsigned ? maddubs(d16, l, bb) : maddubs(d16, bb, l);
-    return hn::ReorderWidenMulAccumulate(d32, pairs, hn::Set(d16, std::int16_t{1}), acc, acc1);
+    return hn::ReorderWidenMulAccumulate(d32, pairs(d16, l, b), hn::Set(d16, std::int16_t{1}), acc, acc1);
+  }
+  // Quads q (l0, b0) and q + 1 (l1, b1).
+  template <class D32, class VL>
+  static HWY_INLINE hn::Vec<D32> mul_add2(D32 d32, VL l0, hn::Vec<D32> b0, VL l1, hn::Vec<D32> b1, hn::Vec<D32> acc,
+                                          hn::Vec<D32>& acc1) {
+    const hn::Repartition<std::int16_t, D32> d16;
+    const auto sum = hn::Add(pairs(d16, l0, b0), pairs(d16, l1, b1));
+    return hn::ReorderWidenMulAccumulate(d32, sum, hn::Set(d16, std::int16_t{1}), acc, acc1);
   }
 };
 #endif  // HWY_ARCH_X86
@@ -2083,7 +2129,21 @@ HWY_INLINE void tile(const Args& a, std::int64_t s0, std::int64_t p0) {
   for (int v = 0; v < NV; ++v) lp[v] = a.lanes + (p0 + v) * a.panel_stride;
   const std::int32_t* HWY_RESTRICT bp[MR];
   for (int s = 0; s < MR; ++s) bp[s] = a.bcast + (s0 + s) * a.bcast_stride;
-  for (std::int64_t q = 0; q < a.ksteps; ++q) {
+  std::int64_t q = 0;
+  if constexpr (Step::kPaired) {
+    for (; q + 2 <= a.ksteps; q += 2) {
+      hn::Vec<decltype(dl)> l0[NV], l1[NV];
+      for (int v = 0; v < NV; ++v) {
+        l0[v] = hn::Load(dl, lp[v] + q * Step::kPerStep * nr);
+        l1[v] = hn::Load(dl, lp[v] + (q + 1) * Step::kPerStep * nr);
+      }
+      for (int s = 0; s < MR; ++s) {
+        const V32 b0 = hn::Set(d32, bp[s][q]), b1 = hn::Set(d32, bp[s][q + 1]);
+        for (int v = 0; v < NV; ++v) acc[s][v] = Step::mul_add2(d32, l0[v], b0, l1[v], b1, acc[s][v], acc1[s][v]);
+      }
+    }
+  }
+  for (; q < a.ksteps; ++q) {
     hn::Vec<decltype(dl)> l[NV];
     for (int v = 0; v < NV; ++v) l[v] = hn::Load(dl, lp[v] + q * Step::kPerStep * nr);
     for (int s = 0; s < MR; ++s) {
@@ -2202,8 +2262,12 @@ HWY_INLINE void gemm_block(const Args& a) {
 inline void gemm_block_i16(const GemmI16Args& a) { gemm_block<6, 2>(a); }
 #if HWY_ARCH_X86
 inline void gemm_block_u8s8(const GemmU8S8Args& a) {
-  if (a.lanes_unsigned) return gemm_block<4, 2>(U8S8Block<true>(a));
-  gemm_block<4, 2>(U8S8Block<false>(a));
+  if (a.paired) {
+    if (a.lanes_unsigned) return gemm_block<4, 2>(U8S8Block<true, true>(a));
+    return gemm_block<4, 2>(U8S8Block<false, true>(a));
+  }
+  if (a.lanes_unsigned) return gemm_block<4, 2>(U8S8Block<true, false>(a));
+  gemm_block<4, 2>(U8S8Block<false, false>(a));
 }
 #endif
 inline void gemm_block_f32(const GemmF32Args& a) { gemm_block<4, 3>(a); }
@@ -2802,12 +2866,51 @@ inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr)
     }
 }
 
+// Adds the fixes of a paired byte layer (ByteFix) to one block's sums, modulo 2^32 as the kernels
+// add: fix·u with u the input byte the kernel multiplied by the rest of that weight — in a conv the
+// lane panels' byte k of every pixel (the fixes are on broadcast rows), in an FC the broadcast
+// rows' byte k (the fixes are on lane rows, columns of the block).
+template <class Elem>
+void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes, std::int64_t p0, std::int64_t np,
+                    const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int32_t* out,
+                    std::int64_t out_stride) {
+  const std::int64_t nr = lay.nr, panel = lay.panel_elems(4);
+  const auto add = [](std::int32_t& o, std::int32_t w, std::uint32_t u) {
+    o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(w) * u);
+  };
+  if constexpr (std::same_as<Elem, std::uint8_t>) {
+    const auto below = [](const ByteFix& x, std::int64_t r) { return x.row < r; };
+    const auto b = std::lower_bound(f.fixes.begin(), f.fixes.end(), f.row0 + s0, below);
+    for (auto it = b; it != f.fixes.end() && it->row < f.row0 + s0 + rows; ++it) {
+      std::int32_t* o = out + (it->row - f.row0 - s0) * out_stride;
+      const int shift = 8 * static_cast<int>(it->k % 4);
+      for (std::int64_t p = 0; p < np; ++p) {
+        // Each lane's quad as one word: a contiguous loop the compiler vectorizes.
+        const auto* u = reinterpret_cast<const std::uint32_t*>(lanes + (p0 + p) * panel) + it->k / 4 * nr;
+        for (std::int64_t i = 0; i < nr; ++i) add(o[p * nr + i], it->w, (u[i] >> shift) & 0xFFu);
+      }
+    }
+  } else {
+    const std::int64_t l0 = p0 * nr;
+    const auto below = [](const ByteFix& x, std::int64_t r) { return x.row < r; };
+    const auto b = std::lower_bound(f.fixes.begin(), f.fixes.end(), f.row0 + l0, below);
+    for (auto it = b; it != f.fixes.end() && it->row < f.row0 + l0 + np * nr; ++it) {
+      const int shift = 8 * static_cast<int>(it->k % 4);
+      for (std::int64_t s = 0; s < rows; ++s) {
+        const auto word = static_cast<std::uint32_t>(bcast[(s0 + s) * lay.ksteps + it->k / 4]);
+        add(out[s * out_stride + it->row - f.row0 - l0], it->w, (word >> shift) & 0xFFu);
+      }
+    }
+  }
+}
+
 // The integer block kernel for lane elements Elem: int16 pairs, or bytes — uint8 lanes (conv
-// patches) against signed broadcast words, int8 lanes (FC weights) against unsigned ones.
+// patches) against signed broadcast words, int8 lanes (FC weights) against unsigned ones — with a
+// paired byte layer's fixes added.
 template <class Elem>
 void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* lanes, std::int64_t p0,
                const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int64_t np, std::int32_t* out,
-               std::int64_t out_stride) {
+               std::int64_t out_stride, const ByteFixes& fixes) {
   using Args = std::conditional_t<std::same_as<Elem, std::int16_t>, simd::GemmI16Args, simd::GemmU8S8Args>;
   const std::int64_t panel = lay.panel_elems(kStep<Elem>);
   Args a;
@@ -2816,6 +2919,7 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
   } else {
     a.lanes = reinterpret_cast<const std::uint8_t*>(lanes + p0 * panel);
     a.lanes_unsigned = std::same_as<Elem, std::uint8_t>;
+    a.paired = fixes.paired;
   }
   a.panel_stride = panel;
   a.panels = np;
@@ -2829,19 +2933,23 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
     if (t) return t->gemm_i16(a);
     gemm_block_i16_portable(a, lay.nr);
   } else {
-    if (t && t->gemm_u8s8) return t->gemm_u8s8(a);
-    gemm_block_u8s8_portable(a, lay.nr);
+    if (t && t->gemm_u8s8)
+      t->gemm_u8s8(a);
+    else
+      gemm_block_u8s8_portable(a, lay.nr);
+    if (!fixes.fixes.empty()) add_byte_fixes(fixes, lay, lanes, p0, np, bcast, s0, rows, out, out_stride);
   }
 }
 
 // C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
-// (all panels by default), block by block, lanes of int16 pairs or bytes (int_block):
+// (all panels by default), block by block, lanes of int16 pairs or bytes (int_block; `fixes`: a
+// paired byte layer's, empty otherwise):
 // epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums. Blocks are
 // `block_panels` ≤ kBlockPanels panels wide (an epilogue may need its blocks to start at multiples
 // of some width). `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
 template <class Elem, class Epilogue>
 void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
-              std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1,
+              const ByteFixes& fixes, std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1,
               std::int64_t block_panels = kBlockPanels) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
@@ -2853,7 +2961,7 @@ void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcas
     const std::int64_t np = std::min(block_panels, pend - p0);
     for (std::int64_t s0 = 0; s0 < rows; s0 += kBlockRows) {
       const std::int64_t nrows = std::min(kBlockRows, rows - s0);
-      int_block(t, lay, lanes, p0, bcast, s0, nrows, np, scratch, stride);
+      int_block(t, lay, lanes, p0, bcast, s0, nrows, np, scratch, stride, fixes);
       epilogue(s0, nrows, p0 * nr, std::min(np * nr, lay.rows - p0 * nr), scratch, stride);
     }
   }
@@ -3712,6 +3820,7 @@ struct PackedConvWeights {
   std::int64_t groups = 1, m_per_group = 0, k = 0, ksteps = 0;
   int step = 1;  // k per broadcast element: 2 (int16 pairs), 4 (bytes) or 1 (float)
   std::int64_t unit = 1;  // conv_channel_unit: `step` when k runs in channel units, else 1
+  BytePairing pairing;    // bytes: paired quads and their fixes (kernels/cpu/u8s8.hpp)
   AlignedBuffer data;
   const T* group(std::int64_t g) const {
     return reinterpret_cast<const T*>(data.data()) + g * m_per_group * ksteps;
@@ -3744,10 +3853,10 @@ auto conv_weight_values(TensorView<const TW> w, std::span<const std::int32_t> w_
 }
 
 // As int16 pairs, or as signed bytes when `bytes` (kernels/cpu/u8s8.hpp decides), in channel units
-// where the channels allow (conv_channel_unit).
+// where the channels allow (conv_channel_unit); bytes less the fixes of `pairing`.
 template <class TW>
 PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, std::span<const std::int32_t> w_zp,
-                                                       std::int64_t groups, bool bytes) {
+                                                       std::int64_t groups, bool bytes, BytePairing pairing = {}) {
   PackedConvWeights<std::int32_t> p;
   p.groups = groups;
   p.m_per_group = w.dim(0) / groups;
@@ -3758,10 +3867,18 @@ PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, st
   p.data = AlignedBuffer(static_cast<std::size_t>(w.dim(0) * p.ksteps) * 4);
   auto* dst = reinterpret_cast<std::int32_t*>(p.data.data());
   const auto values = conv_weight_values(w, w_zp, p.unit);
-  if (bytes)
-    pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, values);
-  else
+  if (!bytes) {
     pack_bcast_words<std::int16_t>(dst, w.dim(0), p.k, p.ksteps, values);
+    return p;
+  }
+  pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, values);
+  for (const ByteFix& f : pairing.fixes) {
+    auto& word = reinterpret_cast<std::uint32_t&>(dst[f.row * p.ksteps + f.k / 4]);
+    const int shift = 8 * static_cast<int>(f.k % 4);
+    const auto byte = static_cast<std::int32_t>(static_cast<std::int8_t>(word >> shift)) - f.w;
+    word = (word & ~(0xFFu << shift)) | ((static_cast<std::uint32_t>(byte) & 0xFFu) << shift);
+  }
+  p.pairing = std::move(pairing);
   return p;
 }
 
@@ -3978,9 +4095,10 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
   const auto gemm = [&](const auto* lanes, const LaneLayout& part, std::int64_t grp, std::int64_t l0,
                         std::byte* scratch, TOut* ygrp, std::byte* stage_mem) {
     auto* acc_scratch = reinterpret_cast<std::int32_t*>(scratch);
+    const ByteFixes fixes = byte_fixes(w.pairing, grp * w.m_per_group, w.m_per_group);
     if (out.sums_run == 0) {
       TOut* yimg = ygrp + l0;
-      gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
+      gemm_int(lanes, part, w.group(grp), w.m_per_group, fixes, acc_scratch,
                [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                    std::int64_t stride) {
                  requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
@@ -4000,7 +4118,7 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
     a.out_stride = pooled;
     const std::int64_t unit = std::lcm(out.sums_run, part.nr);  // lanes: whole runs, whole panels
     const std::int64_t block_panels = kBlockPanels * part.nr / unit * unit / part.nr;
-    gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
+    gemm_int(lanes, part, w.group(grp), w.m_per_group, fixes, acc_scratch,
              [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
                a.acc = acc;
@@ -4123,6 +4241,62 @@ void check_inputs_in(IntRange r, const TIn* x, std::int64_t rows, std::int64_t r
         r.hi, "] the layer was prepared for");
 }
 
+// Paired quads. The byte kernel widens each maddubs result with a vpmaddwd by ones: 2 multiply
+// instructions per quad. Summing two quads' maddubs results in int16 first needs one vpmaddwd per
+// two quads, 3 instead of 4 (the multiply pipes are what bounds the kernel), and each int16 lane
+// then holds four products: for an even quad q and h ∈ {0, 1}, k = 4q + 2h, 4q + 2h + 1,
+// 4q + 4 + 2h, 4q + 5 + 2h (a trailing odd quad stays alone). That sum is exact for every input in
+// [0, R] when R·(its positive weights) ≤ 32767 and R·(its negative weights) ≥ −32768 (the int16 add
+// wraps, so only the total matters; each pair already satisfies byte_pairs_exact). Trained
+// weights nearly always do: each channel's scale is set by its largest weight, most lie far
+// below it. The rest are split, w' = packed + fix, taking the excess from the group's largest
+// weights of that sign, and the fixes are added to the sums by gemm_int (kernels/cpu/gemm.hpp).
+// A fix costs about one scalar multiply-add per output pixel (conv) or input row (FC); the pairing
+// saves about K/128 cycles on each, so a layer pairs when it needs at most one fix per 512 weights
+// (the Fashion-MNIST CNN's A8W8 conv2: 13 fixes for 18,432 weights, fc1 267 for 1.38 M).
+template <class Value>
+BytePairing byte_quad_pairing(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
+  BytePairing p;
+  const std::int64_t quads = (k + 3) / 4;
+  if (quads < 2) return p;
+  const std::int32_t pos_max = span == 0 ? 32767 : 32767 / span;
+  const std::int32_t neg_min = span == 0 ? -32768 : -(32768 / span);
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t q = 0; q + 1 < quads; q += 2)
+      for (std::int64_t h = 0; h < 2; ++h) {
+        const std::int64_t taps[4] = {4 * q + 2 * h, 4 * q + 2 * h + 1, 4 * q + 4 + 2 * h, 4 * q + 5 + 2 * h};
+        std::int32_t v[4] = {};
+        std::int32_t pos = 0, neg = 0;
+        for (int t = 0; t < 4; ++t) {
+          if (taps[t] < k) v[t] = static_cast<std::int32_t>(w(c, taps[t]));
+          (v[t] > 0 ? pos : neg) += v[t];
+        }
+        // Largest weights of the sign first, each down to 0 at most (the sign never flips).
+        const auto take = [&](std::int32_t excess, std::int32_t sign) {
+          while (excess > 0) {
+            int t = 0;
+            for (int u = 1; u < 4; ++u)
+              if (sign * v[u] > sign * v[t]) t = u;
+            const std::int32_t d = std::min(excess, sign * v[t]);
+            p.fixes.push_back({c, taps[t], sign * d});
+            v[t] -= sign * d;
+            excess -= d;
+          }
+        };
+        if (pos > pos_max) take(pos - pos_max, 1);
+        if (neg < neg_min) take(neg_min - neg, -1);
+      }
+  p.paired = static_cast<std::int64_t>(p.fixes.size()) * 512 <= channels * k;
+  if (!p.paired) p.fixes.clear();
+  return p;
+}
+
+// The span R of a byte layer's unsigned inputs: its input range widened to hold the zero point (the
+// conv padding).
+inline std::int32_t byte_input_span(IntRange x, std::int32_t zx) {
+  return std::max(x.hi, zx) - std::min(x.lo, zx);
+}
+
 // The byte shift of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
 // when it keeps int16: 8-bit activations, byte_pairs_exact, and a target with a byte kernel — x86
 // SIMD, or none (the portable loops run either layout; bytes there keep their kernel tested
@@ -4134,9 +4308,8 @@ std::optional<std::int32_t> byte_kernel_shift(IntRange x, std::int32_t zx, std::
                                               Value&& w) {
   const simd::KernelTable* t = simd::kernel_table();
   if (sizeof(TIn) != 1 || (t && !t->gemm_u8s8)) return std::nullopt;
-  const IntRange r{std::min(x.lo, zx), std::max(x.hi, zx)};
-  if (!byte_pairs_exact(channels, k, r.hi - r.lo, w)) return std::nullopt;
-  return r.lo;
+  if (!byte_pairs_exact(channels, k, byte_input_span(x, zx), w)) return std::nullopt;
+  return std::min(x.lo, zx);
 }
 
 // The bias of a byte layer: bias[c] − (zx − shift)·Σ_k w'(c, k), modulo 2^32 like the kernels'
@@ -4547,7 +4720,9 @@ class QuantizedConv2D {
       const auto values = cpu::conv_weight_values(wv, zw, cpu::conv_channel_unit(wv.dim(1), 4));
       const std::int64_t m = wv.dim(0), k = wv.numel() / m;
       byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, m, k, values);
-      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, byte_shift_.has_value());
+      cpu::BytePairing pairing;
+      if (byte_shift_) pairing = cpu::byte_quad_pairing(m, k, cpu::byte_input_span(input_range_, a.x_zp), values);
+      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, byte_shift_.has_value(), std::move(pairing));
       if constexpr (std::same_as<Acc, std::int32_t>)
         fast_bias_ = byte_shift_ ? cpu::byte_kernel_bias(a.bias, m, k, a.x_zp, *byte_shift_, values) : a.bias;
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
@@ -4571,6 +4746,8 @@ class QuantizedConv2D {
 
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
   bool byte_kernel() const { return byte_shift_.has_value(); }
+  // The byte kernel's paired quads and their fixes (kernels/cpu/u8s8.hpp, byte_quad_pairing).
+  const cpu::BytePairing& byte_pairing() const { return packed_.pairing; }
 
   // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is
   // the pooled output.
@@ -4723,6 +4900,7 @@ namespace qnn::cpu {
 template <class Elem>  // std::int16_t, std::int8_t (bytes) or float
 struct PackedLanes {
   LaneLayout lay;
+  BytePairing pairing;  // bytes: paired quads and their fixes (kernels/cpu/u8s8.hpp)
   AlignedBuffer data;
   const Elem* get() const { return reinterpret_cast<const Elem*>(data.data()); }
 };
@@ -4737,9 +4915,10 @@ auto fc_weight_values(TensorView<const TW> b, std::span<const std::int32_t> zp) 
 }
 
 // Elem: std::int16_t or std::int8_t (kernels/cpu/u8s8.hpp decides) for integer weights, float
-// for float and bf16 ones.
+// for float and bf16 ones; bytes less the fixes of `pairing`.
 template <class Elem, class TW>
-PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::int32_t> zp = {}) {
+PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::int32_t> zp = {},
+                                  const BytePairing& pairing = {}) {
   constexpr int step = kStep<Elem>;
   PackedLanes<Elem> p;
   p.lay.rows = b.dim(1);
@@ -4752,6 +4931,14 @@ PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::i
     pack_lanes(dst, p.lay, [&](std::int64_t n, std::int64_t k) { return static_cast<float>(b(k, n)); });
   else
     pack_lanes(dst, p.lay, fc_weight_values(b, zp));
+  if constexpr (std::same_as<Elem, std::int8_t>) {
+    const std::int64_t panel = p.lay.panel_elems(step);
+    for (const ByteFix& f : pairing.fixes) {
+      std::int8_t& v = dst[f.row / p.lay.nr * panel + (f.k / 4 * p.lay.nr + f.row % p.lay.nr) * 4 + f.k % 4];
+      v = static_cast<std::int8_t>(v - f.w);
+    }
+    p.pairing = pairing;
+  }
   return p;
 }
 
@@ -4780,7 +4967,7 @@ void fc_int(TensorView<const TIn> a, std::int32_t sub, const PackedLanes<Lane>& 
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<std::int32_t*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
                                : ws.get<std::int32_t>(gemm_scratch_bytes() / 4);
-    gemm_int(w.get(), w.lay, rows, m, scratch,
+    gemm_int(w.get(), w.lay, rows, m, byte_fixes(w.pairing, 0, n), scratch,
              [&](std::int64_t s0, std::int64_t nrows, std::int64_t l0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
                requantize_block(acc, stride, nrows, cols, l0, bias, stage, onnx_mult, c + s0 * n + l0, n, false);
@@ -4939,7 +5126,8 @@ class QuantizedGemm {
       const auto values = cpu::fc_weight_values(bv, zw);
       byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, bv.dim(1), bv.dim(0), values);
       if (byte_shift_) {
-        packed_ = cpu::pack_fc_weights<std::int8_t>(bv, zw);
+        packed_ = cpu::pack_fc_weights<std::int8_t>(
+            bv, zw, cpu::byte_quad_pairing(bv.dim(1), bv.dim(0), cpu::byte_input_span(input_range_, a.x_zp), values));
         if constexpr (std::same_as<Acc, std::int32_t>)
           fast_bias_ = cpu::byte_kernel_bias(a.bias, bv.dim(1), bv.dim(0), a.x_zp, *byte_shift_, values);
       } else {
@@ -4958,6 +5146,12 @@ class QuantizedGemm {
   std::int64_t k() const { return weights_.shape()[opt_.trans_b ? 1 : 0]; }
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
   bool byte_kernel() const { return byte_shift_.has_value(); }
+  // The byte kernel's paired quads and their fixes (kernels/cpu/u8s8.hpp, byte_quad_pairing).
+  const cpu::BytePairing& byte_pairing() const {
+    static const cpu::BytePairing none;
+    const auto* bytes = std::get_if<cpu::PackedLanes<std::int8_t>>(&packed_);
+    return bytes ? bytes->pairing : none;
+  }
   std::int64_t n() const { return weights_.shape()[opt_.trans_b ? 0 : 1]; }
 
   void run(TensorView<const TIn> a, TensorView<TOut> c, const cpu::Exec& ex) const {

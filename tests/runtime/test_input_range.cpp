@@ -4,13 +4,17 @@
 // with tails, one and two threads).
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../ops/ops_test_util.hpp"
 #include "fmnist_test_images.hpp"
 #include "qnn/backends/cpu/cpu.hpp"
 #include "qnn/graph/passes/input_range.hpp"
+#include "qnn/kernels/cpu/conv.hpp"
+#include "qnn/kernels/cpu/u8s8.hpp"
 #include "qnn/kernels/dispatch.hpp"
 #include "qnn/onnx/import.hpp"
 #include "qnn/quantize/quantize.hpp"
@@ -69,6 +73,64 @@ TEST_CASE("input ranges: the layers after a fused ReLU know their input, and the
       INFO("threads ", threads);
       fmnist_test::check_same_runs(fast, ref, 300);
     }
+  }
+}
+
+namespace {
+
+// Per QLinearConv/QGemm of a session's graph, which integer kernel its weights take on x86: "int16",
+// "bytes", or "paired N" (paired quads with N fixes, kernels/cpu/u8s8.hpp), joined by "; ". The
+// rule is applied here to the node's weights in the order the layer packs them.
+std::string pairings_of(const Graph& g) {
+  std::string out;
+  for (const Node& n : g.nodes) {
+    if (n.op_type != "QLinearConv" && n.op_type != "QGemm") continue;
+    const Tensor& w = *g.constant(n.inputs[3]);
+    const auto r = passes::read_input_range(n.attrs);
+    const std::int32_t span = r ? r->hi - r->lo : 255;  // zero point 0 or 128: inside the range
+    const auto flat = w.span<std::int8_t>();
+    cpu::BytePairing p;
+    bool bytes = false;
+    const auto decide = [&](std::int64_t channels, std::int64_t k, auto&& value) {
+      bytes = cpu::byte_pairs_exact(channels, k, span, value);
+      if (bytes) p = cpu::byte_quad_pairing(channels, k, span, value);
+    };
+    if (n.op_type == "QLinearConv") {
+      const std::vector<std::int32_t> zero{0};
+      const auto value = cpu::conv_weight_values(w.view<const std::int8_t>(), zero, cpu::conv_channel_unit(w.shape()[1], 4));
+      decide(w.shape()[0], w.numel() / w.shape()[0], value);
+    } else {
+      const bool tb = n.attrs.get_int("transB", 0) != 0;
+      const std::int64_t nn = w.shape()[tb ? 0 : 1], k = w.shape()[tb ? 1 : 0];
+      decide(nn, k, [&](std::int64_t c, std::int64_t j) {
+        return std::int32_t{flat[static_cast<std::size_t>(tb ? c * k + j : j * nn + c)]};
+      });
+    }
+    if (!out.empty()) out += "; ";
+    out += !bytes ? "int16" : p.paired ? "paired " + std::to_string(p.fixes.size()) : "bytes";
+  }
+  return out;
+}
+
+}  // namespace
+
+// Paired quads on the trained model (docs/numerics.md §7.1): conv2 and fc1, whose inputs span 128
+// values, pair with a few fixes (XINT8's power-of-two scales leave its weights smaller: fewer); the
+// FC layers after fc1 see any 8-bit value and keep int16 pairs, and so does A8W8's conv1. XINT8's
+// conv1 (weights within ±64) is on bytes, but its 9 weights per channel are 3 quads, and one fix
+// is already more than one per 512 weights. The sessions above compare these layers with the
+// reference backend.
+TEST_CASE("input ranges: conv2 and fc1 of the A8W8 and XINT8 models pair their quads with a few fixes") {
+  const std::vector<std::pair<quant::Preset, std::string>> cases{
+      {quant::Preset::a8w8, "int16; paired 13; paired 267; int16; int16"},
+      {quant::Preset::xint8, "bytes; paired 3; paired 0; int16; int16"},
+  };
+  for (const auto& [preset, want] : cases) {
+    INFO("config ", std::string(quant::name_of(preset)));
+    SessionOptions o;
+    if (preset == quant::Preset::xint8) o.requant = RequantPolicy::npu_pow2;
+    const Session fast(quantized(preset), o);
+    CHECK(pairings_of(fast.graph()) == want);
   }
 }
 

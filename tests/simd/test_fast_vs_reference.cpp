@@ -33,6 +33,7 @@
 #include "qnn/kernels/conv2d.hpp"
 #include "qnn/kernels/cpu/pool.hpp"
 #include "qnn/kernels/cpu/quantize.hpp"
+#include "qnn/kernels/cpu/u8s8.hpp"
 #include "qnn/kernels/dispatch.hpp"
 #include "qnn/kernels/gemm.hpp"
 #include "qnn/kernels/ref/pool.hpp"
@@ -651,6 +652,169 @@ TEST_CASE("the byte kernel's span rule at its edges") {
         ref.run(a.view<std::int8_t>(), c2.view<std::int8_t>());
         CHECK(count_diff<std::int8_t>(c1, c2) == 0);
       }
+}
+
+// Paired quads (docs/numerics.md §7.1, cpu::byte_quad_pairing), by hand: an int16 lane sums k =
+// 4q + 2h, 4q + 2h + 1, 4q + 4 + 2h, 4q + 5 + 2h for an even quad q; with inputs spanning R its
+// positive weights may add up to ⌊32767 / R⌋ and its negative ones to −⌊32768 / R⌋ (R = 127: 258 and
+// −258; R = 255: 128 and −128). The excess is taken from the largest weights of that sign, the first
+// of equals; a layer pairs when it needs at most one fix per 512 weights.
+TEST_CASE("paired quads: the int16 bound, the fixes and when a layer pairs") {
+  const auto pairing = [](std::int64_t channels, std::int64_t k, std::int32_t span,
+                          const std::vector<std::pair<std::int64_t, std::int32_t>>& set, std::int64_t channel = 0) {
+    std::vector<std::int32_t> w(static_cast<std::size_t>(channels * k), 0);
+    for (const auto& [j, v] : set) w[static_cast<std::size_t>(channel * k + j)] = v;
+    return cpu::byte_quad_pairing(channels, k, span,
+                                  [&](std::int64_t c, std::int64_t j) { return w[static_cast<std::size_t>(c * k + j)]; });
+  };
+  const auto fixes_are = [](const cpu::BytePairing& p, std::vector<std::array<std::int64_t, 3>> want) {
+    std::vector<std::array<std::int64_t, 3>> got;
+    for (const cpu::ByteFix& f : p.fixes) got.push_back({f.row, f.k, f.w});
+    return got == want;
+  };
+  // R = 127: 127 + 127 + 5 at k = 0, 1, 4 is 259, one over; 127 + 127 + 4 is the edge (127·258 = 32766).
+  cpu::BytePairing p = pairing(1, 512, 127, {{0, 127}, {1, 127}, {4, 5}});
+  CHECK(p.paired);
+  CHECK(fixes_are(p, {{0, 0, 1}}));
+  p = pairing(1, 512, 127, {{0, 127}, {1, 127}, {4, 4}});
+  CHECK((p.paired && p.fixes.empty()));
+  // The other half of the lane (k = 2, 3, 6, 7), negative: −128 − 128 − 3 = −259; −258 is the edge.
+  p = pairing(1, 512, 127, {{2, -128}, {3, -128}, {6, -3}});
+  CHECK(fixes_are(p, {{0, 2, -1}}));
+  p = pairing(1, 512, 127, {{2, -128}, {3, -128}, {6, -2}});
+  CHECK((p.paired && p.fixes.empty()));
+  // Lanes do not mix: 127 + 127 at k = 0, 1 and 127 + 127 at k = 2, 3 are two lanes of 254.
+  p = pairing(1, 512, 127, {{0, 127}, {1, 127}, {2, 127}, {3, 127}});
+  CHECK((p.paired && p.fixes.empty()));
+  // R = 255: four 60s are 240, 112 over: 60 from k = 0, then 52 from k = 1; the second channel's row.
+  p = pairing(2, 512, 255, {{8, 60}, {9, 60}, {12, 60}, {13, 60}}, 1);
+  CHECK(p.paired);
+  CHECK(fixes_are(p, {{1, 8, 60}, {1, 9, 52}}));
+  // Two fixes need 1,024 weights: with 1,023 the layer does not pair, and keeps no fixes.
+  p = pairing(1, 1023, 255, {{8, 60}, {9, 60}, {12, 60}, {13, 60}});
+  CHECK((!p.paired && p.fixes.empty()));
+  // A trailing odd quad stays alone (its pairs are byte_pairs_exact's business), and one quad
+  // cannot pair at all.
+  p = pairing(1, 12, 127, {{8, 127}, {9, 127}, {10, 127}, {11, 127}});
+  CHECK((p.paired && p.fixes.empty()));
+  CHECK(!pairing(1, 4, 127, {}).paired);
+  // R = 129: ⌊32767 / 129⌋ = 254 (129·255 = 32895), −⌊32768 / 129⌋ = −254; R = 0 takes anything.
+  p = pairing(1, 1024, 129, {{0, 127}, {4, 127}, {1, 1}, {2, -127}, {6, -127}, {3, -1}});
+  CHECK(fixes_are(p, {{0, 0, 1}, {0, 2, -1}}));
+  p = pairing(1, 512, 0, {{0, 127}, {1, 127}, {4, 127}, {5, 127}});
+  CHECK((p.paired && p.fixes.empty()));
+}
+
+namespace {
+
+// Weights as training leaves them (most far below the channel's largest, here within ±40) in the
+// byte packing's k order, with `violators` lanes of chosen channels set past the paired-quad bound
+// for inputs spanning 127 (127 + 100 + 40 = 267 or −128 − 100 − 40 = −268: one fix each).
+std::vector<std::int8_t> trained_weights(std::mt19937& rng, std::int64_t channels, std::int64_t k,
+                                         const std::vector<std::int64_t>& violators) {
+  std::uniform_int_distribution<int> small(-40, 40);
+  std::vector<std::int8_t> w(static_cast<std::size_t>(channels * k));
+  for (auto& v : w) v = static_cast<std::int8_t>(small(rng));
+  const std::int64_t pairs_of_quads = k / 8;
+  for (std::size_t i = 0; i < violators.size(); ++i) {
+    const std::int64_t c = violators[i];
+    const std::int64_t q = 2 * std::uniform_int_distribution<std::int64_t>(0, pairs_of_quads - 1)(rng);
+    const std::int64_t h = std::uniform_int_distribution<std::int64_t>(0, 1)(rng);
+    const std::int64_t taps[4] = {4 * q + 2 * h, 4 * q + 2 * h + 1, 4 * q + 4 + 2 * h, 4 * q + 5 + 2 * h};
+    const int sign = i % 2 ? -1 : 1;
+    const int big[4] = {sign > 0 ? 127 : -128, 100 * sign, 40 * sign, 0};
+    for (int t = 0; t < 4; ++t) w[static_cast<std::size_t>(c * k + taps[t])] = static_cast<std::int8_t>(big[t]);
+  }
+  return w;
+}
+
+}  // namespace
+
+// Layers that pair with fixes equal the reference: a grouped conv (the fixes of the second group
+// number their rows from its first channel; 36 quads per group) with and without a fused max pool,
+// and FCs with an even and an odd number of quads, on int8 inputs in [0, 127] (A8W8 after a ReLU) and
+// uint8 in [128, 255] (XINT8), half of them only the range's ends: the violating lanes then reach
+// 127·(127 + 100 + 40 − 9) = 32,766 after their fix.
+TEST_CASE_TEMPLATE("paired byte layers with fixes equal the reference bit for bit", TIn, std::int8_t, std::uint8_t) {
+  std::mt19937 rng(std::is_signed_v<TIn> ? 5 : 6);
+  const std::int32_t zx = std::is_signed_v<TIn> ? 0 : 128;
+  const IntRange range{zx, zx + 127};
+  for (int it = 0; it < 6; ++it) {
+    // Conv: 32 → 32 channels in 2 groups, 3×3: k = 144, 4,608 weights, so up to 9 fixes; 4 here.
+    const std::int64_t m = 32, cpg = 16, g = 2, kk = cpg * 9;
+    const auto drawn = trained_weights(rng, m, kk, {1, 13, 17, 30});
+    Tensor wt(DType::i8, Shape{m, cpg, 3, 3});
+    for (std::int64_t oc = 0; oc < m; ++oc)
+      for (std::int64_t j = 0; j < kk; ++j) {  // packed order (channel block, tap, channel in block)
+        const std::int64_t block = j / 4 / 9, tap = j / 4 % 9;
+        wt.span<std::int8_t>()[static_cast<std::size_t>(oc * kk + (block * 4 + j % 4) * 9 + tap)] =
+            drawn[static_cast<std::size_t>(oc * kk + j)];
+      }
+    std::vector<float> ws;
+    std::vector<std::int32_t> wz(static_cast<std::size_t>(m), 0), bias;
+    for (std::int64_t i = 0; i < m; ++i) {
+      ws.push_back(pick_scale(rng, RequantPolicy::onnx_float));
+      bias.push_back(std::uniform_int_distribution<int>(-3000, 3000)(rng));
+    }
+    const PerTensor<TIn> xq(0.02f, zx);
+    const PerTensor<std::uint8_t> yq(pick_scale(rng, RequantPolicy::onnx_float) * 40.0f, 0);
+    const PerChannel<std::int8_t> wq(0, ws, wz);
+    ConvOptions o;
+    o.window.kernel = {3, 3};
+    o.window.pads = {it % 2, it % 2, it % 2, it % 2};
+    o.groups = g;
+    o.input_range = range;
+    o.activation = ActivationClamp::relu();
+    const QView<const std::int8_t, PerChannel<std::int8_t>> wv{wt.view<std::int8_t>(), wq};
+    const QuantizedConv2D<TIn, std::int8_t, std::uint8_t> fast(xq, wv, bias, yq, o);
+    o.reference = true;
+    const QuantizedConv2D<TIn, std::int8_t, std::uint8_t> ref(xq, wv, bias, yq, o);
+    INFO("target ", std::string(simd::active_target()), " iteration ", it);
+    CHECK(fast.byte_kernel() == target_has_byte_kernel());
+    if (fast.byte_kernel()) {
+      CHECK(fast.byte_pairing().paired);
+      CHECK(fast.byte_pairing().fixes.size() == 4);
+    }
+    const Tensor x = draw_input<TIn>(rng, Shape{1 + it % 3, m, 9 + it, 12 - it}, range);
+    const Shape ys = fast.geometry(x.shape()).output_shape();
+    Tensor y1(DType::u8, ys), y2(DType::u8, ys);
+    TestExec ex(1 + it % 2);
+    fast.run(x.view<TIn>(), y1.view<std::uint8_t>(), ex.exec());
+    ref.run(x.view<TIn>(), y2.view<std::uint8_t>());
+    CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
+    check_fused_pool<std::uint8_t>(rng, fast, x.view<TIn>(), y2, ex.exec());
+
+    // FC: k = 600 (150 quads) or 604 (151: a trailing quad alone), 40 outputs, 3 fixes.
+    const std::int64_t k = it % 2 ? 604 : 600, n = 40, rows = 1 + it;
+    const auto fw = trained_weights(rng, n, k, {0, 21, 39});
+    const bool tb = it % 3 == 0;
+    Tensor b(DType::i8, tb ? Shape{n, k} : Shape{k, n});
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < k; ++j)
+        b.span<std::int8_t>()[static_cast<std::size_t>(tb ? i * k + j : j * n + i)] = fw[static_cast<std::size_t>(i * k + j)];
+    std::vector<float> fs(static_cast<std::size_t>(n), 0.004f);
+    std::vector<std::int32_t> fb;
+    for (std::int64_t i = 0; i < n; ++i) fb.push_back(std::uniform_int_distribution<int>(-5000, 5000)(rng));
+    const PerChannel<std::int8_t, float, Symmetry::symmetric> fq(tb ? 0 : 1, fs);
+    const QView<const std::int8_t, decltype(fq)> bv{b.view<std::int8_t>(), fq};
+    const PerTensor<std::int8_t> cq(0.5f, 3);
+    GemmOptions go;
+    go.trans_b = tb;
+    go.input_range = range;
+    const QuantizedGemm<TIn, std::int8_t, std::int8_t> fc(xq, bv, fb, cq, go);
+    go.reference = true;
+    const QuantizedGemm<TIn, std::int8_t, std::int8_t> fc_ref(xq, bv, fb, cq, go);
+    CHECK(fc.byte_kernel() == target_has_byte_kernel());
+    if (fc.byte_kernel()) {
+      CHECK(fc.byte_pairing().paired);
+      CHECK(fc.byte_pairing().fixes.size() == 3);
+    }
+    const Tensor a = draw_input<TIn>(rng, Shape{rows, k}, range);
+    Tensor c1(DType::i8, Shape{rows, n}), c2(DType::i8, Shape{rows, n});
+    fc.run(a.view<TIn>(), c1.view<std::int8_t>(), ex.exec());
+    fc_ref.run(a.view<TIn>(), c2.view<std::int8_t>());
+    CHECK(count_diff<std::int8_t>(c1, c2) == 0);
+  }
 }
 
 TEST_CASE("fast float and bf16 conv/GEMM stay within the documented bound") {

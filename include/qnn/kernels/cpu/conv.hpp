@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <numeric>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "qnn/core/aligned_buffer.hpp"
@@ -43,6 +44,7 @@ struct PackedConvWeights {
   std::int64_t groups = 1, m_per_group = 0, k = 0, ksteps = 0;
   int step = 1;  // k per broadcast element: 2 (int16 pairs), 4 (bytes) or 1 (float)
   std::int64_t unit = 1;  // conv_channel_unit: `step` when k runs in channel units, else 1
+  BytePairing pairing;    // bytes: paired quads and their fixes (kernels/cpu/u8s8.hpp)
   AlignedBuffer data;
   const T* group(std::int64_t g) const {
     return reinterpret_cast<const T*>(data.data()) + g * m_per_group * ksteps;
@@ -75,10 +77,10 @@ auto conv_weight_values(TensorView<const TW> w, std::span<const std::int32_t> w_
 }
 
 // As int16 pairs, or as signed bytes when `bytes` (kernels/cpu/u8s8.hpp decides), in channel units
-// where the channels allow (conv_channel_unit).
+// where the channels allow (conv_channel_unit); bytes less the fixes of `pairing`.
 template <class TW>
 PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, std::span<const std::int32_t> w_zp,
-                                                       std::int64_t groups, bool bytes) {
+                                                       std::int64_t groups, bool bytes, BytePairing pairing = {}) {
   PackedConvWeights<std::int32_t> p;
   p.groups = groups;
   p.m_per_group = w.dim(0) / groups;
@@ -89,10 +91,18 @@ PackedConvWeights<std::int32_t> pack_conv_weights_int(TensorView<const TW> w, st
   p.data = AlignedBuffer(static_cast<std::size_t>(w.dim(0) * p.ksteps) * 4);
   auto* dst = reinterpret_cast<std::int32_t*>(p.data.data());
   const auto values = conv_weight_values(w, w_zp, p.unit);
-  if (bytes)
-    pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, values);
-  else
+  if (!bytes) {
     pack_bcast_words<std::int16_t>(dst, w.dim(0), p.k, p.ksteps, values);
+    return p;
+  }
+  pack_bcast_words<std::int8_t>(dst, w.dim(0), p.k, p.ksteps, values);
+  for (const ByteFix& f : pairing.fixes) {
+    auto& word = reinterpret_cast<std::uint32_t&>(dst[f.row * p.ksteps + f.k / 4]);
+    const int shift = 8 * static_cast<int>(f.k % 4);
+    const auto byte = static_cast<std::int32_t>(static_cast<std::int8_t>(word >> shift)) - f.w;
+    word = (word & ~(0xFFu << shift)) | ((static_cast<std::uint32_t>(byte) & 0xFFu) << shift);
+  }
+  p.pairing = std::move(pairing);
   return p;
 }
 
@@ -309,9 +319,10 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
   const auto gemm = [&](const auto* lanes, const LaneLayout& part, std::int64_t grp, std::int64_t l0,
                         std::byte* scratch, TOut* ygrp, std::byte* stage_mem) {
     auto* acc_scratch = reinterpret_cast<std::int32_t*>(scratch);
+    const ByteFixes fixes = byte_fixes(w.pairing, grp * w.m_per_group, w.m_per_group);
     if (out.sums_run == 0) {
       TOut* yimg = ygrp + l0;
-      gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
+      gemm_int(lanes, part, w.group(grp), w.m_per_group, fixes, acc_scratch,
                [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                    std::int64_t stride) {
                  requantize_block(acc, stride, rows, cols, grp * w.m_per_group + s0, bias, stage, onnx_mult,
@@ -331,7 +342,7 @@ void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32
     a.out_stride = pooled;
     const std::int64_t unit = std::lcm(out.sums_run, part.nr);  // lanes: whole runs, whole panels
     const std::int64_t block_panels = kBlockPanels * part.nr / unit * unit / part.nr;
-    gemm_int(lanes, part, w.group(grp), w.m_per_group, acc_scratch,
+    gemm_int(lanes, part, w.group(grp), w.m_per_group, fixes, acc_scratch,
              [&](std::int64_t s0, std::int64_t rows, std::int64_t c0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
                a.acc = acc;

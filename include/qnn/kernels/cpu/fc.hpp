@@ -24,6 +24,7 @@ namespace qnn::cpu {
 template <class Elem>  // std::int16_t, std::int8_t (bytes) or float
 struct PackedLanes {
   LaneLayout lay;
+  BytePairing pairing;  // bytes: paired quads and their fixes (kernels/cpu/u8s8.hpp)
   AlignedBuffer data;
   const Elem* get() const { return reinterpret_cast<const Elem*>(data.data()); }
 };
@@ -38,9 +39,10 @@ auto fc_weight_values(TensorView<const TW> b, std::span<const std::int32_t> zp) 
 }
 
 // Elem: std::int16_t or std::int8_t (kernels/cpu/u8s8.hpp decides) for integer weights, float
-// for float and bf16 ones.
+// for float and bf16 ones; bytes less the fixes of `pairing`.
 template <class Elem, class TW>
-PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::int32_t> zp = {}) {
+PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::int32_t> zp = {},
+                                  const BytePairing& pairing = {}) {
   constexpr int step = kStep<Elem>;
   PackedLanes<Elem> p;
   p.lay.rows = b.dim(1);
@@ -53,6 +55,14 @@ PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::i
     pack_lanes(dst, p.lay, [&](std::int64_t n, std::int64_t k) { return static_cast<float>(b(k, n)); });
   else
     pack_lanes(dst, p.lay, fc_weight_values(b, zp));
+  if constexpr (std::same_as<Elem, std::int8_t>) {
+    const std::int64_t panel = p.lay.panel_elems(step);
+    for (const ByteFix& f : pairing.fixes) {
+      std::int8_t& v = dst[f.row / p.lay.nr * panel + (f.k / 4 * p.lay.nr + f.row % p.lay.nr) * 4 + f.k % 4];
+      v = static_cast<std::int8_t>(v - f.w);
+    }
+    p.pairing = pairing;
+  }
   return p;
 }
 
@@ -81,7 +91,7 @@ void fc_int(TensorView<const TIn> a, std::int32_t sub, const PackedLanes<Lane>& 
   ex.parallel(w.lay.panels(), [&](Workspace& ws, std::int64_t pb, std::int64_t pe) {
     auto* scratch = &ws == &w0 ? reinterpret_cast<std::int32_t*>(reinterpret_cast<std::byte*>(rows) + act_bytes)
                                : ws.get<std::int32_t>(gemm_scratch_bytes() / 4);
-    gemm_int(w.get(), w.lay, rows, m, scratch,
+    gemm_int(w.get(), w.lay, rows, m, byte_fixes(w.pairing, 0, n), scratch,
              [&](std::int64_t s0, std::int64_t nrows, std::int64_t l0, std::int64_t cols, const std::int32_t* acc,
                  std::int64_t stride) {
                requantize_block(acc, stride, nrows, cols, l0, bias, stage, onnx_mult, c + s0 * n + l0, n, false);

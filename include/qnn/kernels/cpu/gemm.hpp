@@ -102,12 +102,51 @@ inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr)
     }
 }
 
+// Adds the fixes of a paired byte layer (ByteFix) to one block's sums, modulo 2^32 as the kernels
+// add: fix·u with u the input byte the kernel multiplied by the rest of that weight — in a conv the
+// lane panels' byte k of every pixel (the fixes are on broadcast rows), in an FC the broadcast
+// rows' byte k (the fixes are on lane rows, columns of the block).
+template <class Elem>
+void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes, std::int64_t p0, std::int64_t np,
+                    const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int32_t* out,
+                    std::int64_t out_stride) {
+  const std::int64_t nr = lay.nr, panel = lay.panel_elems(4);
+  const auto add = [](std::int32_t& o, std::int32_t w, std::uint32_t u) {
+    o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(w) * u);
+  };
+  if constexpr (std::same_as<Elem, std::uint8_t>) {
+    const auto below = [](const ByteFix& x, std::int64_t r) { return x.row < r; };
+    const auto b = std::lower_bound(f.fixes.begin(), f.fixes.end(), f.row0 + s0, below);
+    for (auto it = b; it != f.fixes.end() && it->row < f.row0 + s0 + rows; ++it) {
+      std::int32_t* o = out + (it->row - f.row0 - s0) * out_stride;
+      const int shift = 8 * static_cast<int>(it->k % 4);
+      for (std::int64_t p = 0; p < np; ++p) {
+        // Each lane's quad as one word: a contiguous loop the compiler vectorizes.
+        const auto* u = reinterpret_cast<const std::uint32_t*>(lanes + (p0 + p) * panel) + it->k / 4 * nr;
+        for (std::int64_t i = 0; i < nr; ++i) add(o[p * nr + i], it->w, (u[i] >> shift) & 0xFFu);
+      }
+    }
+  } else {
+    const std::int64_t l0 = p0 * nr;
+    const auto below = [](const ByteFix& x, std::int64_t r) { return x.row < r; };
+    const auto b = std::lower_bound(f.fixes.begin(), f.fixes.end(), f.row0 + l0, below);
+    for (auto it = b; it != f.fixes.end() && it->row < f.row0 + l0 + np * nr; ++it) {
+      const int shift = 8 * static_cast<int>(it->k % 4);
+      for (std::int64_t s = 0; s < rows; ++s) {
+        const auto word = static_cast<std::uint32_t>(bcast[(s0 + s) * lay.ksteps + it->k / 4]);
+        add(out[s * out_stride + it->row - f.row0 - l0], it->w, (word >> shift) & 0xFFu);
+      }
+    }
+  }
+}
+
 // The integer block kernel for lane elements Elem: int16 pairs, or bytes — uint8 lanes (conv
-// patches) against signed broadcast words, int8 lanes (FC weights) against unsigned ones.
+// patches) against signed broadcast words, int8 lanes (FC weights) against unsigned ones — with a
+// paired byte layer's fixes added.
 template <class Elem>
 void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* lanes, std::int64_t p0,
                const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int64_t np, std::int32_t* out,
-               std::int64_t out_stride) {
+               std::int64_t out_stride, const ByteFixes& fixes) {
   using Args = std::conditional_t<std::same_as<Elem, std::int16_t>, simd::GemmI16Args, simd::GemmU8S8Args>;
   const std::int64_t panel = lay.panel_elems(kStep<Elem>);
   Args a;
@@ -116,6 +155,7 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
   } else {
     a.lanes = reinterpret_cast<const std::uint8_t*>(lanes + p0 * panel);
     a.lanes_unsigned = std::same_as<Elem, std::uint8_t>;
+    a.paired = fixes.paired;
   }
   a.panel_stride = panel;
   a.panels = np;
@@ -129,19 +169,23 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
     if (t) return t->gemm_i16(a);
     gemm_block_i16_portable(a, lay.nr);
   } else {
-    if (t && t->gemm_u8s8) return t->gemm_u8s8(a);
-    gemm_block_u8s8_portable(a, lay.nr);
+    if (t && t->gemm_u8s8)
+      t->gemm_u8s8(a);
+    else
+      gemm_block_u8s8_portable(a, lay.nr);
+    if (!fixes.fixes.empty()) add_byte_fixes(fixes, lay, lanes, p0, np, bcast, s0, rows, out, out_stride);
   }
 }
 
 // C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
-// (all panels by default), block by block, lanes of int16 pairs or bytes (int_block):
+// (all panels by default), block by block, lanes of int16 pairs or bytes (int_block; `fixes`: a
+// paired byte layer's, empty otherwise):
 // epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums. Blocks are
 // `block_panels` ≤ kBlockPanels panels wide (an epilogue may need its blocks to start at multiples
 // of some width). `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
 template <class Elem, class Epilogue>
 void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
-              std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1,
+              const ByteFixes& fixes, std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1,
               std::int64_t block_panels = kBlockPanels) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
@@ -153,7 +197,7 @@ void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcas
     const std::int64_t np = std::min(block_panels, pend - p0);
     for (std::int64_t s0 = 0; s0 < rows; s0 += kBlockRows) {
       const std::int64_t nrows = std::min(kBlockRows, rows - s0);
-      int_block(t, lay, lanes, p0, bcast, s0, nrows, np, scratch, stride);
+      int_block(t, lay, lanes, p0, bcast, s0, nrows, np, scratch, stride, fixes);
       epilogue(s0, nrows, p0 * nr, std::min(np * nr, lay.rows - p0 * nr), scratch, stride);
     }
   }

@@ -24,13 +24,44 @@
 // K is padded to a whole step with zeros, panels past the last row with zeros.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <span>
 #include <type_traits>
+#include <vector>
 
 #include "qnn/core/aligned_buffer.hpp"
 #include "qnn/core/error.hpp"
 
 namespace qnn::cpu {
+
+// A byte layer may sum two k-quads in int16 before widening them (kernels/cpu/u8s8.hpp, paired
+// quads). Its packed bytes then hold w' − fix for the few weights past that rule's bound, and the
+// GEMM adds fix·u, u being the same packed input byte, to the sums of the fix's row (gemm_int).
+// row: an output channel (a conv's broadcast row, an FC's lane row); k: in the packed k order.
+struct ByteFix {
+  std::int64_t row = 0, k = 0;
+  std::int32_t w = 0;
+};
+
+struct BytePairing {
+  bool paired = false;
+  std::vector<ByteFix> fixes;  // by row, ascending
+};
+
+// The fixes of rows [row0, row0 + rows), which a GEMM call numbers from 0 (a conv group's rows).
+struct ByteFixes {
+  bool paired = false;
+  std::span<const ByteFix> fixes;
+  std::int64_t row0 = 0;
+};
+
+inline ByteFixes byte_fixes(const BytePairing& p, std::int64_t row0, std::int64_t rows) {
+  const auto below = [](const ByteFix& f, std::int64_t r) { return f.row < r; };
+  const auto b = std::lower_bound(p.fixes.begin(), p.fixes.end(), row0, below);
+  const auto e = std::lower_bound(b, p.fixes.end(), row0 + rows, below);
+  return {p.paired, std::span<const ByteFix>(b, e), row0};
+}
 
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
 

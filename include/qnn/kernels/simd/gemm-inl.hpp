@@ -56,6 +56,7 @@ template <>
 struct IntStep<GemmI16Args> {
   using Lane = std::int16_t;
   static constexpr int kPerStep = 2;
+  static constexpr bool kPaired = false;
   template <class D32, class VL>
   static HWY_INLINE hn::Vec<D32> mul_add(D32 d32, VL l, hn::Vec<D32> b, hn::Vec<D32> acc, hn::Vec<D32>& acc1) {
     const hn::Repartition<std::int16_t, D32> d16;
@@ -79,23 +80,35 @@ HWY_INLINE hn::Vec<D16> maddubs(D16 /*d16*/, V8 u, V8 s) {
 
 // Bytes: a k-step is a quad; maddubs then a madd against ones add it into each int32 lane (ORT's
 // and oneDNN's AVX2 u8s8 sequence), bit for bit the int16 kernel's sum when no pair saturates.
-// kLanesUnsigned: which operand holds the unsigned bytes, fixed per block.
-template <bool kLanesUnsigned>
+// kLanesUnsigned: which operand holds the unsigned bytes, fixed per block. kPaired: two quads'
+// maddubs results are added in int16 before one madd widens them (GemmU8S8Args::paired).
+template <bool kLanesUnsigned, bool kPaired>
 struct U8S8Block : GemmU8S8Args {
   explicit U8S8Block(const GemmU8S8Args& a) : GemmU8S8Args(a) {}
 };
 
-template <bool kLanesUnsigned>
-struct IntStep<U8S8Block<kLanesUnsigned>> {
+template <bool kLanesUnsigned, bool kPairedQuads>
+struct IntStep<U8S8Block<kLanesUnsigned, kPairedQuads>> {
   using Lane = std::uint8_t;
   static constexpr int kPerStep = 4;
+  static constexpr bool kPaired = kPairedQuads;
+  template <class D16, class VL, class V32>
+  static HWY_INLINE hn::Vec<D16> pairs(D16 d16, VL l, V32 b) {
+    const auto bb = hn::BitCast(hn::Repartition<std::uint8_t, D16>(), b);
+    return kLanesUnsigned ? maddubs(d16, l, bb) : maddubs(d16, bb, l);
+  }
   template <class D32, class VL>
   static HWY_INLINE hn::Vec<D32> mul_add(D32 d32, VL l, hn::Vec<D32> b, hn::Vec<D32> acc, hn::Vec<D32>& acc1) {
     const hn::Repartition<std::int16_t, D32> d16;
-    const hn::Repartition<std::uint8_t, D32> d8;
-    const auto bb = hn::BitCast(d8, b);
-    const auto pairs = kLanesUnsigned ? maddubs(d16, l, bb) : maddubs(d16, bb, l);
-    return hn::ReorderWidenMulAccumulate(d32, pairs, hn::Set(d16, std::int16_t{1}), acc, acc1);
+    return hn::ReorderWidenMulAccumulate(d32, pairs(d16, l, b), hn::Set(d16, std::int16_t{1}), acc, acc1);
+  }
+  // Quads q (l0, b0) and q + 1 (l1, b1).
+  template <class D32, class VL>
+  static HWY_INLINE hn::Vec<D32> mul_add2(D32 d32, VL l0, hn::Vec<D32> b0, VL l1, hn::Vec<D32> b1, hn::Vec<D32> acc,
+                                          hn::Vec<D32>& acc1) {
+    const hn::Repartition<std::int16_t, D32> d16;
+    const auto sum = hn::Add(pairs(d16, l0, b0), pairs(d16, l1, b1));
+    return hn::ReorderWidenMulAccumulate(d32, sum, hn::Set(d16, std::int16_t{1}), acc, acc1);
   }
 };
 #endif  // HWY_ARCH_X86
@@ -119,7 +132,21 @@ HWY_INLINE void tile(const Args& a, std::int64_t s0, std::int64_t p0) {
   for (int v = 0; v < NV; ++v) lp[v] = a.lanes + (p0 + v) * a.panel_stride;
   const std::int32_t* HWY_RESTRICT bp[MR];
   for (int s = 0; s < MR; ++s) bp[s] = a.bcast + (s0 + s) * a.bcast_stride;
-  for (std::int64_t q = 0; q < a.ksteps; ++q) {
+  std::int64_t q = 0;
+  if constexpr (Step::kPaired) {
+    for (; q + 2 <= a.ksteps; q += 2) {
+      hn::Vec<decltype(dl)> l0[NV], l1[NV];
+      for (int v = 0; v < NV; ++v) {
+        l0[v] = hn::Load(dl, lp[v] + q * Step::kPerStep * nr);
+        l1[v] = hn::Load(dl, lp[v] + (q + 1) * Step::kPerStep * nr);
+      }
+      for (int s = 0; s < MR; ++s) {
+        const V32 b0 = hn::Set(d32, bp[s][q]), b1 = hn::Set(d32, bp[s][q + 1]);
+        for (int v = 0; v < NV; ++v) acc[s][v] = Step::mul_add2(d32, l0[v], b0, l1[v], b1, acc[s][v], acc1[s][v]);
+      }
+    }
+  }
+  for (; q < a.ksteps; ++q) {
     hn::Vec<decltype(dl)> l[NV];
     for (int v = 0; v < NV; ++v) l[v] = hn::Load(dl, lp[v] + q * Step::kPerStep * nr);
     for (int s = 0; s < MR; ++s) {
@@ -238,8 +265,12 @@ HWY_INLINE void gemm_block(const Args& a) {
 inline void gemm_block_i16(const GemmI16Args& a) { gemm_block<6, 2>(a); }
 #if HWY_ARCH_X86
 inline void gemm_block_u8s8(const GemmU8S8Args& a) {
-  if (a.lanes_unsigned) return gemm_block<4, 2>(U8S8Block<true>(a));
-  gemm_block<4, 2>(U8S8Block<false>(a));
+  if (a.paired) {
+    if (a.lanes_unsigned) return gemm_block<4, 2>(U8S8Block<true, true>(a));
+    return gemm_block<4, 2>(U8S8Block<false, true>(a));
+  }
+  if (a.lanes_unsigned) return gemm_block<4, 2>(U8S8Block<true, false>(a));
+  gemm_block<4, 2>(U8S8Block<false, false>(a));
 }
 #endif
 inline void gemm_block_f32(const GemmF32Args& a) { gemm_block<4, 3>(a); }

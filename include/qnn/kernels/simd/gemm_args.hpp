@@ -35,6 +35,7 @@ struct GemmU8S8Args {
   std::int32_t* out = nullptr;
   std::int64_t out_stride = 0;
   bool lanes_unsigned = true;
+  bool paired = false;  // two k-quads summed in int16 per widening (kernels/cpu/u8s8.hpp admits it)
 };
 
 // out[s·out_stride + l] = min(max(fma-chain, lo), hi), where each sum starts from the bias and adds
