@@ -2949,8 +2949,8 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
 // of some width). `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
 template <class Elem, class Epilogue>
 void gemm_int(const Elem* lanes, const LaneLayout& lay, const std::int32_t* bcast, std::int64_t rows,
-              const ByteFixes& fixes, std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0, std::int64_t panel_end = -1,
-              std::int64_t block_panels = kBlockPanels) {
+              const ByteFixes& fixes, std::int32_t* scratch, Epilogue&& epilogue, std::int64_t panel_begin = 0,
+              std::int64_t panel_end = -1, std::int64_t block_panels = kBlockPanels) {
   const simd::KernelTable* t = simd::kernel_table();
   const std::int64_t nr = lay.nr;
   check_panel_width(nr);

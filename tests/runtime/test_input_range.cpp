@@ -97,7 +97,8 @@ std::string pairings_of(const Graph& g) {
     };
     if (n.op_type == "QLinearConv") {
       const std::vector<std::int32_t> zero{0};
-      const auto value = cpu::conv_weight_values(w.view<const std::int8_t>(), zero, cpu::conv_channel_unit(w.shape()[1], 4));
+      const auto value =
+          cpu::conv_weight_values(w.view<const std::int8_t>(), zero, cpu::conv_channel_unit(w.shape()[1], 4));
       decide(w.shape()[0], w.numel() / w.shape()[0], value);
     } else {
       const bool tb = n.attrs.get_int("transB", 0) != 0;

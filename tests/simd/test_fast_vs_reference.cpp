@@ -664,8 +664,9 @@ TEST_CASE("paired quads: the int16 bound, the fixes and when a layer pairs") {
                           const std::vector<std::pair<std::int64_t, std::int32_t>>& set, std::int64_t channel = 0) {
     std::vector<std::int32_t> w(static_cast<std::size_t>(channels * k), 0);
     for (const auto& [j, v] : set) w[static_cast<std::size_t>(channel * k + j)] = v;
-    return cpu::byte_quad_pairing(channels, k, span,
-                                  [&](std::int64_t c, std::int64_t j) { return w[static_cast<std::size_t>(c * k + j)]; });
+    return cpu::byte_quad_pairing(channels, k, span, [&](std::int64_t c, std::int64_t j) {
+      return w[static_cast<std::size_t>(c * k + j)];
+    });
   };
   const auto fixes_are = [](const cpu::BytePairing& p, std::vector<std::array<std::int64_t, 3>> want) {
     std::vector<std::array<std::int64_t, 3>> got;
@@ -791,7 +792,8 @@ TEST_CASE_TEMPLATE("paired byte layers with fixes equal the reference bit for bi
     Tensor b(DType::i8, tb ? Shape{n, k} : Shape{k, n});
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t j = 0; j < k; ++j)
-        b.span<std::int8_t>()[static_cast<std::size_t>(tb ? i * k + j : j * n + i)] = fw[static_cast<std::size_t>(i * k + j)];
+        b.span<std::int8_t>()[static_cast<std::size_t>(tb ? i * k + j : j * n + i)] =
+            fw[static_cast<std::size_t>(i * k + j)];
     std::vector<float> fs(static_cast<std::size_t>(n), 0.004f);
     std::vector<std::int32_t> fb;
     for (std::int64_t i = 0; i < n; ++i) fb.push_back(std::uniform_int_distribution<int>(-5000, 5000)(rng));
