@@ -1638,11 +1638,15 @@ struct ByteFixes {
   std::int64_t row0 = 0;
 };
 
-inline ByteFixes byte_fixes(const BytePairing& p, std::int64_t row0, std::int64_t rows) {
+// The fixes (sorted by row) of rows [lo, hi).
+inline std::span<const ByteFix> fixes_of_rows(std::span<const ByteFix> fixes, std::int64_t lo, std::int64_t hi) {
   const auto below = [](const ByteFix& f, std::int64_t r) { return f.row < r; };
-  const auto b = std::lower_bound(p.fixes.begin(), p.fixes.end(), row0, below);
-  const auto e = std::lower_bound(b, p.fixes.end(), row0 + rows, below);
-  return {p.paired, std::span<const ByteFix>(b, e), row0};
+  const auto b = std::lower_bound(fixes.begin(), fixes.end(), lo, below);
+  return {b, std::lower_bound(b, fixes.end(), hi, below)};
+}
+
+inline ByteFixes byte_fixes(const BytePairing& p, std::int64_t row0, std::int64_t rows) {
+  return {p.paired, fixes_of_rows(p.fixes, row0, row0 + rows), row0};
 }
 
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
@@ -2879,26 +2883,22 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
     o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(w) * u);
   };
   if constexpr (std::same_as<Elem, std::uint8_t>) {
-    const auto below = [](const ByteFix& x, std::int64_t r) { return x.row < r; };
-    const auto b = std::lower_bound(f.fixes.begin(), f.fixes.end(), f.row0 + s0, below);
-    for (auto it = b; it != f.fixes.end() && it->row < f.row0 + s0 + rows; ++it) {
-      std::int32_t* o = out + (it->row - f.row0 - s0) * out_stride;
-      const int shift = 8 * static_cast<int>(it->k % 4);
+    for (const ByteFix& x : fixes_of_rows(f.fixes, f.row0 + s0, f.row0 + s0 + rows)) {
+      std::int32_t* o = out + (x.row - f.row0 - s0) * out_stride;
+      const int shift = 8 * static_cast<int>(x.k % 4);
       for (std::int64_t p = 0; p < np; ++p) {
         // Each lane's quad as one word: a contiguous loop the compiler vectorizes.
-        const auto* u = reinterpret_cast<const std::uint32_t*>(lanes + (p0 + p) * panel) + it->k / 4 * nr;
-        for (std::int64_t i = 0; i < nr; ++i) add(o[p * nr + i], it->w, (u[i] >> shift) & 0xFFu);
+        const auto* u = reinterpret_cast<const std::uint32_t*>(lanes + (p0 + p) * panel) + x.k / 4 * nr;
+        for (std::int64_t i = 0; i < nr; ++i) add(o[p * nr + i], x.w, (u[i] >> shift) & 0xFFu);
       }
     }
   } else {
     const std::int64_t l0 = p0 * nr;
-    const auto below = [](const ByteFix& x, std::int64_t r) { return x.row < r; };
-    const auto b = std::lower_bound(f.fixes.begin(), f.fixes.end(), f.row0 + l0, below);
-    for (auto it = b; it != f.fixes.end() && it->row < f.row0 + l0 + np * nr; ++it) {
-      const int shift = 8 * static_cast<int>(it->k % 4);
+    for (const ByteFix& x : fixes_of_rows(f.fixes, f.row0 + l0, f.row0 + l0 + np * nr)) {
+      const int shift = 8 * static_cast<int>(x.k % 4);
       for (std::int64_t s = 0; s < rows; ++s) {
-        const auto word = static_cast<std::uint32_t>(bcast[(s0 + s) * lay.ksteps + it->k / 4]);
-        add(out[s * out_stride + it->row - f.row0 - l0], it->w, (word >> shift) & 0xFFu);
+        const auto word = static_cast<std::uint32_t>(bcast[(s0 + s) * lay.ksteps + x.k / 4]);
+        add(out[s * out_stride + x.row - f.row0 - l0], x.w, (word >> shift) & 0xFFu);
       }
     }
   }

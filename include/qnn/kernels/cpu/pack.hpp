@@ -56,11 +56,15 @@ struct ByteFixes {
   std::int64_t row0 = 0;
 };
 
-inline ByteFixes byte_fixes(const BytePairing& p, std::int64_t row0, std::int64_t rows) {
+// The fixes (sorted by row) of rows [lo, hi).
+inline std::span<const ByteFix> fixes_of_rows(std::span<const ByteFix> fixes, std::int64_t lo, std::int64_t hi) {
   const auto below = [](const ByteFix& f, std::int64_t r) { return f.row < r; };
-  const auto b = std::lower_bound(p.fixes.begin(), p.fixes.end(), row0, below);
-  const auto e = std::lower_bound(b, p.fixes.end(), row0 + rows, below);
-  return {p.paired, std::span<const ByteFix>(b, e), row0};
+  const auto b = std::lower_bound(fixes.begin(), fixes.end(), lo, below);
+  return {b, std::lower_bound(b, fixes.end(), hi, below)};
+}
+
+inline ByteFixes byte_fixes(const BytePairing& p, std::int64_t row0, std::int64_t rows) {
+  return {p.paired, fixes_of_rows(p.fixes, row0, row0 + rows), row0};
 }
 
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
