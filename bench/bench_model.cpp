@@ -23,17 +23,22 @@
 // kernel on x86 (kernels/cpu/u8s8.hpp), where full-range U8S8 weights keep the int16 kernel.
 // --config=a8w8 or xint8 (symmetric activations, whose ReLU stays a clamp) runs the layers that follow
 // a ReLU (conv2, fc1) on bytes with full-range weights (graph/passes/input_range.hpp).
+// --layers_out=PATH writes qnn::profile of the INT8 session (1 thread, batch 1 and 256) as JSON
+// {"config", "profiles": [profile_json, ...]}: each layer's rate on the model's own weights and
+// activations, which bench/report.py sets against oneDNN's kernel on the same shape.
 //
 //   bench_model [--model=PATH] [--data=DIR] [--qdq_out=PATH] [--config=u8s8|a8w8|xint8] [--reduce_range]
-//               [benchmark flags]
+//               [--layers_out=PATH] [benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "counters.hpp"
@@ -53,6 +58,7 @@ struct Options {
   fs::path model = fs::path(QNN_SOURCE_DIR) / "examples/fashion_mnist/fashion_mnist_fp32.onnx";
   fs::path data = "/usr/share/datasets/fashion-mnist";
   fs::path qdq_out = "fashion_mnist_u8s8_minmax.qdq.onnx";
+  fs::path layers_out;
   qnn::quant::Preset config = qnn::quant::Preset::u8s8;
   bool reduce_range = false;
 };
@@ -66,6 +72,7 @@ Options parse(int argc, char** argv) {
     if (a.starts_with("--model=")) o.model = value("--model=");
     else if (a.starts_with("--data=")) o.data = value("--data=");
     else if (a.starts_with("--qdq_out=")) o.qdq_out = value("--qdq_out=");
+    else if (a.starts_with("--layers_out=")) o.layers_out = value("--layers_out=");
     else if (a == "--reduce_range") o.reduce_range = true;
     else if (a.starts_with("--config=")) {
       const auto p = qnn::quant::parse_preset(value("--config="));
@@ -106,6 +113,24 @@ void bm_session(benchmark::State& st, std::shared_ptr<const qnn::Session> sessio
   if (image_macs > 0) qnn_bench::set_mac_counters(st, image_macs * static_cast<double>(input.shape()[0]), arith);
 }
 
+// The INT8 session's per-node profile at batch 1 and 256 on one thread, written as JSON to `path`.
+void write_layer_profiles(const fs::path& path, const qnn::Graph& int8, const qnn::io::IdxDataset& test,
+                          qnn::quant::Preset config) {
+  qnn::SessionOptions one_thread;
+  one_thread.threads = 1;
+  const qnn::Session session{qnn::Graph(int8), one_thread};
+  qnn::json::Value profiles = qnn::json::Value::array();
+  for (const auto& [batch, runs] : {std::pair<std::int64_t, int>{1, 400}, {256, 20}}) {
+    const qnn::Tensor x = qnn::io::images_to_float(test.images, 0, batch);
+    profiles.push(qnn::profile_json(qnn::profile(session, std::span<const qnn::Tensor>(&x, 1), {.runs = runs})));
+  }
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
+  std::ofstream f(path);
+  f << qnn::json::Value::object().set("config", std::string(qnn::quant::name_of(config))).set("profiles", profiles).dump()
+    << "\n";
+  qnn::check(f.good(), "bench_model: cannot write '", path.string(), "'");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,6 +143,7 @@ int main(int argc, char** argv) {
     const qnn::Graph int8 = quantize_int8(fp32, train, opt);
     if (!opt.qdq_out.parent_path().empty()) fs::create_directories(opt.qdq_out.parent_path());
     qnn::onnx::save_graph(opt.qdq_out, int8);
+    if (!opt.layers_out.empty()) write_layer_profiles(opt.layers_out, int8, test, opt.config);
     std::cerr << "bench_model: fp32 model " << fs::absolute(opt.model).string() << "\n"
               << "bench_model: int8 QDQ model " << fs::absolute(opt.qdq_out).string() << "\n";
 

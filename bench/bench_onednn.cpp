@@ -12,10 +12,19 @@
 //
 // Threads: Debian's libdnnl threads with OpenMP; main() calls omp_set_num_threads(1) before the
 // first primitive is made (OMP_NUM_THREADS=1 has the same effect).
+//
+// Exactness: before timing, every INT8 case also runs once with an s32 destination and no scales,
+// on the timed case's data (weights on [−127, 127]) and on 7-bit weights ([−64, 64], qnn's "int8r/"
+// rows), and its sums are compared with exact ones. Without VNNI, oneDNN's u8×s8 kernels add two
+// products in int16 with saturation (vpmaddubsw), so full-range weights against inputs up to 255
+// give wrong sums, which qnn's kernels never do; the context key "exact:int8/CASE" holds
+// "WRONG OUTPUTS MAX_ABS_ERROR WRONG_7BIT" and bench/report.py prints it beside the rates.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <dnnl.hpp>
 #include <random>
@@ -52,8 +61,8 @@ Types types_of(Arith a) {
   return a == Arith::int8 ? Types{dt::u8, dt::s8, dt::s32, dt::u8} : Types{dt::f32, dt::f32, dt::f32, dt::f32};
 }
 
-// A plain (row-major) memory of random values in the type's benchmark range.
-dnnl::memory random_memory(const dims& d, dt type, tag layout, std::mt19937& rng) {
+// A plain (row-major) memory of random values in the type's benchmark range; s8 on ±s8_max.
+dnnl::memory random_memory(const dims& d, dt type, tag layout, std::mt19937& rng, int s8_max = 127) {
   dnnl::memory m({d, type, layout}, cpu().engine);
   const std::size_t bytes = m.get_desc().get_size();
   auto* p = static_cast<std::uint8_t*>(m.get_data_handle());
@@ -69,8 +78,8 @@ dnnl::memory random_memory(const dims& d, dt type, tag layout, std::mt19937& rng
       const std::int32_t v = s(rng);
       std::memcpy(p + 4 * i, &v, 4);
     }
-  } else {  // u8 over 0..255; s8 over -127..127
-    std::uniform_int_distribution<int> b(type == dt::u8 ? 0 : -127, type == dt::u8 ? 255 : 127);
+  } else {  // u8 over 0..255; s8 over -s8_max..s8_max
+    std::uniform_int_distribution<int> b(type == dt::u8 ? 0 : -s8_max, type == dt::u8 ? 255 : s8_max);
     for (std::size_t i = 0; i < bytes; ++i) p[i] = static_cast<std::uint8_t>(b(rng));
   }
   return m;
@@ -152,6 +161,107 @@ void bm_matmul(benchmark::State& st, const GemmCase& g, Arith arith) {
   time_primitive(st, dnnl::matmul(pd), args, g.macs(), arith, pd.impl_info_str());
 }
 
+// oneDNN's sums on one INT8 case against exact ones.
+struct Exactness {
+  std::int64_t outputs = 0, wrong = 0, max_error = 0;
+};
+
+Exactness compare(const std::vector<std::int32_t>& exact, const dnnl::memory& got) {
+  const auto* g = static_cast<const std::int32_t*>(got.get_data_handle());
+  Exactness e;
+  e.outputs = static_cast<std::int64_t>(exact.size());
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    const std::int64_t d = std::abs(std::int64_t{exact[i]} - g[i]);
+    e.wrong += d != 0;
+    e.max_error = std::max(e.max_error, d);
+  }
+  return e;
+}
+
+// Runs `desc`'s primitive once on plain `src` and `wei` (reordered to its layouts) with the source
+// zero point `src_zp`, and returns its s32 destination in the plain layout `plain_dst`.
+template <class Primitive>
+dnnl::memory run_s32(const typename Primitive::desc& desc, const dnnl::memory& src, const dnnl::memory& wei,
+                     std::int32_t src_zp, const dnnl::memory::desc& plain_dst) {
+  std::unordered_map<int, dnnl::memory> args;
+  dnnl::primitive_attr attr;
+  if (src_zp != 0) {
+    attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+    args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = s32_scalar(src_zp);
+  }
+  const typename Primitive::primitive_desc pd(desc, attr, cpu().engine);
+  args[DNNL_ARG_SRC] = in_layout(src, pd.src_desc());
+  args[DNNL_ARG_WEIGHTS] = in_layout(wei, pd.weights_desc());
+  args[DNNL_ARG_DST] = dnnl::memory(pd.dst_desc(), cpu().engine);
+  Primitive(pd).execute(cpu().stream, args);
+  cpu().stream.wait();
+  return in_layout(args[DNNL_ARG_DST], plain_dst);
+}
+
+// The conv case's data as bm_conv draws it (same seed and order; weights on ±s8_max).
+Exactness conv_exactness(const ConvCase& c, int s8_max) {
+  std::mt19937 rng(5);
+  const dims src_d{c.n, c.c, c.h, c.w}, wei_d{c.m, c.c, c.k, c.k}, dst_d{c.n, c.m, c.oh(), c.ow()};
+  const dnnl::memory src = random_memory(src_d, dt::u8, tag::nchw, rng);
+  const dnnl::memory wei = random_memory(wei_d, dt::s8, tag::oihw, rng, s8_max);
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             {src_d, dt::u8, tag::any}, {wei_d, dt::s8, tag::any},
+                                             {dst_d, dt::s32, tag::any}, {1, 1}, {c.pad, c.pad}, {c.pad, c.pad});
+  const dnnl::memory got =
+      run_s32<dnnl::convolution_forward>(desc, src, wei, c.src_zero_point, {dst_d, dt::s32, tag::nchw});
+  const auto* x = static_cast<const std::uint8_t*>(src.get_data_handle());
+  const auto* w = static_cast<const std::int8_t*>(wei.get_data_handle());
+  const std::int64_t oh = c.oh(), ow = c.ow();
+  std::vector<std::int32_t> exact(static_cast<std::size_t>(c.n * c.m * oh * ow), 0);
+  for (std::int64_t n = 0; n < c.n; ++n)
+    for (std::int64_t m = 0; m < c.m; ++m) {
+      std::int32_t* out = exact.data() + (n * c.m + m) * oh * ow;
+      for (std::int64_t ci = 0; ci < c.c; ++ci)
+        for (std::int64_t ky = 0; ky < c.k; ++ky)
+          for (std::int64_t kx = 0; kx < c.k; ++kx) {
+            const std::int32_t wv = w[((m * c.c + ci) * c.k + ky) * c.k + kx];
+            for (std::int64_t y = 0; y < oh; ++y) {
+              const std::int64_t iy = y + ky - c.pad;
+              if (iy < 0 || iy >= c.h) continue;  // zero padding (the padded cases have no zero point)
+              for (std::int64_t xo = 0; xo < ow; ++xo) {
+                const std::int64_t ix = xo + kx - c.pad;
+                if (ix >= 0 && ix < c.w)
+                  out[y * ow + xo] += (std::int32_t{x[((n * c.c + ci) * c.h + iy) * c.w + ix]} - c.src_zero_point) * wv;
+              }
+            }
+          }
+    }
+  return compare(exact, got);
+}
+
+// The matmul case's data as bm_matmul draws it.
+Exactness matmul_exactness(const GemmCase& g, int s8_max) {
+  std::mt19937 rng(6);
+  const dims src_d{g.m, g.k}, wei_d{g.k, g.n}, dst_d{g.m, g.n};
+  const dnnl::memory src = random_memory(src_d, dt::u8, tag::ab, rng);
+  const dnnl::memory wei = random_memory(wei_d, dt::s8, tag::ab, rng, s8_max);
+  const dnnl::matmul::desc desc({src_d, dt::u8, tag::ab}, {wei_d, dt::s8, tag::any}, {dst_d, dt::s32, tag::ab});
+  const dnnl::memory got = run_s32<dnnl::matmul>(desc, src, wei, g.src_zero_point, {dst_d, dt::s32, tag::ab});
+  const auto* a = static_cast<const std::uint8_t*>(src.get_data_handle());
+  const auto* b = static_cast<const std::int8_t*>(wei.get_data_handle());
+  std::vector<std::int32_t> exact(static_cast<std::size_t>(g.m * g.n), 0);
+  for (std::int64_t i = 0; i < g.m; ++i)
+    for (std::int64_t k = 0; k < g.k; ++k) {
+      const std::int32_t av = std::int32_t{a[i * g.k + k]} - g.src_zero_point;
+      for (std::int64_t j = 0; j < g.n; ++j) exact[static_cast<std::size_t>(i * g.n + j)] += av * b[k * g.n + j];
+    }
+  return compare(exact, got);
+}
+
+// "WRONG OUTPUTS MAX_ABS_ERROR WRONG_7BIT" for the context key "exact:int8/CASE".
+template <class Case, class Check>
+void add_exactness(const Case& c, Check check) {
+  const Exactness full = check(c, 127), reduced = check(c, 64);
+  benchmark::AddCustomContext("exact:int8/" + c.name, std::to_string(full.wrong) + " " + std::to_string(full.outputs) +
+                                                          " " + std::to_string(full.max_error) + " " +
+                                                          std::to_string(reduced.wrong));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,6 +282,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("peak_isa", qnn_bench::peak_isa());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  for (const ConvCase& c : qnn_bench::conv_cases()) add_exactness(c, conv_exactness);
+  for (const GemmCase& g : qnn_bench::gemm_cases()) add_exactness(g, matmul_exactness);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

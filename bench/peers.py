@@ -6,7 +6,9 @@ Runs, at batch 1, 64 and 256 with 1 and 2 threads, on the first test images scal
 * onnxruntime  CPUExecutionProvider, default graph optimisations, intra_op_num_threads = threads,
                inter_op_num_threads = 1, on the FP32 model and on the INT8 QDQ model that
                bench_model quantized and wrote (--qdq), so ORT runs exactly qnn's INT8 model (it fuses
-               the QDQ groups into its QLinearConv / MatMulInteger-style integer kernels).
+               the QDQ groups into its QLinearConv / MatMulInteger-style integer kernels); with
+               --extra-int8 NAME=PATH also on other INT8 QDQ models qnn wrote (cases
+               "model/int8-NAME/..."), so the report can name ORT's fastest INT8 model.
 * torch        eager-mode post-training quantization (torch.ao.quantization), engine 'onednn'
                with its default qconfig, Conv+ReLU fused, calibrated on the same 500 images as
                bench_model (the first 50 training images of each class); torch.set_num_threads.
@@ -164,12 +166,20 @@ def main() -> int:
     ap.add_argument("--fp32", default=os.path.join(EXAMPLE, "fashion_mnist_fp32.onnx"),
                     help="FP32 model (default: %(default)s)")
     ap.add_argument("--qdq", required=True, help="INT8 QDQ model written by bench_model --qdq_out")
+    ap.add_argument("--extra-int8", action="append", default=[], metavar="NAME=PATH",
+                    help="another INT8 QDQ model for ONNX Runtime, reported as model/int8-NAME/... (repeatable)")
     ap.add_argument("--data", default=fmnist_data.DEFAULT_DATA_DIR, help="Fashion-MNIST IDX directory")
     ap.add_argument("--json", required=True, help="write the results here")
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per window (default: %(default)s)")
     ap.add_argument("--repetitions", type=int, default=7, help="windows per case (default: %(default)s)")
     ap.add_argument("--only", choices=["onnxruntime", "torch"], help="run this peer alone")
     args = ap.parse_args()
+    ort_models = {"fp32": args.fp32, "int8": args.qdq}
+    for spec in args.extra_int8:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            ap.error(f"--extra-int8 takes NAME=PATH, got '{spec}'")
+        ort_models[f"int8-{name}"] = path
 
     te_img, _ = fmnist_data.load_split(args.data, "t10k")
     tr_img, tr_lab = fmnist_data.load_split(args.data, "train")
@@ -181,7 +191,7 @@ def main() -> int:
     if args.only in (None, "onnxruntime"):
         print("onnxruntime", flush=True)
         try:
-            results += run_ort({"fp32": args.fp32, "int8": args.qdq}, inputs, args)
+            results += run_ort(ort_models, inputs, args)
         except Exception as exc:  # noqa: BLE001  report it and go on with the other peer
             errors.append({"impl": "onnxruntime", "error": f"{type(exc).__name__}: {exc}",
                            "traceback": traceback.format_exc(limit=5)})
@@ -205,6 +215,8 @@ def main() -> int:
         versions["torch"] = sys.modules["torch"].__version__
     report = {"context": {"versions": versions, "min_time": args.min_time, "repetitions": args.repetitions,
                           "fp32_model": os.path.abspath(args.fp32), "int8_qdq_model": os.path.abspath(args.qdq),
+                          "extra_int8_models": {k: os.path.abspath(v) for k, v in ort_models.items()
+                                                if k.startswith("int8-")},
                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
               "results": results, "errors": errors}
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)

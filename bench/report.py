@@ -9,9 +9,15 @@ tables (docs/benchmarks.md holds one such print-out):
   recorded) and the measured per-core peaks;
 * kernels: qnn against oneDNN per case, GMAC/s (median over repetitions of a rate per CPU second),
   % of the arithmetic's peak, and the ratio qnn/oneDNN (> 1: qnn is faster);
+  and whether oneDNN's INT8 sums on the case's data were exact (bench_onednn's check);
 * the model: images/s from the fastest repetition (wall clock), qnn against ONNX Runtime on the
   same model file and against PyTorch's eager int8, with ratios qnn/peer; for one thread also the
   ratio of CPU time per batch (the calling thread's, where all single-threaded work runs).
+  --model-extra NAME=PATH adds the INT8 rows of bench_model run with another configuration
+  (model/int8-NAME/...), and a table sets every qnn INT8 row against the fastest INT8 peer of the
+  run: ONNX Runtime on any of the INT8 files, or PyTorch;
+* with --layers (bench_model --layers_out), each INT8 layer of the model as qnn runs it (its own
+  weights, ReLU and pooling fused) against oneDNN's kernel on the same shape.
 
 Every ratio pairs two numbers of the same run. --json writes the merged rows.
 """
@@ -77,7 +83,20 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), sep] + [line(r) for r in rows])
 
 
-def kernel_rows(qnn: dict, onednn: dict) -> tuple[list[list[str]], list[dict]]:
+def exactness(onednn_ctx: dict, name: str) -> tuple[str, dict | None]:
+    """bench_onednn's check of its INT8 sums on the case's data: 'yes', or how many outputs were wrong."""
+    reduced = name.startswith("int8r/")
+    raw = onednn_ctx.get("exact:" + name.replace("int8r/", "int8/", 1))
+    if not raw:
+        return "", None
+    wrong, outputs, max_error, wrong_7bit = (int(v) for v in raw.split())
+    if reduced:
+        wrong, max_error = wrong_7bit, None
+    cell = "yes" if wrong == 0 else f"no: {wrong} of {outputs}"
+    return cell, {"wrong": wrong, "outputs": outputs, "max_abs_error": max_error}
+
+
+def kernel_rows(qnn: dict, onednn: dict, onednn_ctx: dict) -> tuple[list[list[str]], list[dict]]:
     rows, merged = [], []
     for name, entry in qnn.items():
         q = pick(entry, "median", "iteration")
@@ -85,12 +104,14 @@ def kernel_rows(qnn: dict, onednn: dict) -> tuple[list[list[str]], list[dict]]:
         o = pick(onednn.get(name.replace("int8r/", "int8/", 1), {}), "median", "iteration")
         q_g = q.get("GMAC") if q else None
         o_g = o.get("GMAC") if o else None
+        exact_cell, exact = exactness(onednn_ctx, name)
         rows.append([name, fmt(q_g), fmt(q.get("pct_peak")), fmt(q.get("pct_madd16")) if "pct_madd16" in q else "",
-                     fmt(o_g), fmt(o.get("pct_peak")) if o else "-", ratio(q_g, o_g), o.get("label", "") if o else "-"])
+                     fmt(o_g), fmt(o.get("pct_peak")) if o else "-", ratio(q_g, o_g), o.get("label", "") if o else "-",
+                     exact_cell])
         merged.append({"case": name, "qnn_gmacs": q_g, "qnn_pct_peak": q.get("pct_peak"),
                        "qnn_pct_madd16": q.get("pct_madd16"), "onednn_gmacs": o_g,
                        "onednn_pct_peak": o.get("pct_peak") if o else None,
-                       "onednn_impl": o.get("label") if o else None})
+                       "onednn_impl": o.get("label") if o else None, "onednn_exact": exact})
     return rows, merged
 
 
@@ -132,6 +153,77 @@ def model_rows(qnn: dict, peers: list[dict]) -> tuple[list[list[str]], list[dict
     return rows, merged
 
 
+def fastest_peer_rows(model: list[dict], peers: list[dict], base_config: str) -> tuple[list[list[str]], list[dict]]:
+    """Each qnn INT8 row against the fastest INT8 peer of the same batch and threads: ONNX Runtime
+    on any INT8 file of the run (its own configuration's or another's), or PyTorch's int8.
+    `base_config` names the configuration of the main model file ("model/int8/...")."""
+    rows, merged = [], []
+    for m in model:
+        case = m["case"]
+        if not case.startswith("model/int8"):
+            continue
+        tail = re.search(r"/b\d+/t\d+$", case).group(0)
+        best = None
+        for p in peers:
+            if p["name"].startswith("model/int8") and p["name"].endswith(tail) and p["impl"] in ("onnxruntime", "torch-onednn"):
+                if best is None or p["images_per_s"] > best["images_per_s"]:
+                    best = p
+        if best is None:
+            continue
+        config = best["name"].split("/")[1].removeprefix("int8").removeprefix("-") or base_config
+        label = "PyTorch onednn int8" if best["impl"] == "torch-onednn" else f"ONNX Runtime, {config} file"
+        q = m["qnn_images_per_s"]
+        rows.append([case, fmt(q, 0), label, fmt(best["images_per_s"], 0), ratio(q, best["images_per_s"])])
+        merged.append({"case": case, "qnn_images_per_s": q, "fastest_peer": label,
+                       "fastest_peer_images_per_s": best["images_per_s"]})
+    return rows, merged
+
+
+def layer_rows(layer_docs: list[dict], onednn: dict, onednn_ctx: dict) -> tuple[list[str], list[list[str]], list[dict]]:
+    """The model's layers as qnn runs them (bench_model --layers_out: qnn::profile at one thread) against
+    oneDNN's INT8 kernel on the same shape. Convolutions and Gemms are named conv1, conv2, ..., fc1, ...
+    in execution order, the names of bench/shapes.hpp."""
+    configs = [d["config"] for d in layer_docs]
+    rates: dict[tuple[str, int], dict[str, float]] = {}
+    for d in layer_docs:
+        for p in d["profiles"]:
+            convs = fcs = 0
+            for n in p["nodes"]:
+                if not n.get("macs") or n["macs"] <= 0 or n.get("gmacs") is None:
+                    continue
+                if "Conv" in n["op"]:
+                    convs += 1
+                    layer = f"conv{convs}"
+                elif "Gemm" in n["op"] or "MatMul" in n["op"]:
+                    fcs += 1
+                    layer = f"fc{fcs}"
+                else:
+                    continue
+                rates.setdefault((layer, p["batch"]), {})[d["config"]] = n["gmacs"]
+    header = ["layer"] + [f"qnn {c} GMAC/s" for c in configs] + ["oneDNN GMAC/s"] + \
+             [f"{c}/oneDNN" for c in configs] + ["oneDNN exact (random full-range weights)"]
+    rows, merged = [], []
+    for (layer, batch), by_config in sorted(rates.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        case = f"int8/{layer}/b{batch}"
+        o = pick(onednn.get(case, {}), "median", "iteration")
+        o_g = o.get("GMAC") if o else None
+        exact_cell, _ = exactness(onednn_ctx, case)
+        rows.append([f"{layer}/b{batch}"] + [fmt(by_config.get(c)) for c in configs] + [fmt(o_g)] +
+                    [ratio(by_config.get(c), o_g) for c in configs] + [exact_cell])
+        merged.append({"layer": layer, "batch": batch, "qnn_gmacs": by_config, "onednn_gmacs": o_g})
+    return header, rows, merged
+
+
+def named_pairs(specs: list[str], flag: str) -> list[tuple[str, str]]:
+    out = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            sys.exit(f"report.py: {flag} takes NAME=PATH, got '{spec}'")
+        out.append((name, path))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--peak")
@@ -139,6 +231,9 @@ def main() -> int:
     ap.add_argument("--onednn")
     ap.add_argument("--model")
     ap.add_argument("--peers")
+    ap.add_argument("--model-extra", action="append", default=[], metavar="NAME=PATH",
+                    help="bench_model JSON of another INT8 configuration; its int8 rows become model/int8-NAME/...")
+    ap.add_argument("--layers", action="append", default=[], help="bench_model --layers_out JSON (repeatable)")
     ap.add_argument("--command", help="the command that produced the inputs, printed with the tables")
     ap.add_argument("--json", help="write the merged rows here")
     args = ap.parse_args()
@@ -147,6 +242,16 @@ def main() -> int:
     kern_ctx, kern = load_gbench(args.kernels)
     dnn_ctx, dnn = load_gbench(args.onednn)
     model_ctx, model = load_gbench(args.model)
+    for name, path in named_pairs(args.model_extra, "--model-extra"):
+        _, extra = load_gbench(path)
+        for case, entry in extra.items():
+            if case.startswith("model/int8/"):
+                model[case.replace("model/int8/", f"model/int8-{name}/", 1)] = entry
+    layer_docs = []
+    for path in args.layers:
+        if os.path.exists(path):
+            with open(path) as f:
+                layer_docs.append(json.load(f))
     peers: dict = {}
     if args.peers and os.path.exists(args.peers):
         with open(args.peers) as f:
@@ -179,12 +284,13 @@ def main() -> int:
         print()
         out["peaks"] = {r[0]: float(r[2]) for r in rows}
     if kern:
-        rows, merged = kernel_rows(kern, dnn)
+        rows, merged = kernel_rows(kern, dnn, dnn_ctx)
         print("Kernels, one core (median of repetitions; GMAC/s per CPU second; %peak: int8 of the best u8s8/VNNI peak,\n"
               "fp32/bf16 of the fp32 FMA peak; %madd16: of the int16-pair peak qnn's int8 kernel is built on;\n"
-              "qnn/oneDNN > 1: qnn faster):\n")
+              "qnn/oneDNN > 1: qnn faster; oneDNN exact: its s32 sums on the case's data against exact ones —\n"
+              "qnn's are exact on every row):\n")
         print(table(["case", "qnn GMAC/s", "qnn %peak", "qnn %madd16", "oneDNN GMAC/s", "oneDNN %peak",
-                     "qnn/oneDNN", "oneDNN impl"], rows))
+                     "qnn/oneDNN", "oneDNN impl", "oneDNN exact"], rows))
         print()
         out["kernels"] = merged
     if model:
@@ -197,6 +303,21 @@ def main() -> int:
                      "qnn/torch", "qnn/ORT (CPU)", "qnn/torch (CPU)"], rows))
         print()
         out["model"] = merged
+        rows, fastest = fastest_peer_rows(merged, peers.get("results", []), model_ctx.get("int8_config", "int8"))
+        if rows:
+            print("INT8 models against the fastest INT8 peer of the run (images/s as above; the peer is the\n"
+                  "fastest of ONNX Runtime on every INT8 QDQ file of the run and PyTorch's int8 model):\n")
+            print(table(["case", "qnn images/s", "fastest peer", "peer images/s", "qnn/fastest peer"], rows))
+            print()
+            out["fastest_peer"] = fastest
+    if layer_docs:
+        header, rows, merged = layer_rows(layer_docs, dnn, dnn_ctx)
+        print("The model's INT8 layers as qnn runs them (qnn::profile, one thread, the model's own weights and\n"
+              "inputs; the convolutions include their fused ReLU and max pool) against oneDNN's INT8 kernel on\n"
+              "the same shape (random data; its speed does not depend on the values, its exactness does):\n")
+        print(table(header, rows))
+        print()
+        out["layers"] = merged
     for e in peers.get("errors", []):
         print(f"peer FAILED: {e['impl']}: {e['error']}")
     if args.json:

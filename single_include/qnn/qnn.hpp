@@ -1618,8 +1618,9 @@ struct LocalExec {
 namespace qnn::cpu {
 
 // A byte layer may sum two k-quads in int16 before widening them (kernels/cpu/u8s8.hpp, paired
-// quads). Its packed bytes then hold w' − fix for the few weights past that rule's bound, and the
-// GEMM adds fix·u, u being the same packed input byte, to the sums of the fix's row (gemm_int).
+// quads), and a layer whose pairs could saturate may still run on bytes (byte_plan). Their packed
+// bytes hold w' − fix for the few weights past that rule's bound, and the GEMM adds fix·u, u
+// being the same packed input byte, to the sums of the fix's row (gemm_int).
 // row: an output channel (a conv's broadcast row, an FC's lane row); k: in the packed k order.
 struct ByteFix {
   std::int64_t row = 0, k = 0;
@@ -2870,7 +2871,28 @@ inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr)
     }
 }
 
-// Adds the fixes of a paired byte layer (ByteFix) to one block's sums, modulo 2^32 as the kernels
+// The fixes `fx` of one conv row added to that row's sums `o` over np panels of patches, modulo
+// 2^32: each fix is a multiply-add over every panel's nr lanes. NR, when not 0, is nr as a
+// constant: the lane loop then compiles to one vector operation per fix and panel (the restrict
+// pointers spare it overlap checks).
+template <int NR>
+void add_row_byte_fixes(std::span<const ByteFix> fx, const std::uint8_t* lanes, std::int64_t panel,
+                        std::int64_t nr, std::int64_t np, std::int32_t* o) {
+  const std::int64_t n = NR ? NR : nr;
+  for (const ByteFix& x : fx) {
+    const int shift = 8 * static_cast<int>(x.k % 4);
+    const auto w = static_cast<std::uint32_t>(x.w);
+    const auto* words = reinterpret_cast<const std::uint32_t*>(lanes) + x.k / 4 * n;
+    for (std::int64_t p = 0; p < np; ++p) {
+      // Each lane's quad as one word.
+      const std::uint32_t* __restrict u = words + p * (panel / 4);
+      std::uint32_t* __restrict op = reinterpret_cast<std::uint32_t*>(o + p * n);
+      for (std::int64_t i = 0; i < n; ++i) op[i] += w * ((u[i] >> shift) & 0xFFu);
+    }
+  }
+}
+
+// Adds the fixes of a byte layer (ByteFix) to one block's sums, modulo 2^32 as the kernels
 // add: fix·u with u the input byte the kernel multiplied by the rest of that weight — in a conv the
 // lane panels' byte k of every pixel (the fixes are on broadcast rows), in an FC the broadcast
 // rows' byte k (the fixes are on lane rows, columns of the block).
@@ -2879,18 +2901,23 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
                     const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int32_t* out,
                     std::int64_t out_stride) {
   const std::int64_t nr = lay.nr, panel = lay.panel_elems(4);
-  const auto add = [](std::int32_t& o, std::int32_t w, std::uint32_t u) {
-    o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(w) * u);
-  };
   if constexpr (std::same_as<Elem, std::uint8_t>) {
-    for (const ByteFix& x : fixes_of_rows(f.fixes, f.row0 + s0, f.row0 + s0 + rows)) {
-      std::int32_t* o = out + (x.row - f.row0 - s0) * out_stride;
-      const int shift = 8 * static_cast<int>(x.k % 4);
-      for (std::int64_t p = 0; p < np; ++p) {
-        // Each lane's quad as one word: a contiguous loop the compiler vectorizes.
-        const auto* u = reinterpret_cast<const std::uint32_t*>(lanes + (p0 + p) * panel) + x.k / 4 * nr;
-        for (std::int64_t i = 0; i < nr; ++i) add(o[p * nr + i], x.w, (u[i] >> shift) & 0xFFu);
-      }
+    const std::span<const ByteFix> fx = fixes_of_rows(f.fixes, f.row0 + s0, f.row0 + s0 + rows);
+    for (auto b = fx.begin(); b != fx.end();) {
+      auto e = b;
+      while (e != fx.end() && e->row == b->row) ++e;
+      const std::span<const ByteFix> row(b, e);
+      std::int32_t* o = out + (b->row - f.row0 - s0) * out_stride;
+      const std::uint8_t* first = lanes + p0 * panel;
+      if (nr == 8)
+        add_row_byte_fixes<8>(row, first, panel, nr, np, o);
+      else if (nr == 16)
+        add_row_byte_fixes<16>(row, first, panel, nr, np, o);
+      else if (nr == 4)
+        add_row_byte_fixes<4>(row, first, panel, nr, np, o);
+      else
+        add_row_byte_fixes<0>(row, first, panel, nr, np, o);
+      b = e;
     }
   } else {
     const std::int64_t l0 = p0 * nr;
@@ -2898,7 +2925,8 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
       const int shift = 8 * static_cast<int>(x.k % 4);
       for (std::int64_t s = 0; s < rows; ++s) {
         const auto word = static_cast<std::uint32_t>(bcast[(s0 + s) * lay.ksteps + x.k / 4]);
-        add(out[s * out_stride + x.row - f.row0 - l0], x.w, (word >> shift) & 0xFFu);
+        std::int32_t& o = out[s * out_stride + x.row - f.row0 - l0];
+        o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(x.w) * ((word >> shift) & 0xFFu));
       }
     }
   }
@@ -2906,7 +2934,7 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
 
 // The integer block kernel for lane elements Elem: int16 pairs, or bytes — uint8 lanes (conv
 // patches) against signed broadcast words, int8 lanes (FC weights) against unsigned ones — with a
-// paired byte layer's fixes added.
+// byte layer's fixes added.
 template <class Elem>
 void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* lanes, std::int64_t p0,
                const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int64_t np, std::int32_t* out,
@@ -2943,7 +2971,7 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
 
 // C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
 // (all panels by default), block by block, lanes of int16 pairs or bytes (int_block; `fixes`: a
-// paired byte layer's, empty otherwise):
+// byte layer's, empty otherwise):
 // epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums. Blocks are
 // `block_panels` ≤ kBlockPanels panels wide (an epilogue may need its blocks to start at multiples
 // of some width). `scratch` holds kBlockRows × kBlockPanels·nr accumulators.
@@ -4085,7 +4113,7 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
 
 // Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous. `bias`
 // and `byte_shift` are the ones the packing needs: the layer's bias for int16 weights (the shift
-// is then unused), byte_kernel_bias's and byte_kernel_shift's for bytes.
+// is then unused), byte_kernel_bias's and byte_plan's for bytes.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t byte_shift,
                 const PackedConvWeights<std::int32_t>& w,
@@ -4241,6 +4269,46 @@ void check_inputs_in(IntRange r, const TIn* x, std::int64_t rows, std::int64_t r
         r.hi, "] the layer was prepared for");
 }
 
+// Splits the weights v of one int16 lane (at packed k = taps; n of them) so that R·(positive ones)
+// ≤ 32767 and R·(negative ones) ≥ −32768, as `pos_max` = 32767 / R and `neg_min` = −(32768 / R)
+// state it: the excess is taken from the largest weights of that sign, each down to 0 at most (a
+// sign never flips), and recorded as fixes of row c (kernels/cpu/pack.hpp, ByteFix).
+inline void split_byte_lane(std::int64_t c, const std::int64_t* taps, std::int32_t* v, int n, std::int32_t pos_max,
+                            std::int32_t neg_min, std::vector<ByteFix>& fixes) {
+  std::int32_t pos = 0, neg = 0;
+  for (int t = 0; t < n; ++t) (v[t] > 0 ? pos : neg) += v[t];
+  const auto take = [&](std::int32_t excess, std::int32_t sign) {
+    while (excess > 0) {
+      int t = 0;
+      for (int u = 1; u < n; ++u)
+        if (sign * v[u] > sign * v[t]) t = u;
+      const std::int32_t d = std::min(excess, sign * v[t]);
+      fixes.push_back({c, taps[t], sign * d});
+      v[t] -= sign * d;
+      excess -= d;
+    }
+  };
+  if (pos > pos_max) take(pos - pos_max, 1);
+  if (neg < neg_min) take(neg_min - neg, -1);
+}
+
+inline std::int32_t byte_pos_max(std::int32_t span) { return span == 0 ? 32767 : 32767 / span; }
+inline std::int32_t byte_neg_min(std::int32_t span) { return span == 0 ? -32768 : -(32768 / span); }
+
+// The fixes that make every pair (2j, 2j + 1) of every channel exact against inputs in [0, span]
+// (byte_pairs_exact's rule): none when the layer already is. The weights must be signed bytes.
+template <class Value>
+std::vector<ByteFix> byte_pair_fixes(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
+  std::vector<ByteFix> fixes;
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t j = 0; j < k; j += 2) {
+      const std::int64_t taps[2] = {j, j + 1};
+      std::int32_t v[2] = {static_cast<std::int32_t>(w(c, j)), j + 1 < k ? static_cast<std::int32_t>(w(c, j + 1)) : 0};
+      split_byte_lane(c, taps, v, 2, byte_pos_max(span), byte_neg_min(span), fixes);
+    }
+  return fixes;
+}
+
 // Paired quads. The byte kernel widens each maddubs result with a vpmaddwd by ones: 2 multiply
 // instructions per quad. Summing two quads' maddubs results in int16 first needs one vpmaddwd per
 // two quads, 3 instead of 4 (the multiply pipes are what bounds the kernel), and each int16 lane
@@ -4249,8 +4317,8 @@ void check_inputs_in(IntRange r, const TIn* x, std::int64_t rows, std::int64_t r
 // [0, R] when R·(its positive weights) ≤ 32767 and R·(its negative weights) ≥ −32768 (the int16 add
 // wraps, so only the total matters; each pair already satisfies byte_pairs_exact). Trained
 // weights nearly always do: each channel's scale is set by its largest weight, most lie far
-// below it. The rest are split, w' = packed + fix, taking the excess from the group's largest
-// weights of that sign, and the fixes are added to the sums by gemm_int (kernels/cpu/gemm.hpp).
+// below it. The rest are split, w' = packed + fix (split_byte_lane), and the fixes are added to
+// the sums by gemm_int (kernels/cpu/gemm.hpp).
 // A fix costs about one scalar multiply-add per output pixel (conv) or input row (FC); the pairing
 // saves about K/128 cycles on each, so a layer pairs when it needs at most one fix per 512 weights
 // (the Fashion-MNIST CNN's A8W8 conv2: 13 fixes for 18,432 weights, fc1 267 for 1.38 M).
@@ -4259,32 +4327,14 @@ BytePairing byte_quad_pairing(std::int64_t channels, std::int64_t k, std::int32_
   BytePairing p;
   const std::int64_t quads = (k + 3) / 4;
   if (quads < 2) return p;
-  const std::int32_t pos_max = span == 0 ? 32767 : 32767 / span;
-  const std::int32_t neg_min = span == 0 ? -32768 : -(32768 / span);
   for (std::int64_t c = 0; c < channels; ++c)
     for (std::int64_t q = 0; q + 1 < quads; q += 2)
       for (std::int64_t h = 0; h < 2; ++h) {
         const std::int64_t taps[4] = {4 * q + 2 * h, 4 * q + 2 * h + 1, 4 * q + 4 + 2 * h, 4 * q + 5 + 2 * h};
         std::int32_t v[4] = {};
-        std::int32_t pos = 0, neg = 0;
-        for (int t = 0; t < 4; ++t) {
+        for (int t = 0; t < 4; ++t)
           if (taps[t] < k) v[t] = static_cast<std::int32_t>(w(c, taps[t]));
-          (v[t] > 0 ? pos : neg) += v[t];
-        }
-        // Largest weights of the sign first, each down to 0 at most (the sign never flips).
-        const auto take = [&](std::int32_t excess, std::int32_t sign) {
-          while (excess > 0) {
-            int t = 0;
-            for (int u = 1; u < 4; ++u)
-              if (sign * v[u] > sign * v[t]) t = u;
-            const std::int32_t d = std::min(excess, sign * v[t]);
-            p.fixes.push_back({c, taps[t], sign * d});
-            v[t] -= sign * d;
-            excess -= d;
-          }
-        };
-        if (pos > pos_max) take(pos - pos_max, 1);
-        if (neg < neg_min) take(neg_min - neg, -1);
+        split_byte_lane(c, taps, v, 4, byte_pos_max(span), byte_neg_min(span), p.fixes);
       }
   p.paired = static_cast<std::int64_t>(p.fixes.size()) * 512 <= channels * k;
   if (!p.paired) p.fixes.clear();
@@ -4297,19 +4347,50 @@ inline std::int32_t byte_input_span(IntRange x, std::int32_t zx) {
   return std::max(x.hi, zx) - std::min(x.lo, zx);
 }
 
-// The byte shift of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
-// when it keeps int16: 8-bit activations, byte_pairs_exact, and a target with a byte kernel — x86
-// SIMD, or none (the portable loops run either layout; bytes there keep their kernel tested
-// everywhere); Highway's other SIMD targets keep int16. Under run-time dispatch the choice is made
-// for the target active when the layer is prepared; any other x86 target or the portable loops
-// compute the same sums from the same bytes.
+// How a layer runs on bytes: its byte shift, and its paired quads (with their fixes) or the fixes
+// that make its pairs exact.
+struct BytePlan {
+  std::int32_t shift = 0;
+  BytePairing pairing;
+};
+
+// Weights per fix a layer whose pairs can saturate may need and still run on bytes. Bytes save
+// about a quarter of the int16 kernel's time (a third of its multiply instructions; patches half
+// as large). A conv's fix is a vector multiply-add over each panel's pixels, ~1/8 of a cycle per
+// output: one per 64 weights costs ~1/8 of what bytes save (the U8S8 Fashion-MNIST conv2, 0..255
+// inputs against full-range weights, needs one per 74). An FC's fix is a scalar multiply-add per
+// input row, ~8× dearer: one per 512 weights, the paired quads' rule.
+inline constexpr std::int64_t kConvWeightsPerPairFix = 64;
+inline constexpr std::int64_t kFcWeightsPerPairFix = 512;
+
+// The byte plan of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
+// when it keeps int16: 8-bit activations, weights w' that are signed bytes, pairs that are exact
+// (byte_pairs_exact) or need at most one fix per `weights_per_fix` weights, and a target with a
+// byte kernel — x86 SIMD, or none (the portable loops run either layout; bytes there keep their
+// kernel tested everywhere); Highway's other SIMD targets keep int16. Under run-time dispatch the
+// choice is made for the target active when the layer is prepared; any other x86 target or the
+// portable loops compute the same sums from the same bytes. A layer whose pairs are exact may
+// pair its quads (byte_quad_pairing); one that needs pair fixes widens every quad.
 template <class TIn, class Value>
-std::optional<std::int32_t> byte_kernel_shift(IntRange x, std::int32_t zx, std::int64_t channels, std::int64_t k,
-                                              Value&& w) {
+std::optional<BytePlan> byte_plan(IntRange x, std::int32_t zx, std::int64_t channels, std::int64_t k,
+                                  std::int64_t weights_per_fix, Value&& w) {
   const simd::KernelTable* t = simd::kernel_table();
   if (sizeof(TIn) != 1 || (t && !t->gemm_u8s8)) return std::nullopt;
-  if (!byte_pairs_exact(channels, k, byte_input_span(x, zx), w)) return std::nullopt;
-  return std::min(x.lo, zx);
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t j = 0; j < k; ++j) {
+      const auto v = static_cast<std::int32_t>(w(c, j));
+      if (v < -128 || v > 127) return std::nullopt;
+    }
+  const std::int32_t span = byte_input_span(x, zx);
+  BytePlan plan{std::min(x.lo, zx), {}};
+  std::vector<ByteFix> fixes = byte_pair_fixes(channels, k, span, w);
+  if (fixes.empty())
+    plan.pairing = byte_quad_pairing(channels, k, span, w);
+  else if (static_cast<std::int64_t>(fixes.size()) * weights_per_fix <= channels * k)
+    plan.pairing.fixes = std::move(fixes);
+  else
+    return std::nullopt;
+  return plan;
 }
 
 // The bias of a byte layer: bias[c] − (zx − shift)·Σ_k w'(c, k), modulo 2^32 like the kernels'
@@ -4719,10 +4800,11 @@ class QuantizedConv2D {
       // In the byte packing's k order: the pair rule is about the pairs it packs.
       const auto values = cpu::conv_weight_values(wv, zw, cpu::conv_channel_unit(wv.dim(1), 4));
       const std::int64_t m = wv.dim(0), k = wv.numel() / m;
-      byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, m, k, values);
-      cpu::BytePairing pairing;
-      if (byte_shift_) pairing = cpu::byte_quad_pairing(m, k, cpu::byte_input_span(input_range_, a.x_zp), values);
-      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, byte_shift_.has_value(), std::move(pairing));
+      std::optional<cpu::BytePlan> plan =
+          cpu::byte_plan<TIn>(input_range_, a.x_zp, m, k, cpu::kConvWeightsPerPairFix, values);
+      if (plan) byte_shift_ = plan->shift;
+      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, plan.has_value(),
+                                           plan ? std::move(plan->pairing) : cpu::BytePairing{});
       if constexpr (std::same_as<Acc, std::int32_t>)
         fast_bias_ = byte_shift_ ? cpu::byte_kernel_bias(a.bias, m, k, a.x_zp, *byte_shift_, values) : a.bias;
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
@@ -4746,7 +4828,7 @@ class QuantizedConv2D {
 
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
   bool byte_kernel() const { return byte_shift_.has_value(); }
-  // The byte kernel's paired quads and their fixes (kernels/cpu/u8s8.hpp, byte_quad_pairing).
+  // The byte kernel's paired quads or pair fixes (kernels/cpu/u8s8.hpp, byte_plan).
   const cpu::BytePairing& byte_pairing() const { return packed_.pairing; }
 
   // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is
@@ -4944,7 +5026,7 @@ PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::i
 
 // c[i][n] = stage(Σ_k (a[i][k] − zx)(b[k][n] − zb[n]) + bias[n]); a is M×K (any strides), c M×N
 // contiguous. Lane: std::int16_t with sub = zx, or std::int8_t with sub and `bias` from
-// byte_kernel_shift and byte_kernel_bias.
+// byte_plan and byte_kernel_bias.
 template <class Lane, QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void fc_int(TensorView<const TIn> a, std::int32_t sub, const PackedLanes<Lane>& w,
             std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult, TOut* c,
@@ -5124,10 +5206,11 @@ class QuantizedGemm {
       const auto bv = detail::transposed_if(std::as_const(weights_).view<TW>(), opt_.trans_b);
       const std::span<const std::int32_t> zw(a.w_zp);
       const auto values = cpu::fc_weight_values(bv, zw);
-      byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, bv.dim(1), bv.dim(0), values);
-      if (byte_shift_) {
-        packed_ = cpu::pack_fc_weights<std::int8_t>(
-            bv, zw, cpu::byte_quad_pairing(bv.dim(1), bv.dim(0), cpu::byte_input_span(input_range_, a.x_zp), values));
+      const std::optional<cpu::BytePlan> plan =
+          cpu::byte_plan<TIn>(input_range_, a.x_zp, bv.dim(1), bv.dim(0), cpu::kFcWeightsPerPairFix, values);
+      if (plan) {
+        byte_shift_ = plan->shift;
+        packed_ = cpu::pack_fc_weights<std::int8_t>(bv, zw, plan->pairing);
         if constexpr (std::same_as<Acc, std::int32_t>)
           fast_bias_ = cpu::byte_kernel_bias(a.bias, bv.dim(1), bv.dim(0), a.x_zp, *byte_shift_, values);
       } else {
@@ -5146,7 +5229,7 @@ class QuantizedGemm {
   std::int64_t k() const { return weights_.shape()[opt_.trans_b ? 1 : 0]; }
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
   bool byte_kernel() const { return byte_shift_.has_value(); }
-  // The byte kernel's paired quads and their fixes (kernels/cpu/u8s8.hpp, byte_quad_pairing).
+  // The byte kernel's paired quads or pair fixes (kernels/cpu/u8s8.hpp, byte_plan).
   const cpu::BytePairing& byte_pairing() const {
     static const cpu::BytePairing none;
     const auto* bytes = std::get_if<cpu::PackedLanes<std::int8_t>>(&packed_);

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,36 +80,37 @@ TEST_CASE("input ranges: the layers after a fused ReLU know their input, and the
 namespace {
 
 // Per QLinearConv/QGemm of a session's graph, which integer kernel its weights take on x86: "int16",
-// "bytes", or "paired N" (paired quads with N fixes, kernels/cpu/u8s8.hpp), joined by "; ". The
-// rule is applied here to the node's weights in the order the layer packs them.
+// "bytes", "paired N" (paired quads with N fixes) or "fixed N" (unpaired quads, N pair fixes:
+// kernels/cpu/u8s8.hpp, byte_plan), joined by "; ". The rule is applied here to the node's weights
+// in the order the layer packs them.
 std::string pairings_of(const Graph& g) {
   std::string out;
   for (const Node& n : g.nodes) {
     if (n.op_type != "QLinearConv" && n.op_type != "QGemm") continue;
     const Tensor& w = *g.constant(n.inputs[3]);
     const auto r = passes::read_input_range(n.attrs);
-    const std::int32_t span = r ? r->hi - r->lo : 255;  // zero point 0 or 128: inside the range
+    const IntRange x = r ? *r : IntRange{0, 255};  // the zero point lies inside: only the span counts
     const auto flat = w.span<std::int8_t>();
-    cpu::BytePairing p;
-    bool bytes = false;
-    const auto decide = [&](std::int64_t channels, std::int64_t k, auto&& value) {
-      bytes = cpu::byte_pairs_exact(channels, k, span, value);
-      if (bytes) p = cpu::byte_quad_pairing(channels, k, span, value);
-    };
+    std::optional<cpu::BytePlan> plan;
     if (n.op_type == "QLinearConv") {
       const std::vector<std::int32_t> zero{0};
       const auto value =
           cpu::conv_weight_values(w.view<const std::int8_t>(), zero, cpu::conv_channel_unit(w.shape()[1], 4));
-      decide(w.shape()[0], w.numel() / w.shape()[0], value);
+      plan = cpu::byte_plan<std::uint8_t>(x, x.lo, w.shape()[0], w.numel() / w.shape()[0],
+                                          cpu::kConvWeightsPerPairFix, value);
     } else {
       const bool tb = n.attrs.get_int("transB", 0) != 0;
       const std::int64_t nn = w.shape()[tb ? 0 : 1], k = w.shape()[tb ? 1 : 0];
-      decide(nn, k, [&](std::int64_t c, std::int64_t j) {
+      plan = cpu::byte_plan<std::uint8_t>(x, x.lo, nn, k, cpu::kFcWeightsPerPairFix, [&](std::int64_t c, std::int64_t j) {
         return std::int32_t{flat[static_cast<std::size_t>(tb ? c * k + j : j * nn + c)]};
       });
     }
     if (!out.empty()) out += "; ";
-    out += !bytes ? "int16" : p.paired ? "paired " + std::to_string(p.fixes.size()) : "bytes";
+    const auto fixes = plan ? std::to_string(plan->pairing.fixes.size()) : "";
+    out += !plan                  ? "int16"
+           : plan->pairing.paired ? "paired " + fixes
+           : fixes != "0"         ? "fixed " + fixes
+                                  : "bytes";
   }
   return out;
 }
@@ -119,12 +121,15 @@ std::string pairings_of(const Graph& g) {
 // values, pair with a few fixes (XINT8's power-of-two scales leave its weights smaller: fewer); the
 // FC layers after fc1 see any 8-bit value and keep int16 pairs, and so does A8W8's conv1. XINT8's
 // conv1 (weights within ±64) is on bytes, but its 9 weights per channel are 3 quads, and one fix
-// is already more than one per 512 weights. The sessions above compare these layers with the
-// reference backend.
-TEST_CASE("input ranges: conv2 and fc1 of the A8W8 and XINT8 models pair their quads with a few fixes") {
+// is already more than one per 512 weights. U8S8's activations span all 256 values: its conv2
+// runs on bytes with pair fixes, 249 for 18,432 weights (numpy over the ONNX weights, pairs of
+// channels at a tap, counts the same 249 pairs past ±128), its other layers need too many.
+// The sessions above compare these layers with the reference backend.
+TEST_CASE("input ranges: the byte kernel's plan for each layer of the A8W8, XINT8 and U8S8 models") {
   const std::vector<std::pair<quant::Preset, std::string>> cases{
       {quant::Preset::a8w8, "int16; paired 13; paired 267; int16; int16"},
       {quant::Preset::xint8, "bytes; paired 3; paired 0; int16; int16"},
+      {quant::Preset::u8s8, "int16; fixed 249; int16; int16; int16"},
   };
   for (const auto& [preset, want] : cases) {
     INFO("config ", std::string(quant::name_of(preset)));

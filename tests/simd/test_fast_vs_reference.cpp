@@ -27,6 +27,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -128,10 +129,13 @@ std::vector<std::int8_t> draw_weights(std::mt19937& rng, WeightKind kind, std::i
   return w;
 }
 
-// Whether a layer with these weights should run the byte kernel on this target.
-bool expect_byte_kernel(WeightKind kind, std::int64_t k) {
+// Whether a layer with these weights (k per channel, `weights` in all) should run the byte kernel on
+// this target: past_edge needs one fix, which the layer takes when it has `weights_per_fix` weights
+// (cpu::byte_plan).
+bool expect_byte_kernel(WeightKind kind, std::int64_t k, std::int64_t weights, std::int64_t weights_per_fix) {
   if (!target_has_byte_kernel()) return false;
-  return kind == WeightKind::reduced || kind == WeightKind::edge || (kind == WeightKind::past_edge && k < 2);
+  return kind == WeightKind::reduced || kind == WeightKind::edge ||
+         (kind == WeightKind::past_edge && (k < 2 || weights >= weights_per_fix));
 }
 
 // Values in r; half the time only its two ends.
@@ -282,7 +286,7 @@ void conv_case(std::mt19937& rng, int iteration) {
   if (range && !asym_w)
     CHECK(fast.byte_kernel() == target_has_byte_kernel());
   else if (!range && kind != WeightKind::full)
-    CHECK(fast.byte_kernel() == expect_byte_kernel(kind, wt.numel() / m));
+    CHECK(fast.byte_kernel() == expect_byte_kernel(kind, wt.numel() / m, wt.numel(), cpu::kConvWeightsPerPairFix));
   CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
   check_fused_pool<std::uint8_t>(rng, fast, x.view<TIn>(), y2, ex.exec());
 }
@@ -330,7 +334,7 @@ void fc_case(std::mt19937& rng, int iteration) {
   if (range)
     CHECK(fast.byte_kernel() == target_has_byte_kernel());
   else if (kind != WeightKind::full)
-    CHECK(fast.byte_kernel() == expect_byte_kernel(kind, k));
+    CHECK(fast.byte_kernel() == expect_byte_kernel(kind, k, n * k, cpu::kFcWeightsPerPairFix));
   CHECK(count_diff<std::int8_t>(c1, c2) == 0);
 }
 
@@ -731,91 +735,222 @@ std::vector<std::int8_t> trained_weights(std::mt19937& rng, std::int64_t channel
 
 }  // namespace
 
-// Layers that pair with fixes equal the reference: a grouped conv (the fixes of the second group
-// number their rows from its first channel; 36 quads per group) with and without a fused max pool,
-// and FCs with an even and an odd number of quads, on int8 inputs in [0, 127] (A8W8 after a ReLU) and
-// uint8 in [128, 255] (XINT8), half of them only the range's ends: the violating lanes then reach
+namespace {
+
+// What a layer with fixes must show: the byte kernel (where the target has one), paired quads or
+// not, and a number of fixes in [fixes_lo, fixes_hi].
+struct FixedLayer {
+  bool paired;
+  std::size_t fixes_lo, fixes_hi;
+};
+
+template <class Layer>
+void check_fixed_plan(const Layer& layer, const FixedLayer& want) {
+  CHECK(layer.byte_kernel() == target_has_byte_kernel());
+  if (layer.byte_kernel()) {
+    CHECK(layer.byte_pairing().paired == want.paired);
+    CHECK(layer.byte_pairing().fixes.size() >= want.fixes_lo);
+    CHECK(layer.byte_pairing().fixes.size() <= want.fixes_hi);
+  }
+}
+
+// A conv of 32 → 32 channels in 2 groups, 3×3 (k = 144 per group: the fixes of the second group
+// number their rows from its first channel), weights `drawn` in the byte packing's k order
+// (channel block, tap, channel in block), ReLU, padded on odd iterations, 1–3 images on 1 or 2
+// threads, with and without a fused max pool, against the reference at tolerance 0. `range`: the
+// promised input range (inputs are drawn in it), or none (any value of TIn).
+template <class TIn>
+void check_conv_with_fixes(std::mt19937& rng, int it, const std::vector<std::int8_t>& drawn, std::int32_t zx,
+                           std::optional<IntRange> range, const FixedLayer& want) {
+  const std::int64_t m = 32, cpg = 16, g = 2, kk = cpg * 9;
+  Tensor wt(DType::i8, Shape{m, cpg, 3, 3});
+  for (std::int64_t oc = 0; oc < m; ++oc)
+    for (std::int64_t j = 0; j < kk; ++j) {
+      const std::int64_t block = j / 4 / 9, tap = j / 4 % 9;
+      wt.span<std::int8_t>()[static_cast<std::size_t>(oc * kk + (block * 4 + j % 4) * 9 + tap)] =
+          drawn[static_cast<std::size_t>(oc * kk + j)];
+    }
+  std::vector<float> ws;
+  std::vector<std::int32_t> wz(static_cast<std::size_t>(m), 0), bias;
+  for (std::int64_t i = 0; i < m; ++i) {
+    ws.push_back(pick_scale(rng, RequantPolicy::onnx_float));
+    bias.push_back(std::uniform_int_distribution<int>(-3000, 3000)(rng));
+  }
+  const PerTensor<TIn> xq(0.02f, zx);
+  const PerTensor<std::uint8_t> yq(pick_scale(rng, RequantPolicy::onnx_float) * 40.0f, 0);
+  const PerChannel<std::int8_t> wq(0, ws, wz);
+  ConvOptions o;
+  o.window.kernel = {3, 3};
+  o.window.pads = {it % 2, it % 2, it % 2, it % 2};
+  o.groups = g;
+  o.input_range = range;
+  o.activation = ActivationClamp::relu();
+  const QView<const std::int8_t, PerChannel<std::int8_t>> wv{wt.view<std::int8_t>(), wq};
+  const QuantizedConv2D<TIn, std::int8_t, std::uint8_t> fast(xq, wv, bias, yq, o);
+  o.reference = true;
+  const QuantizedConv2D<TIn, std::int8_t, std::uint8_t> ref(xq, wv, bias, yq, o);
+  INFO("target ", std::string(simd::active_target()), " iteration ", it);
+  check_fixed_plan(fast, want);
+  const Tensor x = draw_input<TIn>(rng, Shape{1 + it % 3, m, 9 + it, 12 - it}, range.value_or(storage_range<TIn>()));
+  const Shape ys = fast.geometry(x.shape()).output_shape();
+  Tensor y1(DType::u8, ys), y2(DType::u8, ys);
+  TestExec ex(1 + it % 2);
+  fast.run(x.view<TIn>(), y1.view<std::uint8_t>(), ex.exec());
+  ref.run(x.view<TIn>(), y2.view<std::uint8_t>());
+  CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
+  check_fused_pool<std::uint8_t>(rng, fast, x.view<TIn>(), y2, ex.exec());
+}
+
+// An FC of n outputs over k inputs, weights fw (n × k), B transposed on every third iteration,
+// 1 + it rows, against the reference at tolerance 0; `range` as for the conv.
+template <class TIn>
+void check_fc_with_fixes(std::mt19937& rng, int it, const std::vector<std::int8_t>& fw, std::int64_t n, std::int64_t k,
+                         std::int32_t zx, std::optional<IntRange> range, const FixedLayer& want) {
+  const bool tb = it % 3 == 0;
+  Tensor b(DType::i8, tb ? Shape{n, k} : Shape{k, n});
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < k; ++j)
+      b.span<std::int8_t>()[static_cast<std::size_t>(tb ? i * k + j : j * n + i)] = fw[static_cast<std::size_t>(i * k + j)];
+  std::vector<float> fs(static_cast<std::size_t>(n), 0.004f);
+  std::vector<std::int32_t> fb;
+  for (std::int64_t i = 0; i < n; ++i) fb.push_back(std::uniform_int_distribution<int>(-5000, 5000)(rng));
+  const PerTensor<TIn> xq(0.02f, zx);
+  const PerChannel<std::int8_t, float, Symmetry::symmetric> fq(tb ? 0 : 1, fs);
+  const QView<const std::int8_t, decltype(fq)> bv{b.view<std::int8_t>(), fq};
+  const PerTensor<std::int8_t> cq(0.5f, 3);
+  GemmOptions go;
+  go.trans_b = tb;
+  go.input_range = range;
+  const QuantizedGemm<TIn, std::int8_t, std::int8_t> fc(xq, bv, fb, cq, go);
+  go.reference = true;
+  const QuantizedGemm<TIn, std::int8_t, std::int8_t> fc_ref(xq, bv, fb, cq, go);
+  INFO("target ", std::string(simd::active_target()), " iteration ", it, " k ", k);
+  check_fixed_plan(fc, want);
+  const std::int64_t rows = 1 + it;
+  const Tensor a = draw_input<TIn>(rng, Shape{rows, k}, range.value_or(storage_range<TIn>()));
+  Tensor c1(DType::i8, Shape{rows, n}), c2(DType::i8, Shape{rows, n});
+  TestExec ex(1 + it % 2);
+  fc.run(a.view<TIn>(), c1.view<std::int8_t>(), ex.exec());
+  fc_ref.run(a.view<TIn>(), c2.view<std::int8_t>());
+  CHECK(count_diff<std::int8_t>(c1, c2) == 0);
+}
+
+}  // namespace
+
+// Layers that pair with fixes equal the reference: the grouped conv (36 quads per group, 4,608
+// weights: up to 9 fixes, 4 here) and FCs with an even and an odd number of quads (k = 600 or
+// 604, 40 outputs, 3 fixes), on int8 inputs in [0, 127] (A8W8 after a ReLU) and uint8 in
+// [128, 255] (XINT8), half of them only the range's ends: the violating lanes then reach
 // 127·(127 + 100 + 40 − 9) = 32,766 after their fix.
 TEST_CASE_TEMPLATE("paired byte layers with fixes equal the reference bit for bit", TIn, std::int8_t, std::uint8_t) {
   std::mt19937 rng(std::is_signed_v<TIn> ? 5 : 6);
   const std::int32_t zx = std::is_signed_v<TIn> ? 0 : 128;
   const IntRange range{zx, zx + 127};
   for (int it = 0; it < 6; ++it) {
-    // Conv: 32 → 32 channels in 2 groups, 3×3: k = 144, 4,608 weights, so up to 9 fixes; 4 here.
-    const std::int64_t m = 32, cpg = 16, g = 2, kk = cpg * 9;
-    const auto drawn = trained_weights(rng, m, kk, {1, 13, 17, 30});
-    Tensor wt(DType::i8, Shape{m, cpg, 3, 3});
-    for (std::int64_t oc = 0; oc < m; ++oc)
-      for (std::int64_t j = 0; j < kk; ++j) {  // packed order (channel block, tap, channel in block)
-        const std::int64_t block = j / 4 / 9, tap = j / 4 % 9;
-        wt.span<std::int8_t>()[static_cast<std::size_t>(oc * kk + (block * 4 + j % 4) * 9 + tap)] =
-            drawn[static_cast<std::size_t>(oc * kk + j)];
-      }
-    std::vector<float> ws;
-    std::vector<std::int32_t> wz(static_cast<std::size_t>(m), 0), bias;
-    for (std::int64_t i = 0; i < m; ++i) {
-      ws.push_back(pick_scale(rng, RequantPolicy::onnx_float));
-      bias.push_back(std::uniform_int_distribution<int>(-3000, 3000)(rng));
-    }
-    const PerTensor<TIn> xq(0.02f, zx);
-    const PerTensor<std::uint8_t> yq(pick_scale(rng, RequantPolicy::onnx_float) * 40.0f, 0);
-    const PerChannel<std::int8_t> wq(0, ws, wz);
-    ConvOptions o;
-    o.window.kernel = {3, 3};
-    o.window.pads = {it % 2, it % 2, it % 2, it % 2};
-    o.groups = g;
-    o.input_range = range;
-    o.activation = ActivationClamp::relu();
-    const QView<const std::int8_t, PerChannel<std::int8_t>> wv{wt.view<std::int8_t>(), wq};
-    const QuantizedConv2D<TIn, std::int8_t, std::uint8_t> fast(xq, wv, bias, yq, o);
-    o.reference = true;
-    const QuantizedConv2D<TIn, std::int8_t, std::uint8_t> ref(xq, wv, bias, yq, o);
-    INFO("target ", std::string(simd::active_target()), " iteration ", it);
-    CHECK(fast.byte_kernel() == target_has_byte_kernel());
-    if (fast.byte_kernel()) {
-      CHECK(fast.byte_pairing().paired);
-      CHECK(fast.byte_pairing().fixes.size() == 4);
-    }
-    const Tensor x = draw_input<TIn>(rng, Shape{1 + it % 3, m, 9 + it, 12 - it}, range);
-    const Shape ys = fast.geometry(x.shape()).output_shape();
-    Tensor y1(DType::u8, ys), y2(DType::u8, ys);
-    TestExec ex(1 + it % 2);
-    fast.run(x.view<TIn>(), y1.view<std::uint8_t>(), ex.exec());
-    ref.run(x.view<TIn>(), y2.view<std::uint8_t>());
-    CHECK(count_diff<std::uint8_t>(y1, y2) == 0);
-    check_fused_pool<std::uint8_t>(rng, fast, x.view<TIn>(), y2, ex.exec());
+    check_conv_with_fixes<TIn>(rng, it, trained_weights(rng, 32, 144, {1, 13, 17, 30}), zx, range, {true, 4, 4});
+    const std::int64_t k = it % 2 ? 604 : 600;
+    check_fc_with_fixes<TIn>(rng, it, trained_weights(rng, 40, k, {0, 21, 39}), 40, k, zx, range, {true, 3, 3});
+  }
+}
 
-    // FC: k = 600 (150 quads) or 604 (151: a trailing quad alone), 40 outputs, 3 fixes.
-    const std::int64_t k = it % 2 ? 604 : 600, n = 40, rows = 1 + it;
-    const auto fw = trained_weights(rng, n, k, {0, 21, 39});
-    const bool tb = it % 3 == 0;
-    Tensor b(DType::i8, tb ? Shape{n, k} : Shape{k, n});
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t j = 0; j < k; ++j)
-        b.span<std::int8_t>()[static_cast<std::size_t>(tb ? i * k + j : j * n + i)] =
-            fw[static_cast<std::size_t>(i * k + j)];
-    std::vector<float> fs(static_cast<std::size_t>(n), 0.004f);
-    std::vector<std::int32_t> fb;
-    for (std::int64_t i = 0; i < n; ++i) fb.push_back(std::uniform_int_distribution<int>(-5000, 5000)(rng));
-    const PerChannel<std::int8_t, float, Symmetry::symmetric> fq(tb ? 0 : 1, fs);
-    const QView<const std::int8_t, decltype(fq)> bv{b.view<std::int8_t>(), fq};
-    const PerTensor<std::int8_t> cq(0.5f, 3);
-    GemmOptions go;
-    go.trans_b = tb;
-    go.input_range = range;
-    const QuantizedGemm<TIn, std::int8_t, std::int8_t> fc(xq, bv, fb, cq, go);
-    go.reference = true;
-    const QuantizedGemm<TIn, std::int8_t, std::int8_t> fc_ref(xq, bv, fb, cq, go);
-    CHECK(fc.byte_kernel() == target_has_byte_kernel());
-    if (fc.byte_kernel()) {
-      CHECK(fc.byte_pairing().paired);
-      CHECK(fc.byte_pairing().fixes.size() == 3);
-    }
-    const Tensor a = draw_input<TIn>(rng, Shape{rows, k}, range);
-    Tensor c1(DType::i8, Shape{rows, n}), c2(DType::i8, Shape{rows, n});
-    fc.run(a.view<TIn>(), c1.view<std::int8_t>(), ex.exec());
-    fc_ref.run(a.view<TIn>(), c2.view<std::int8_t>());
-    CHECK(count_diff<std::int8_t>(c1, c2) == 0);
+// Pair fixes (docs/numerics.md §7.1, cpu::byte_pair_fixes and cpu::byte_plan), by hand: against
+// inputs spanning R = 255 a pair's positive weights may add up to ⌊32767 / 255⌋ = 128 and its
+// negative ones to −⌊32768 / 255⌋ = −128; the excess comes off the larger weight of that sign (the
+// first of equals). A layer whose pairs need fixes still takes bytes — its quads unpaired — when it
+// has one fix per 64 weights at most (a conv) or per 512 (an FC); otherwise it keeps int16 pairs.
+TEST_CASE("pair fixes: the byte bound, the fixes and when a layer takes bytes") {
+  const auto weights = [](std::int64_t channels, std::int64_t k,
+                          const std::vector<std::tuple<std::int64_t, std::int64_t, std::int32_t>>& set) {
+    std::vector<std::int32_t> w(static_cast<std::size_t>(channels * k), 0);
+    for (const auto& [c, j, v] : set) w[static_cast<std::size_t>(c * k + j)] = v;
+    return w;
+  };
+  const auto value_of = [](const std::vector<std::int32_t>& w, std::int64_t k) {
+    return [&w, k](std::int64_t c, std::int64_t j) { return w[static_cast<std::size_t>(c * k + j)]; };
+  };
+  const auto fixes_of = [&](std::int64_t channels, std::int64_t k, std::int32_t span,
+                            const std::vector<std::tuple<std::int64_t, std::int64_t, std::int32_t>>& set) {
+    const auto w = weights(channels, k, set);
+    std::vector<std::array<std::int64_t, 3>> got;
+    for (const cpu::ByteFix& f : cpu::byte_pair_fixes(channels, k, span, value_of(w, k))) got.push_back({f.row, f.k, f.w});
+    return got;
+  };
+  using Fixes = std::vector<std::array<std::int64_t, 3>>;
+  // 127 + 127 is 126 over: off the first; 60 + 100 (channel 1, k = 6, 7) is 32 over: off the 100.
+  CHECK(fixes_of(2, 8, 255, {{0, 0, 127}, {0, 1, 127}, {1, 6, 60}, {1, 7, 100}}) == Fixes{{0, 0, 126}, {1, 7, 32}});
+  // −128 − 1 is one under; 64 + 64 and −64 − 64 are the edges; a trailing lone weight is alone.
+  CHECK(fixes_of(1, 8, 255, {{0, 2, -1}, {0, 3, -128}}) == Fixes{{0, 3, -1}});
+  CHECK(fixes_of(1, 8, 255, {{0, 0, 64}, {0, 1, 64}, {0, 4, -64}, {0, 5, -64}}).empty());
+  CHECK(fixes_of(1, 3, 255, {{0, 2, 127}}).empty());
+  // R = 127: any two int8 weights (127·(127 + 127) = 32258).
+  CHECK(fixes_of(1, 2, 127, {{0, 0, 127}, {0, 1, 127}}).empty());
+
+  // The decision, on inputs spanning [0, 255].
+  const IntRange any{0, 255};
+  const auto plan = [&](std::int64_t channels, std::int64_t k, std::int64_t per_fix,
+                        const std::vector<std::tuple<std::int64_t, std::int64_t, std::int32_t>>& set) {
+    const auto w = weights(channels, k, set);
+    return cpu::byte_plan<std::uint8_t>(any, 0, channels, k, per_fix, value_of(w, k));
+  };
+  const std::vector<std::tuple<std::int64_t, std::int64_t, std::int32_t>> one{{0, 0, 127}, {0, 1, 2}};
+  const std::vector<std::tuple<std::int64_t, std::int64_t, std::int32_t>> two{
+      {0, 0, 127}, {0, 1, 2}, {0, 8, -128}, {0, 9, -1}};
+  const bool bytes = target_has_byte_kernel();
+  // A conv of 64 weights takes one fix, not two; an FC needs 512 weights for one.
+  auto p = plan(2, 32, cpu::kConvWeightsPerPairFix, one);
+  CHECK(p.has_value() == bytes);
+  if (p) {
+    CHECK(p->shift == 0);
+    CHECK(!p->pairing.paired);
+    CHECK(p->pairing.fixes.size() == 1);
+  }
+  CHECK(!plan(2, 32, cpu::kConvWeightsPerPairFix, two).has_value());
+  CHECK(!plan(1, 511, cpu::kFcWeightsPerPairFix, one).has_value());
+  CHECK(plan(1, 512, cpu::kFcWeightsPerPairFix, one).has_value() == bytes);
+  // Exact pairs: no pair fixes, and the quads pair (two quads or more; 60·4 = 240 needs quad fixes
+  // at R = 255, but 30·4 does not).
+  p = plan(1, 8, cpu::kFcWeightsPerPairFix, {{0, 0, 30}, {0, 1, 30}, {0, 4, 30}, {0, 5, 30}});
+  CHECK(p.has_value() == bytes);
+  if (p) CHECK((p->pairing.paired && p->pairing.fixes.empty()));
+  // Weights w' = w − zw past int8 never take bytes.
+  CHECK(!plan(1, 512, cpu::kFcWeightsPerPairFix, {{0, 3, 128}}).has_value());
+}
+
+namespace {
+
+// channels × k weights within ±40 (pairs far from the byte bound at R = 255) in the packed k order,
+// with pairs of the chosen channels set to 127 + 100 or −128 − 100: each needs one fix at R = 255
+// (99 and −100: the pair then sums to exactly 128 or −128).
+std::vector<std::int8_t> weights_with_pair_fixes(std::mt19937& rng, std::int64_t channels, std::int64_t k,
+                                                 const std::vector<std::int64_t>& violators) {
+  std::uniform_int_distribution<int> small(-40, 40);
+  std::vector<std::int8_t> w(static_cast<std::size_t>(channels * k));
+  for (auto& v : w) v = static_cast<std::int8_t>(small(rng));
+  for (std::size_t i = 0; i < violators.size(); ++i) {
+    const std::int64_t j = 2 * std::uniform_int_distribution<std::int64_t>(0, k / 2 - 1)(rng);
+    const int sign = i % 2 ? -1 : 1;
+    w[static_cast<std::size_t>(violators[i] * k + j)] = static_cast<std::int8_t>(sign > 0 ? 127 : -128);
+    w[static_cast<std::size_t>(violators[i] * k + j + 1)] = static_cast<std::int8_t>(100 * sign);
+  }
+  return w;
+}
+
+}  // namespace
+
+// Layers on bytes with pair fixes equal the reference: the grouped conv (4,608 weights: up to 72
+// fixes; 5 or 6 here, channel 16 having two violating pairs unless both fell on the same k) and
+// the FCs (24,000 weights or more: up to 46 fixes, 3 here), on inputs of any 8-bit value (int8
+// with a zero point of 3, U8S8's uint8 with 131), half of them only the type's ends: a fixed pair
+// then reaches 255·128 = 32,640.
+TEST_CASE_TEMPLATE("byte layers with pair fixes equal the reference bit for bit", TIn, std::int8_t, std::uint8_t) {
+  std::mt19937 rng(std::is_signed_v<TIn> ? 15 : 16);
+  const std::int32_t zx = std::is_signed_v<TIn> ? 3 : 131;
+  for (int it = 0; it < 6; ++it) {
+    check_conv_with_fixes<TIn>(rng, it, weights_with_pair_fixes(rng, 32, 144, {0, 5, 16, 16, 22, 31}), zx,
+                               std::nullopt, {false, 5, 6});
+    const std::int64_t k = it % 2 ? 604 : 600;
+    check_fc_with_fixes<TIn>(rng, it, weights_with_pair_fixes(rng, 40, k, {0, 21, 39}), 40, k, zx, std::nullopt,
+                             {false, 3, 3});
   }
 }
 

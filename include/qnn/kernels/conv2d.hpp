@@ -94,10 +94,11 @@ class QuantizedConv2D {
       // In the byte packing's k order: the pair rule is about the pairs it packs.
       const auto values = cpu::conv_weight_values(wv, zw, cpu::conv_channel_unit(wv.dim(1), 4));
       const std::int64_t m = wv.dim(0), k = wv.numel() / m;
-      byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, m, k, values);
-      cpu::BytePairing pairing;
-      if (byte_shift_) pairing = cpu::byte_quad_pairing(m, k, cpu::byte_input_span(input_range_, a.x_zp), values);
-      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, byte_shift_.has_value(), std::move(pairing));
+      std::optional<cpu::BytePlan> plan =
+          cpu::byte_plan<TIn>(input_range_, a.x_zp, m, k, cpu::kConvWeightsPerPairFix, values);
+      if (plan) byte_shift_ = plan->shift;
+      packed_ = cpu::pack_conv_weights_int(wv, zw, opt_.groups, plan.has_value(),
+                                           plan ? std::move(plan->pairing) : cpu::BytePairing{});
       if constexpr (std::same_as<Acc, std::int32_t>)
         fast_bias_ = byte_shift_ ? cpu::byte_kernel_bias(a.bias, m, k, a.x_zp, *byte_shift_, values) : a.bias;
       if constexpr (decltype(a.out)::policy_type::policy == RequantPolicy::onnx_float)
@@ -121,7 +122,7 @@ class QuantizedConv2D {
 
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
   bool byte_kernel() const { return byte_shift_.has_value(); }
-  // The byte kernel's paired quads and their fixes (kernels/cpu/u8s8.hpp, byte_quad_pairing).
+  // The byte kernel's paired quads or pair fixes (kernels/cpu/u8s8.hpp, byte_plan).
   const cpu::BytePairing& byte_pairing() const { return packed_.pairing; }
 
   // With `pool` (a max pooling over this conv's output, fused by graph/passes/fuse_pool.hpp), y is

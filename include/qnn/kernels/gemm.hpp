@@ -59,10 +59,11 @@ class QuantizedGemm {
       const auto bv = detail::transposed_if(std::as_const(weights_).view<TW>(), opt_.trans_b);
       const std::span<const std::int32_t> zw(a.w_zp);
       const auto values = cpu::fc_weight_values(bv, zw);
-      byte_shift_ = cpu::byte_kernel_shift<TIn>(input_range_, a.x_zp, bv.dim(1), bv.dim(0), values);
-      if (byte_shift_) {
-        packed_ = cpu::pack_fc_weights<std::int8_t>(
-            bv, zw, cpu::byte_quad_pairing(bv.dim(1), bv.dim(0), cpu::byte_input_span(input_range_, a.x_zp), values));
+      const std::optional<cpu::BytePlan> plan =
+          cpu::byte_plan<TIn>(input_range_, a.x_zp, bv.dim(1), bv.dim(0), cpu::kFcWeightsPerPairFix, values);
+      if (plan) {
+        byte_shift_ = plan->shift;
+        packed_ = cpu::pack_fc_weights<std::int8_t>(bv, zw, plan->pairing);
         if constexpr (std::same_as<Acc, std::int32_t>)
           fast_bias_ = cpu::byte_kernel_bias(a.bias, bv.dim(1), bv.dim(0), a.x_zp, *byte_shift_, values);
       } else {
@@ -81,7 +82,7 @@ class QuantizedGemm {
   std::int64_t k() const { return weights_.shape()[opt_.trans_b ? 1 : 0]; }
   // True when the fast path runs the u8×s8 byte kernel (kernels/cpu/u8s8.hpp), false for int16.
   bool byte_kernel() const { return byte_shift_.has_value(); }
-  // The byte kernel's paired quads and their fixes (kernels/cpu/u8s8.hpp, byte_quad_pairing).
+  // The byte kernel's paired quads or pair fixes (kernels/cpu/u8s8.hpp, byte_plan).
   const cpu::BytePairing& byte_pairing() const {
     static const cpu::BytePairing none;
     const auto* bytes = std::get_if<cpu::PackedLanes<std::int8_t>>(&packed_);

@@ -309,7 +309,7 @@ void conv2d_panels(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::in
 
 // Integer conv. x: N×C×H×W contiguous; out.y: N×M×OH×OW (or the pooled shape) contiguous. `bias`
 // and `byte_shift` are the ones the packing needs: the layer's bias for int16 weights (the shift
-// is then unused), byte_kernel_bias's and byte_kernel_shift's for bytes.
+// is then unused), byte_kernel_bias's and byte_plan's for bytes.
 template <QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void conv2d_int(const ConvGeometry& g, const TIn* x, std::int32_t zx, std::int32_t byte_shift,
                 const PackedConvWeights<std::int32_t>& w,

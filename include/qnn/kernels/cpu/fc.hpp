@@ -68,7 +68,7 @@ PackedLanes<Elem> pack_fc_weights(TensorView<const TW> b, std::span<const std::i
 
 // c[i][n] = stage(Σ_k (a[i][k] − zx)(b[k][n] − zb[n]) + bias[n]); a is M×K (any strides), c M×N
 // contiguous. Lane: std::int16_t with sub = zx, or std::int8_t with sub and `bias` from
-// byte_kernel_shift and byte_kernel_bias.
+// byte_plan and byte_kernel_bias.
 template <class Lane, QuantStorage TIn, QuantStorage TOut, RequantPolicyType P>
 void fc_int(TensorView<const TIn> a, std::int32_t sub, const PackedLanes<Lane>& w,
             std::span<const std::int32_t> bias, const OutputStage<P>& stage, std::span<const float> onnx_mult, TOut* c,

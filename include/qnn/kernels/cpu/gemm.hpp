@@ -102,7 +102,28 @@ inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr)
     }
 }
 
-// Adds the fixes of a paired byte layer (ByteFix) to one block's sums, modulo 2^32 as the kernels
+// The fixes `fx` of one conv row added to that row's sums `o` over np panels of patches, modulo
+// 2^32: each fix is a multiply-add over every panel's nr lanes. NR, when not 0, is nr as a
+// constant: the lane loop then compiles to one vector operation per fix and panel (the restrict
+// pointers spare it overlap checks).
+template <int NR>
+void add_row_byte_fixes(std::span<const ByteFix> fx, const std::uint8_t* lanes, std::int64_t panel,
+                        std::int64_t nr, std::int64_t np, std::int32_t* o) {
+  const std::int64_t n = NR ? NR : nr;
+  for (const ByteFix& x : fx) {
+    const int shift = 8 * static_cast<int>(x.k % 4);
+    const auto w = static_cast<std::uint32_t>(x.w);
+    const auto* words = reinterpret_cast<const std::uint32_t*>(lanes) + x.k / 4 * n;
+    for (std::int64_t p = 0; p < np; ++p) {
+      // Each lane's quad as one word.
+      const std::uint32_t* __restrict u = words + p * (panel / 4);
+      std::uint32_t* __restrict op = reinterpret_cast<std::uint32_t*>(o + p * n);
+      for (std::int64_t i = 0; i < n; ++i) op[i] += w * ((u[i] >> shift) & 0xFFu);
+    }
+  }
+}
+
+// Adds the fixes of a byte layer (ByteFix) to one block's sums, modulo 2^32 as the kernels
 // add: fix·u with u the input byte the kernel multiplied by the rest of that weight — in a conv the
 // lane panels' byte k of every pixel (the fixes are on broadcast rows), in an FC the broadcast
 // rows' byte k (the fixes are on lane rows, columns of the block).
@@ -111,18 +132,23 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
                     const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int32_t* out,
                     std::int64_t out_stride) {
   const std::int64_t nr = lay.nr, panel = lay.panel_elems(4);
-  const auto add = [](std::int32_t& o, std::int32_t w, std::uint32_t u) {
-    o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(w) * u);
-  };
   if constexpr (std::same_as<Elem, std::uint8_t>) {
-    for (const ByteFix& x : fixes_of_rows(f.fixes, f.row0 + s0, f.row0 + s0 + rows)) {
-      std::int32_t* o = out + (x.row - f.row0 - s0) * out_stride;
-      const int shift = 8 * static_cast<int>(x.k % 4);
-      for (std::int64_t p = 0; p < np; ++p) {
-        // Each lane's quad as one word: a contiguous loop the compiler vectorizes.
-        const auto* u = reinterpret_cast<const std::uint32_t*>(lanes + (p0 + p) * panel) + x.k / 4 * nr;
-        for (std::int64_t i = 0; i < nr; ++i) add(o[p * nr + i], x.w, (u[i] >> shift) & 0xFFu);
-      }
+    const std::span<const ByteFix> fx = fixes_of_rows(f.fixes, f.row0 + s0, f.row0 + s0 + rows);
+    for (auto b = fx.begin(); b != fx.end();) {
+      auto e = b;
+      while (e != fx.end() && e->row == b->row) ++e;
+      const std::span<const ByteFix> row(b, e);
+      std::int32_t* o = out + (b->row - f.row0 - s0) * out_stride;
+      const std::uint8_t* first = lanes + p0 * panel;
+      if (nr == 8)
+        add_row_byte_fixes<8>(row, first, panel, nr, np, o);
+      else if (nr == 16)
+        add_row_byte_fixes<16>(row, first, panel, nr, np, o);
+      else if (nr == 4)
+        add_row_byte_fixes<4>(row, first, panel, nr, np, o);
+      else
+        add_row_byte_fixes<0>(row, first, panel, nr, np, o);
+      b = e;
     }
   } else {
     const std::int64_t l0 = p0 * nr;
@@ -130,7 +156,8 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
       const int shift = 8 * static_cast<int>(x.k % 4);
       for (std::int64_t s = 0; s < rows; ++s) {
         const auto word = static_cast<std::uint32_t>(bcast[(s0 + s) * lay.ksteps + x.k / 4]);
-        add(out[s * out_stride + x.row - f.row0 - l0], x.w, (word >> shift) & 0xFFu);
+        std::int32_t& o = out[s * out_stride + x.row - f.row0 - l0];
+        o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(x.w) * ((word >> shift) & 0xFFu));
       }
     }
   }
@@ -138,7 +165,7 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
 
 // The integer block kernel for lane elements Elem: int16 pairs, or bytes — uint8 lanes (conv
 // patches) against signed broadcast words, int8 lanes (FC weights) against unsigned ones — with a
-// paired byte layer's fixes added.
+// byte layer's fixes added.
 template <class Elem>
 void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* lanes, std::int64_t p0,
                const std::int32_t* bcast, std::int64_t s0, std::int64_t rows, std::int64_t np, std::int32_t* out,
@@ -175,7 +202,7 @@ void int_block(const simd::KernelTable* t, const LaneLayout& lay, const Elem* la
 
 // C = S·Lᵀ for broadcast rows [0, rows) and the lane rows of panels [panel_begin, panel_end)
 // (all panels by default), block by block, lanes of int16 pairs or bytes (int_block; `fixes`: a
-// paired byte layer's, empty otherwise):
+// byte layer's, empty otherwise):
 // epilogue(s0, nrows, l0, ncols, block, block_stride) gets each block's sums. Blocks are
 // `block_panels` ≤ kBlockPanels panels wide (an epilogue may need its blocks to start at multiples
 // of some width). `scratch` holds kBlockRows × kBlockPanels·nr accumulators.

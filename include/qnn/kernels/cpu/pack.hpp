@@ -36,8 +36,9 @@
 namespace qnn::cpu {
 
 // A byte layer may sum two k-quads in int16 before widening them (kernels/cpu/u8s8.hpp, paired
-// quads). Its packed bytes then hold w' − fix for the few weights past that rule's bound, and the
-// GEMM adds fix·u, u being the same packed input byte, to the sums of the fix's row (gemm_int).
+// quads), and a layer whose pairs could saturate may still run on bytes (byte_plan). Their packed
+// bytes hold w' − fix for the few weights past that rule's bound, and the GEMM adds fix·u, u
+// being the same packed input byte, to the sums of the fix's row (gemm_int).
 // row: an output channel (a conv's broadcast row, an FC's lane row); k: in the packed k order.
 struct ByteFix {
   std::int64_t row = 0, k = 0;

@@ -89,6 +89,46 @@ void check_inputs_in(IntRange r, const TIn* x, std::int64_t rows, std::int64_t r
         r.hi, "] the layer was prepared for");
 }
 
+// Splits the weights v of one int16 lane (at packed k = taps; n of them) so that R·(positive ones)
+// ≤ 32767 and R·(negative ones) ≥ −32768, as `pos_max` = 32767 / R and `neg_min` = −(32768 / R)
+// state it: the excess is taken from the largest weights of that sign, each down to 0 at most (a
+// sign never flips), and recorded as fixes of row c (kernels/cpu/pack.hpp, ByteFix).
+inline void split_byte_lane(std::int64_t c, const std::int64_t* taps, std::int32_t* v, int n, std::int32_t pos_max,
+                            std::int32_t neg_min, std::vector<ByteFix>& fixes) {
+  std::int32_t pos = 0, neg = 0;
+  for (int t = 0; t < n; ++t) (v[t] > 0 ? pos : neg) += v[t];
+  const auto take = [&](std::int32_t excess, std::int32_t sign) {
+    while (excess > 0) {
+      int t = 0;
+      for (int u = 1; u < n; ++u)
+        if (sign * v[u] > sign * v[t]) t = u;
+      const std::int32_t d = std::min(excess, sign * v[t]);
+      fixes.push_back({c, taps[t], sign * d});
+      v[t] -= sign * d;
+      excess -= d;
+    }
+  };
+  if (pos > pos_max) take(pos - pos_max, 1);
+  if (neg < neg_min) take(neg_min - neg, -1);
+}
+
+inline std::int32_t byte_pos_max(std::int32_t span) { return span == 0 ? 32767 : 32767 / span; }
+inline std::int32_t byte_neg_min(std::int32_t span) { return span == 0 ? -32768 : -(32768 / span); }
+
+// The fixes that make every pair (2j, 2j + 1) of every channel exact against inputs in [0, span]
+// (byte_pairs_exact's rule): none when the layer already is. The weights must be signed bytes.
+template <class Value>
+std::vector<ByteFix> byte_pair_fixes(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
+  std::vector<ByteFix> fixes;
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t j = 0; j < k; j += 2) {
+      const std::int64_t taps[2] = {j, j + 1};
+      std::int32_t v[2] = {static_cast<std::int32_t>(w(c, j)), j + 1 < k ? static_cast<std::int32_t>(w(c, j + 1)) : 0};
+      split_byte_lane(c, taps, v, 2, byte_pos_max(span), byte_neg_min(span), fixes);
+    }
+  return fixes;
+}
+
 // Paired quads. The byte kernel widens each maddubs result with a vpmaddwd by ones: 2 multiply
 // instructions per quad. Summing two quads' maddubs results in int16 first needs one vpmaddwd per
 // two quads, 3 instead of 4 (the multiply pipes are what bounds the kernel), and each int16 lane
@@ -97,8 +137,8 @@ void check_inputs_in(IntRange r, const TIn* x, std::int64_t rows, std::int64_t r
 // [0, R] when R·(its positive weights) ≤ 32767 and R·(its negative weights) ≥ −32768 (the int16 add
 // wraps, so only the total matters; each pair already satisfies byte_pairs_exact). Trained
 // weights nearly always do: each channel's scale is set by its largest weight, most lie far
-// below it. The rest are split, w' = packed + fix, taking the excess from the group's largest
-// weights of that sign, and the fixes are added to the sums by gemm_int (kernels/cpu/gemm.hpp).
+// below it. The rest are split, w' = packed + fix (split_byte_lane), and the fixes are added to
+// the sums by gemm_int (kernels/cpu/gemm.hpp).
 // A fix costs about one scalar multiply-add per output pixel (conv) or input row (FC); the pairing
 // saves about K/128 cycles on each, so a layer pairs when it needs at most one fix per 512 weights
 // (the Fashion-MNIST CNN's A8W8 conv2: 13 fixes for 18,432 weights, fc1 267 for 1.38 M).
@@ -107,32 +147,14 @@ BytePairing byte_quad_pairing(std::int64_t channels, std::int64_t k, std::int32_
   BytePairing p;
   const std::int64_t quads = (k + 3) / 4;
   if (quads < 2) return p;
-  const std::int32_t pos_max = span == 0 ? 32767 : 32767 / span;
-  const std::int32_t neg_min = span == 0 ? -32768 : -(32768 / span);
   for (std::int64_t c = 0; c < channels; ++c)
     for (std::int64_t q = 0; q + 1 < quads; q += 2)
       for (std::int64_t h = 0; h < 2; ++h) {
         const std::int64_t taps[4] = {4 * q + 2 * h, 4 * q + 2 * h + 1, 4 * q + 4 + 2 * h, 4 * q + 5 + 2 * h};
         std::int32_t v[4] = {};
-        std::int32_t pos = 0, neg = 0;
-        for (int t = 0; t < 4; ++t) {
+        for (int t = 0; t < 4; ++t)
           if (taps[t] < k) v[t] = static_cast<std::int32_t>(w(c, taps[t]));
-          (v[t] > 0 ? pos : neg) += v[t];
-        }
-        // Largest weights of the sign first, each down to 0 at most (the sign never flips).
-        const auto take = [&](std::int32_t excess, std::int32_t sign) {
-          while (excess > 0) {
-            int t = 0;
-            for (int u = 1; u < 4; ++u)
-              if (sign * v[u] > sign * v[t]) t = u;
-            const std::int32_t d = std::min(excess, sign * v[t]);
-            p.fixes.push_back({c, taps[t], sign * d});
-            v[t] -= sign * d;
-            excess -= d;
-          }
-        };
-        if (pos > pos_max) take(pos - pos_max, 1);
-        if (neg < neg_min) take(neg_min - neg, -1);
+        split_byte_lane(c, taps, v, 4, byte_pos_max(span), byte_neg_min(span), p.fixes);
       }
   p.paired = static_cast<std::int64_t>(p.fixes.size()) * 512 <= channels * k;
   if (!p.paired) p.fixes.clear();
@@ -145,19 +167,50 @@ inline std::int32_t byte_input_span(IntRange x, std::int32_t zx) {
   return std::max(x.hi, zx) - std::min(x.lo, zx);
 }
 
-// The byte shift of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
-// when it keeps int16: 8-bit activations, byte_pairs_exact, and a target with a byte kernel — x86
-// SIMD, or none (the portable loops run either layout; bytes there keep their kernel tested
-// everywhere); Highway's other SIMD targets keep int16. Under run-time dispatch the choice is made
-// for the target active when the layer is prepared; any other x86 target or the portable loops
-// compute the same sums from the same bytes.
+// How a layer runs on bytes: its byte shift, and its paired quads (with their fixes) or the fixes
+// that make its pairs exact.
+struct BytePlan {
+  std::int32_t shift = 0;
+  BytePairing pairing;
+};
+
+// Weights per fix a layer whose pairs can saturate may need and still run on bytes. Bytes save
+// about a quarter of the int16 kernel's time (a third of its multiply instructions; patches half
+// as large). A conv's fix is a vector multiply-add over each panel's pixels, ~1/8 of a cycle per
+// output: one per 64 weights costs ~1/8 of what bytes save (the U8S8 Fashion-MNIST conv2, 0..255
+// inputs against full-range weights, needs one per 74). An FC's fix is a scalar multiply-add per
+// input row, ~8× dearer: one per 512 weights, the paired quads' rule.
+inline constexpr std::int64_t kConvWeightsPerPairFix = 64;
+inline constexpr std::int64_t kFcWeightsPerPairFix = 512;
+
+// The byte plan of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
+// when it keeps int16: 8-bit activations, weights w' that are signed bytes, pairs that are exact
+// (byte_pairs_exact) or need at most one fix per `weights_per_fix` weights, and a target with a
+// byte kernel — x86 SIMD, or none (the portable loops run either layout; bytes there keep their
+// kernel tested everywhere); Highway's other SIMD targets keep int16. Under run-time dispatch the
+// choice is made for the target active when the layer is prepared; any other x86 target or the
+// portable loops compute the same sums from the same bytes. A layer whose pairs are exact may
+// pair its quads (byte_quad_pairing); one that needs pair fixes widens every quad.
 template <class TIn, class Value>
-std::optional<std::int32_t> byte_kernel_shift(IntRange x, std::int32_t zx, std::int64_t channels, std::int64_t k,
-                                              Value&& w) {
+std::optional<BytePlan> byte_plan(IntRange x, std::int32_t zx, std::int64_t channels, std::int64_t k,
+                                  std::int64_t weights_per_fix, Value&& w) {
   const simd::KernelTable* t = simd::kernel_table();
   if (sizeof(TIn) != 1 || (t && !t->gemm_u8s8)) return std::nullopt;
-  if (!byte_pairs_exact(channels, k, byte_input_span(x, zx), w)) return std::nullopt;
-  return std::min(x.lo, zx);
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t j = 0; j < k; ++j) {
+      const auto v = static_cast<std::int32_t>(w(c, j));
+      if (v < -128 || v > 127) return std::nullopt;
+    }
+  const std::int32_t span = byte_input_span(x, zx);
+  BytePlan plan{std::min(x.lo, zx), {}};
+  std::vector<ByteFix> fixes = byte_pair_fixes(channels, k, span, w);
+  if (fixes.empty())
+    plan.pairing = byte_quad_pairing(channels, k, span, w);
+  else if (static_cast<std::int64_t>(fixes.size()) * weights_per_fix <= channels * k)
+    plan.pairing.fixes = std::move(fixes);
+  else
+    return std::nullopt;
+  return plan;
 }
 
 // The bias of a byte layer: bias[c] − (zx − shift)·Σ_k w'(c, k), modulo 2^32 like the kernels'
