@@ -2871,18 +2871,19 @@ inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr)
     }
 }
 
-// The fixes `fx` of one conv row added to that row's sums `o` over np panels of patches, modulo
-// 2^32: each fix is a multiply-add over every panel's nr lanes. NR, when not 0, is nr as a
-// constant: the lane loop then compiles to one vector operation per fix and panel (the restrict
-// pointers spare it overlap checks).
+// The fixes `fx` of a conv block added to its sums (row r at out + (r − row0)·out_stride) over np
+// panels of patches, modulo 2^32: each fix is a multiply-add over every panel's nr lanes. NR, when
+// not 0, is nr as a constant: the lane loop then compiles to one vector operation per fix and
+// panel (the restrict pointers spare it overlap checks).
 template <int NR>
-void add_row_byte_fixes(std::span<const ByteFix> fx, const std::uint8_t* lanes, std::int64_t panel,
-                        std::int64_t nr, std::int64_t np, std::int32_t* o) {
+void add_conv_byte_fixes(std::span<const ByteFix> fx, const std::uint8_t* lanes, std::int64_t panel, std::int64_t nr,
+                         std::int64_t np, std::int32_t* out, std::int64_t out_stride, std::int64_t row0) {
   const std::int64_t n = NR ? NR : nr;
   for (const ByteFix& x : fx) {
     const int shift = 8 * static_cast<int>(x.k % 4);
     const auto w = static_cast<std::uint32_t>(x.w);
     const auto* words = reinterpret_cast<const std::uint32_t*>(lanes) + x.k / 4 * n;
+    std::int32_t* o = out + (x.row - row0) * out_stride;
     for (std::int64_t p = 0; p < np; ++p) {
       // Each lane's quad as one word.
       const std::uint32_t* __restrict u = words + p * (panel / 4);
@@ -2903,30 +2904,24 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
   const std::int64_t nr = lay.nr, panel = lay.panel_elems(4);
   if constexpr (std::same_as<Elem, std::uint8_t>) {
     const std::span<const ByteFix> fx = fixes_of_rows(f.fixes, f.row0 + s0, f.row0 + s0 + rows);
-    for (auto b = fx.begin(); b != fx.end();) {
-      auto e = b;
-      while (e != fx.end() && e->row == b->row) ++e;
-      const std::span<const ByteFix> row(b, e);
-      std::int32_t* o = out + (b->row - f.row0 - s0) * out_stride;
-      const std::uint8_t* first = lanes + p0 * panel;
-      if (nr == 8)
-        add_row_byte_fixes<8>(row, first, panel, nr, np, o);
-      else if (nr == 16)
-        add_row_byte_fixes<16>(row, first, panel, nr, np, o);
-      else if (nr == 4)
-        add_row_byte_fixes<4>(row, first, panel, nr, np, o);
-      else
-        add_row_byte_fixes<0>(row, first, panel, nr, np, o);
-      b = e;
-    }
+    const std::uint8_t* first = lanes + p0 * panel;
+    const std::int64_t row0 = f.row0 + s0;
+    if (nr == 8)
+      add_conv_byte_fixes<8>(fx, first, panel, nr, np, out, out_stride, row0);
+    else if (nr == 16)
+      add_conv_byte_fixes<16>(fx, first, panel, nr, np, out, out_stride, row0);
+    else if (nr == 4)
+      add_conv_byte_fixes<4>(fx, first, panel, nr, np, out, out_stride, row0);
+    else
+      add_conv_byte_fixes<0>(fx, first, panel, nr, np, out, out_stride, row0);
   } else {
     const std::int64_t l0 = p0 * nr;
     for (const ByteFix& x : fixes_of_rows(f.fixes, f.row0 + l0, f.row0 + l0 + np * nr)) {
       const int shift = 8 * static_cast<int>(x.k % 4);
       for (std::int64_t s = 0; s < rows; ++s) {
         const auto word = static_cast<std::uint32_t>(bcast[(s0 + s) * lay.ksteps + x.k / 4]);
-        std::int32_t& o = out[s * out_stride + x.row - f.row0 - l0];
-        o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(x.w) * ((word >> shift) & 0xFFu));
+        auto& o = reinterpret_cast<std::uint32_t&>(out[s * out_stride + x.row - f.row0 - l0]);
+        o += static_cast<std::uint32_t>(x.w) * ((word >> shift) & 0xFFu);
       }
     }
   }
@@ -4217,19 +4212,13 @@ void conv2d_float(const ConvGeometry& g, const TIn* x, const PackedConvWeights<f
 
 namespace qnn::cpu {
 
-// True when w'(c, k) (c < channels, k < K) are all signed bytes and no pair (2j, 2j+1) of any
-// channel can saturate an int16 against unsigned bytes in [0, span].
+// True when w'(c, k) (c < channels, k < K) are all signed bytes, which the byte kernel packs.
 template <class Value>
-bool byte_pairs_exact(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
+bool byte_weights(std::int64_t channels, std::int64_t k, Value&& w) {
   for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t j = 0; j < k; j += 2) {
-      std::int32_t pos = 0, neg = 0;
-      for (std::int64_t h = j; h < std::min(j + 2, k); ++h) {
-        const auto v = static_cast<std::int32_t>(w(c, h));
-        if (v < -128 || v > 127) return false;
-        (v > 0 ? pos : neg) += v;
-      }
-      if (pos * span > 32767 || neg * span < -32768) return false;
+    for (std::int64_t j = 0; j < k; ++j) {
+      const auto v = static_cast<std::int32_t>(w(c, j));
+      if (v < -128 || v > 127) return false;
     }
   return true;
 }
@@ -4295,8 +4284,9 @@ inline void split_byte_lane(std::int64_t c, const std::int64_t* taps, std::int32
 inline std::int32_t byte_pos_max(std::int32_t span) { return span == 0 ? 32767 : 32767 / span; }
 inline std::int32_t byte_neg_min(std::int32_t span) { return span == 0 ? -32768 : -(32768 / span); }
 
-// The fixes that make every pair (2j, 2j + 1) of every channel exact against inputs in [0, span]
-// (byte_pairs_exact's rule): none when the layer already is. The weights must be signed bytes.
+// The fixes that make every pair (2j, 2j + 1) of every channel exact against unsigned bytes in
+// [0, span] — a pair can saturate an int16 only when span·(its positive weights) > 32767 or
+// span·(its negative weights) < −32768: none when no pair can. The weights must be signed bytes.
 template <class Value>
 std::vector<ByteFix> byte_pair_fixes(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
   std::vector<ByteFix> fixes;
@@ -4315,7 +4305,7 @@ std::vector<ByteFix> byte_pair_fixes(std::int64_t channels, std::int64_t k, std:
 // then holds four products: for an even quad q and h ∈ {0, 1}, k = 4q + 2h, 4q + 2h + 1,
 // 4q + 4 + 2h, 4q + 5 + 2h (a trailing odd quad stays alone). That sum is exact for every input in
 // [0, R] when R·(its positive weights) ≤ 32767 and R·(its negative weights) ≥ −32768 (the int16 add
-// wraps, so only the total matters; each pair already satisfies byte_pairs_exact). Trained
+// wraps, so only the total matters; each pair already has no byte_pair_fixes). Trained
 // weights nearly always do: each channel's scale is set by its largest weight, most lie far
 // below it. The rest are split, w' = packed + fix (split_byte_lane), and the fixes are added to
 // the sums by gemm_int (kernels/cpu/gemm.hpp).
@@ -4365,7 +4355,7 @@ inline constexpr std::int64_t kFcWeightsPerPairFix = 512;
 
 // The byte plan of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
 // when it keeps int16: 8-bit activations, weights w' that are signed bytes, pairs that are exact
-// (byte_pairs_exact) or need at most one fix per `weights_per_fix` weights, and a target with a
+// (no byte_pair_fixes) or need at most one fix per `weights_per_fix` weights, and a target with a
 // byte kernel — x86 SIMD, or none (the portable loops run either layout; bytes there keep their
 // kernel tested everywhere); Highway's other SIMD targets keep int16. Under run-time dispatch the
 // choice is made for the target active when the layer is prepared; any other x86 target or the
@@ -4376,11 +4366,7 @@ std::optional<BytePlan> byte_plan(IntRange x, std::int32_t zx, std::int64_t chan
                                   std::int64_t weights_per_fix, Value&& w) {
   const simd::KernelTable* t = simd::kernel_table();
   if (sizeof(TIn) != 1 || (t && !t->gemm_u8s8)) return std::nullopt;
-  for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t j = 0; j < k; ++j) {
-      const auto v = static_cast<std::int32_t>(w(c, j));
-      if (v < -128 || v > 127) return std::nullopt;
-    }
+  if (!byte_weights(channels, k, w)) return std::nullopt;
   const std::int32_t span = byte_input_span(x, zx);
   BytePlan plan{std::min(x.lo, zx), {}};
   std::vector<ByteFix> fixes = byte_pair_fixes(channels, k, span, w);

@@ -698,7 +698,7 @@ TEST_CASE("paired quads: the int16 bound, the fixes and when a layer pairs") {
   // Two fixes need 1,024 weights: with 1,023 the layer does not pair, and keeps no fixes.
   p = pairing(1, 1023, 255, {{8, 60}, {9, 60}, {12, 60}, {13, 60}});
   CHECK((!p.paired && p.fixes.empty()));
-  // A trailing odd quad stays alone (its pairs are byte_pairs_exact's business), and one quad
+  // A trailing odd quad stays alone (its pairs are byte_pair_fixes' business), and one quad
   // cannot pair at all.
   p = pairing(1, 12, 127, {{8, 127}, {9, 127}, {10, 127}, {11, 127}});
   CHECK((p.paired && p.fixes.empty()));
@@ -715,11 +715,16 @@ namespace {
 // Weights as training leaves them (most far below the channel's largest, here within ±40) in the
 // byte packing's k order, with `violators` lanes of chosen channels set past the paired-quad bound
 // for inputs spanning 127 (127 + 100 + 40 = 267 or −128 − 100 − 40 = −268: one fix each).
-std::vector<std::int8_t> trained_weights(std::mt19937& rng, std::int64_t channels, std::int64_t k,
-                                         const std::vector<std::int64_t>& violators) {
+std::vector<std::int8_t> small_weights(std::mt19937& rng, std::int64_t channels, std::int64_t k) {
   std::uniform_int_distribution<int> small(-40, 40);
   std::vector<std::int8_t> w(static_cast<std::size_t>(channels * k));
   for (auto& v : w) v = static_cast<std::int8_t>(small(rng));
+  return w;
+}
+
+std::vector<std::int8_t> trained_weights(std::mt19937& rng, std::int64_t channels, std::int64_t k,
+                                         const std::vector<std::int64_t>& violators) {
+  std::vector<std::int8_t> w = small_weights(rng, channels, k);
   const std::int64_t pairs_of_quads = k / 8;
   for (std::size_t i = 0; i < violators.size(); ++i) {
     const std::int64_t c = violators[i];
@@ -923,9 +928,7 @@ namespace {
 // (99 and −100: the pair then sums to exactly 128 or −128).
 std::vector<std::int8_t> weights_with_pair_fixes(std::mt19937& rng, std::int64_t channels, std::int64_t k,
                                                  const std::vector<std::int64_t>& violators) {
-  std::uniform_int_distribution<int> small(-40, 40);
-  std::vector<std::int8_t> w(static_cast<std::size_t>(channels * k));
-  for (auto& v : w) v = static_cast<std::int8_t>(small(rng));
+  std::vector<std::int8_t> w = small_weights(rng, channels, k);
   for (std::size_t i = 0; i < violators.size(); ++i) {
     const std::int64_t j = 2 * std::uniform_int_distribution<std::int64_t>(0, k / 2 - 1)(rng);
     const int sign = i % 2 ? -1 : 1;

@@ -102,18 +102,19 @@ inline void gemm_block_f32_portable(const simd::GemmF32Args& a, std::int64_t nr)
     }
 }
 
-// The fixes `fx` of one conv row added to that row's sums `o` over np panels of patches, modulo
-// 2^32: each fix is a multiply-add over every panel's nr lanes. NR, when not 0, is nr as a
-// constant: the lane loop then compiles to one vector operation per fix and panel (the restrict
-// pointers spare it overlap checks).
+// The fixes `fx` of a conv block added to its sums (row r at out + (r − row0)·out_stride) over np
+// panels of patches, modulo 2^32: each fix is a multiply-add over every panel's nr lanes. NR, when
+// not 0, is nr as a constant: the lane loop then compiles to one vector operation per fix and
+// panel (the restrict pointers spare it overlap checks).
 template <int NR>
-void add_row_byte_fixes(std::span<const ByteFix> fx, const std::uint8_t* lanes, std::int64_t panel,
-                        std::int64_t nr, std::int64_t np, std::int32_t* o) {
+void add_conv_byte_fixes(std::span<const ByteFix> fx, const std::uint8_t* lanes, std::int64_t panel, std::int64_t nr,
+                         std::int64_t np, std::int32_t* out, std::int64_t out_stride, std::int64_t row0) {
   const std::int64_t n = NR ? NR : nr;
   for (const ByteFix& x : fx) {
     const int shift = 8 * static_cast<int>(x.k % 4);
     const auto w = static_cast<std::uint32_t>(x.w);
     const auto* words = reinterpret_cast<const std::uint32_t*>(lanes) + x.k / 4 * n;
+    std::int32_t* o = out + (x.row - row0) * out_stride;
     for (std::int64_t p = 0; p < np; ++p) {
       // Each lane's quad as one word.
       const std::uint32_t* __restrict u = words + p * (panel / 4);
@@ -134,30 +135,24 @@ void add_byte_fixes(const ByteFixes& f, const LaneLayout& lay, const Elem* lanes
   const std::int64_t nr = lay.nr, panel = lay.panel_elems(4);
   if constexpr (std::same_as<Elem, std::uint8_t>) {
     const std::span<const ByteFix> fx = fixes_of_rows(f.fixes, f.row0 + s0, f.row0 + s0 + rows);
-    for (auto b = fx.begin(); b != fx.end();) {
-      auto e = b;
-      while (e != fx.end() && e->row == b->row) ++e;
-      const std::span<const ByteFix> row(b, e);
-      std::int32_t* o = out + (b->row - f.row0 - s0) * out_stride;
-      const std::uint8_t* first = lanes + p0 * panel;
-      if (nr == 8)
-        add_row_byte_fixes<8>(row, first, panel, nr, np, o);
-      else if (nr == 16)
-        add_row_byte_fixes<16>(row, first, panel, nr, np, o);
-      else if (nr == 4)
-        add_row_byte_fixes<4>(row, first, panel, nr, np, o);
-      else
-        add_row_byte_fixes<0>(row, first, panel, nr, np, o);
-      b = e;
-    }
+    const std::uint8_t* first = lanes + p0 * panel;
+    const std::int64_t row0 = f.row0 + s0;
+    if (nr == 8)
+      add_conv_byte_fixes<8>(fx, first, panel, nr, np, out, out_stride, row0);
+    else if (nr == 16)
+      add_conv_byte_fixes<16>(fx, first, panel, nr, np, out, out_stride, row0);
+    else if (nr == 4)
+      add_conv_byte_fixes<4>(fx, first, panel, nr, np, out, out_stride, row0);
+    else
+      add_conv_byte_fixes<0>(fx, first, panel, nr, np, out, out_stride, row0);
   } else {
     const std::int64_t l0 = p0 * nr;
     for (const ByteFix& x : fixes_of_rows(f.fixes, f.row0 + l0, f.row0 + l0 + np * nr)) {
       const int shift = 8 * static_cast<int>(x.k % 4);
       for (std::int64_t s = 0; s < rows; ++s) {
         const auto word = static_cast<std::uint32_t>(bcast[(s0 + s) * lay.ksteps + x.k / 4]);
-        std::int32_t& o = out[s * out_stride + x.row - f.row0 - l0];
-        o = static_cast<std::int32_t>(static_cast<std::uint32_t>(o) + static_cast<std::uint32_t>(x.w) * ((word >> shift) & 0xFFu));
+        auto& o = reinterpret_cast<std::uint32_t&>(out[s * out_stride + x.row - f.row0 - l0]);
+        o += static_cast<std::uint32_t>(x.w) * ((word >> shift) & 0xFFu);
       }
     }
   }

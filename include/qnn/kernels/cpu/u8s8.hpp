@@ -37,19 +37,13 @@
 
 namespace qnn::cpu {
 
-// True when w'(c, k) (c < channels, k < K) are all signed bytes and no pair (2j, 2j+1) of any
-// channel can saturate an int16 against unsigned bytes in [0, span].
+// True when w'(c, k) (c < channels, k < K) are all signed bytes, which the byte kernel packs.
 template <class Value>
-bool byte_pairs_exact(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
+bool byte_weights(std::int64_t channels, std::int64_t k, Value&& w) {
   for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t j = 0; j < k; j += 2) {
-      std::int32_t pos = 0, neg = 0;
-      for (std::int64_t h = j; h < std::min(j + 2, k); ++h) {
-        const auto v = static_cast<std::int32_t>(w(c, h));
-        if (v < -128 || v > 127) return false;
-        (v > 0 ? pos : neg) += v;
-      }
-      if (pos * span > 32767 || neg * span < -32768) return false;
+    for (std::int64_t j = 0; j < k; ++j) {
+      const auto v = static_cast<std::int32_t>(w(c, j));
+      if (v < -128 || v > 127) return false;
     }
   return true;
 }
@@ -115,8 +109,9 @@ inline void split_byte_lane(std::int64_t c, const std::int64_t* taps, std::int32
 inline std::int32_t byte_pos_max(std::int32_t span) { return span == 0 ? 32767 : 32767 / span; }
 inline std::int32_t byte_neg_min(std::int32_t span) { return span == 0 ? -32768 : -(32768 / span); }
 
-// The fixes that make every pair (2j, 2j + 1) of every channel exact against inputs in [0, span]
-// (byte_pairs_exact's rule): none when the layer already is. The weights must be signed bytes.
+// The fixes that make every pair (2j, 2j + 1) of every channel exact against unsigned bytes in
+// [0, span] — a pair can saturate an int16 only when span·(its positive weights) > 32767 or
+// span·(its negative weights) < −32768: none when no pair can. The weights must be signed bytes.
 template <class Value>
 std::vector<ByteFix> byte_pair_fixes(std::int64_t channels, std::int64_t k, std::int32_t span, Value&& w) {
   std::vector<ByteFix> fixes;
@@ -135,7 +130,7 @@ std::vector<ByteFix> byte_pair_fixes(std::int64_t channels, std::int64_t k, std:
 // then holds four products: for an even quad q and h ∈ {0, 1}, k = 4q + 2h, 4q + 2h + 1,
 // 4q + 4 + 2h, 4q + 5 + 2h (a trailing odd quad stays alone). That sum is exact for every input in
 // [0, R] when R·(its positive weights) ≤ 32767 and R·(its negative weights) ≥ −32768 (the int16 add
-// wraps, so only the total matters; each pair already satisfies byte_pairs_exact). Trained
+// wraps, so only the total matters; each pair already has no byte_pair_fixes). Trained
 // weights nearly always do: each channel's scale is set by its largest weight, most lie far
 // below it. The rest are split, w' = packed + fix (split_byte_lane), and the fixes are added to
 // the sums by gemm_int (kernels/cpu/gemm.hpp).
@@ -185,7 +180,7 @@ inline constexpr std::int64_t kFcWeightsPerPairFix = 512;
 
 // The byte plan of a layer with TIn activations in `x` (zero point zx) and weights w', or nothing
 // when it keeps int16: 8-bit activations, weights w' that are signed bytes, pairs that are exact
-// (byte_pairs_exact) or need at most one fix per `weights_per_fix` weights, and a target with a
+// (no byte_pair_fixes) or need at most one fix per `weights_per_fix` weights, and a target with a
 // byte kernel — x86 SIMD, or none (the portable loops run either layout; bytes there keep their
 // kernel tested everywhere); Highway's other SIMD targets keep int16. Under run-time dispatch the
 // choice is made for the target active when the layer is prepared; any other x86 target or the
@@ -196,11 +191,7 @@ std::optional<BytePlan> byte_plan(IntRange x, std::int32_t zx, std::int64_t chan
                                   std::int64_t weights_per_fix, Value&& w) {
   const simd::KernelTable* t = simd::kernel_table();
   if (sizeof(TIn) != 1 || (t && !t->gemm_u8s8)) return std::nullopt;
-  for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t j = 0; j < k; ++j) {
-      const auto v = static_cast<std::int32_t>(w(c, j));
-      if (v < -128 || v > 127) return std::nullopt;
-    }
+  if (!byte_weights(channels, k, w)) return std::nullopt;
   const std::int32_t span = byte_input_span(x, zx);
   BytePlan plan{std::min(x.lo, zx), {}};
   std::vector<ByteFix> fixes = byte_pair_fixes(channels, k, span, w);
