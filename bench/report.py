@@ -313,8 +313,9 @@ def main() -> int:
     if layer_docs:
         header, rows, merged = layer_rows(layer_docs, dnn, dnn_ctx)
         print("The model's INT8 layers as qnn runs them (qnn::profile, one thread, the model's own weights and\n"
-              "inputs; the convolutions include their fused ReLU and max pool) against oneDNN's INT8 kernel on\n"
-              "the same shape (random data; its speed does not depend on the values, its exactness does):\n")
+              "inputs, the fastest of 5 windows; the convolutions include their fused ReLU and max pool) against\n"
+              "oneDNN's INT8 kernel on the same shape (random data; its speed does not depend on the values, its\n"
+              "exactness does):\n")
         print(table(header, rows))
         print()
         out["layers"] = merged

@@ -330,7 +330,12 @@ HWY_INLINE void requant_rows(const RequantArgs& a) {
       hn::StoreU(hn::ConcatEven(d8, hn::BitCast(d8, q23), hn::BitCast(d8, q01)), d8, out + c);
     }
     for (; c + n <= a.cols; c += n) hn::StoreU(hn::DemoteTo(d8q, quant(c)), d8q, out + c);
-    if (c < a.cols) {  // tail: one vector over copies padded with zeros, its first lanes copied out
+    if (c < a.cols && a.cols >= n) {
+      // The last vector moved back to end at cols: it rewrites some outputs with the values they
+      // already have (conv1's pooled rows, 196 wide, would otherwise each end in the copy below).
+      c = a.cols - n;
+      hn::StoreU(hn::DemoteTo(d8q, quant(c)), d8q, out + c);
+    } else if (c < a.cols) {  // a row narrower than a vector: one over copies padded with zeros
       const std::size_t rem = static_cast<std::size_t>(a.cols - c);
       HWY_ALIGN std::int32_t t_acc[kMaxLanes32] = {};
       HWY_ALIGN std::int32_t t_bias[kMaxLanes32] = {};
