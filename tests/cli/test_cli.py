@@ -2,7 +2,7 @@
 
     test_cli.py QNN_BINARY WORK_DIR [--part errors|roundtrip|all]
 
-errors     every command given bad input (missing, truncated, random and wrong-dtype files, NaN and
+errors     `qnn --help` and `qnn COMMAND --help` print the usage and succeed; every command given bad input (missing, truncated, random and wrong-dtype files, NaN and
            empty calibration data, a missing or truncated dataset, an output that names an input, an
            output directory that cannot be written, a file-size limit that stops a write halfway)
            must print exactly one line "qnn: error: ..." naming what is wrong, exit with a status in
@@ -131,7 +131,17 @@ def errors(qnn, work):
     inputs = [work / f for f in os.listdir(work)]
 
     e = lambda *a, **k: expect_error(qnn, work, *a, inputs=inputs, **k)
-    # Usage.
+    # Usage. Help, anywhere on the line, is the usage on stdout and status 0, with no file written.
+    for args in (["--help"], ["help"], ["-h"], ["quantize", "--help"], ["run", "model.onnx", "-h"]):
+        listing_before = sorted(os.listdir(work))
+        r = run_qnn(qnn, args, work)
+        where = f"[help] qnn {' '.join(args)}"
+        if r.returncode != 0 or "usage: qnn" not in r.stdout or "quantize MODEL.onnx" not in r.stdout or r.stderr:
+            fail(f"{where}: status {r.returncode}, stdout {r.stdout[:80]!r}, stderr {r.stderr.strip()[:200]!r}")
+        elif sorted(os.listdir(work)) != listing_before:
+            fail(f"{where}: wrote files")
+        else:
+            print(f"ok   {where}")
     e("no command", [], ["usage"], status=(2,))
     e("unknown command", ["frobnicate"], ["unknown command 'frobnicate'"], status=(2,))
     e("unknown option", ["run", "model.onnx", "--inptu", "x.npy", "--output", "y.npy"], ["unknown option --inptu"],

@@ -8,6 +8,7 @@
 //   qnn compare FLOAT.onnx QUANT.onnx --input X.npy           per-layer error report
 //   qnn compare QUANT.onnx --as-written --input X.npy         as-written vs fused, element by element
 //
+// `qnn help`, and -h or --help anywhere, print the usage and exit with status 0.
 // Any failure prints one line, "qnn: error: ...", naming the file, node or tensor and the reason,
 // and exits with status 1 (2 for usage errors); no output file is left half written, and no output
 // may name an input file.
@@ -49,13 +50,21 @@ int dispatch(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
+  // `qnn quantize --help` is what a user types first: the usage, not "unknown option --help".
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
   if (cmd == "run") return qnn::cli::cmd_run(argc, argv);
   if (cmd == "inspect") return qnn::cli::cmd_inspect(argc, argv);
   if (cmd == "quantize") return qnn::cli::cmd_quantize(argc, argv);
   if (cmd == "eval") return qnn::cli::cmd_eval(argc, argv);
   if (cmd == "profile") return qnn::cli::cmd_profile(argc, argv);
   if (cmd == "compare") return qnn::cli::cmd_compare(argc, argv);
-  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+  if (cmd == "help") {
     std::cout << kUsage;
     return 0;
   }
