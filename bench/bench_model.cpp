@@ -137,7 +137,11 @@ void write_layer_profiles(const fs::path& path, const qnn::Graph& int8, const qn
   }
   if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
   std::ofstream f(path);
-  f << qnn::json::Value::object().set("config", std::string(qnn::quant::name_of(config))).set("profiles", profiles).dump()
+  f << qnn::json::Value::object()
+           .set("config", std::string(qnn::quant::name_of(config)))
+           .set("windows", kLayerWindows)
+           .set("profiles", profiles)
+           .dump()
     << "\n";
   qnn::check(f.good(), "bench_model: cannot write '", path.string(), "'");
 }

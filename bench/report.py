@@ -312,10 +312,12 @@ def main() -> int:
             out["fastest_peer"] = fastest
     if layer_docs:
         header, rows, merged = layer_rows(layer_docs, dnn, dnn_ctx)
+        # bench_model --layers_out says how many profile windows it kept the fastest of.
+        windows = min(int(d.get("windows", 1)) for d in layer_docs)
         print("The model's INT8 layers as qnn runs them (qnn::profile, one thread, the model's own weights and\n"
-              "inputs, the fastest of 5 windows; the convolutions include their fused ReLU and max pool) against\n"
-              "oneDNN's INT8 kernel on the same shape (random data; its speed does not depend on the values, its\n"
-              "exactness does):\n")
+              f"inputs, the fastest of {windows} window(s); the convolutions include their fused ReLU and max pool)\n"
+              "against oneDNN's INT8 kernel on the same shape (random data; its speed does not depend on the\n"
+              "values, its exactness does):\n")
         print(table(header, rows))
         print()
         out["layers"] = merged

@@ -74,7 +74,7 @@ def main() -> int:
             {"name": "model/fp32/b256/t1", "impl": "onnxruntime", "images_per_s": 8000.0, "cpu_min_ms": 32.0},
         ]})
         node = lambda name, op, macs, gmacs: {"name": name, "op": op, "macs": macs, "gmacs": gmacs}  # noqa: E731
-        layers = dump("layers.json", {"config": "a8w8", "profiles": [{"batch": 256, "nodes": [
+        layers = dump("layers.json", {"config": "a8w8", "windows": 5, "profiles": [{"batch": 256, "nodes": [
             node("q", "QuantizeLinear", 0, None),
             node("c1", "QLinearConv+relu+maxpool", 100, 20.0),
             node("c2", "QLinearConv+relu+maxpool", 100, 88.0),
@@ -115,6 +115,7 @@ def main() -> int:
                    f"conv2 rates: {lay[('conv2', 256)]}")
             expect(lay[("fc2", 256)]["onednn_gmacs"] == 80.0, "fc2 paired with oneDNN's fc2 case")
             expect(lay[("conv1", 256)]["onednn_gmacs"] is None, "a case oneDNN did not run has no rate")
+            expect("the fastest of 5 window(s)" in run.stdout, "the layer table names bench_model's window count")
     for f in failures:
         print("FAILED:", f)
     print(f"{'ok' if not failures else 'FAILED'}: bench/report.py on hand-made inputs ({len(failures)} failures)")
